@@ -1,0 +1,129 @@
+"""``python -m explorer``: the app's runs, headless.
+
+Subcommands: ``train`` (one run; ``--json`` for machines) and ``bench`` (the
+speed report). Bad input exits with status 2 and one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import fields, replace
+from typing import Sequence, TextIO
+
+from explorer import settings
+from explorer.experiment import Experiment, build, format_field, parse_field
+from explorer.training import Trainer
+
+HELP = {
+    "dataset": "toy dataset",
+    "train_size": "training points (small sets overfit: that is the point)",
+    "val_size": "validation points, same distribution",
+    "noise": "input noise (standard deviation)",
+    "label_noise": "fraction of training labels flipped",
+    "hidden": "hidden widths, comma-separated (e.g. 64,64)",
+    "activation": "hidden activation",
+    "p": "hidden drop rate q (probability of dropping a unit)",
+    "input_p": "input drop rate",
+    "variant": "dropout variant (see the registry)",
+    "optimizer": "optimiser",
+    "lr": "learning rate",
+    "batch_size": "mini-batch size",
+    "weight_decay": "L2 weight decay",
+    "max_norm": "max-norm constraint c on incoming weights (0 = off)",
+    "epochs": "epochs to train",
+    "seed": "seed for data, initial weights, batch order and masks",
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line, status 2."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        fail(message)
+
+
+def fail(message: str) -> None:
+    print(f"explorer: error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="python -m explorer", description="Dropout Explorer, headless.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    train = sub.add_parser("train", help="train one network and print its history")
+    defaults = Experiment()
+    for f in fields(Experiment):
+        train.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(),
+                           help=f"{HELP[f.name]} (default {format_field(getattr(defaults, f.name))})")
+    train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
+    bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
+    bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    return parser
+
+
+def experiment_from_args(args: argparse.Namespace) -> Experiment:
+    values = {}
+    for f in fields(Experiment):
+        text = getattr(args, f.name)
+        if text is not None:
+            try:
+                values[f.name] = parse_field(f.name, text)
+            except ValueError as err:
+                fail(f"{_flag(f.name)}: {err}")
+    return replace(Experiment(), **values)
+
+
+class ProgressTable:
+    """Prints a row every tenth of the run and a progress bar on a terminal."""
+
+    COLUMNS = ("epoch", "train_loss", "val_loss", "train_acc", "val_acc", "p")
+
+    def __init__(self, epochs: int, out: TextIO, bar: TextIO | None) -> None:
+        self.every, self.epochs, self.out, self.bar = max(1, epochs // 10), epochs, out, bar
+        print("  ".join(f"{c:>10}" for c in self.COLUMNS), file=out)
+
+    def __call__(self, trainer: Trainer) -> None:
+        row = trainer.history[-1]
+        if self.bar is not None:
+            done = int(30 * trainer.epoch / self.epochs)
+            print(f"\r[{'#' * done}{'.' * (30 - done)}] epoch {trainer.epoch}/{self.epochs}", end="", file=self.bar, flush=True)
+        if trainer.epoch % self.every == 0 or trainer.done:
+            if self.bar is not None:
+                print("\r" + " " * 60 + "\r", end="", file=self.bar)
+            print("  ".join(f"{row[c]:>10}" if c == "epoch" else f"{row[c]:>10.4f}" for c in self.COLUMNS), file=self.out)
+
+
+def cmd_train(args: argparse.Namespace) -> None:
+    exp = experiment_from_args(args)
+    settings.configure_torch()
+    trainer = build(exp)
+    if not args.json:
+        trainer.add_callback("on_epoch_end", ProgressTable(exp.epochs, sys.stdout, sys.stderr if sys.stderr.isatty() else None))
+    trainer.run()
+    if args.json:
+        result = {"config": exp.to_dict(), "history": trainer.history, "final": trainer.final(), "seconds": trainer.train_seconds}
+        json.dump(result, sys.stdout)
+        print()
+    else:
+        final = trainer.final()
+        print(f"final: train loss {final['train_loss']:.4f}, val loss {final['val_loss']:.4f}, "
+              f"train acc {final['train_acc']:.1%}, val acc {final['val_acc']:.1%} in {trainer.train_seconds:.1f} s")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = make_parser().parse_args(argv)
+    if args.command == "train":
+        cmd_train(args)
+    else:
+        from explorer.bench import run_bench
+
+        if args.repeats < 1:
+            fail("--repeats: must be at least 1")
+        run_bench(repeats=args.repeats, as_json=args.json)

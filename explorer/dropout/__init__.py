@@ -1,0 +1,6 @@
+"""Dropout variants behind one interface; importing this package registers them all."""
+
+from explorer.dropout import bernoulli  # noqa: F401  (registers its variants)
+from explorer.dropout.base import VARIANTS, DropoutLayer, Variant, make_dropout, register
+
+__all__ = ["VARIANTS", "DropoutLayer", "Variant", "make_dropout", "register"]

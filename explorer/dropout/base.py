@@ -1,0 +1,90 @@
+"""The interface every dropout variant implements, and the registry that lists them.
+
+A variant is a module with a drop rate ``p`` (the probability of *dropping*,
+as in ``nn.Dropout``) that may change between steps without rebuilding the
+network, a generator of its own (so runs are reproducible and sessions on a
+shared server do not disturb each other's random streams) and, on request, a
+record of the mask it sampled and the activations it saw.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+
+class DropoutLayer(nn.Module):
+    """Base class: subclasses define ``train_forward`` and ``infer``.
+
+    ``record`` turns on the capture of ``last_mask`` (the units kept, as bool)
+    and ``last_input`` (what the layer received). Off by default, it costs
+    nothing.
+    """
+
+    def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.p = float(p)
+        self.generator = generator
+        self.record = False
+        self.last_mask: torch.Tensor | None = None
+        self.last_input: torch.Tensor | None = None
+
+    @property
+    def keep(self) -> float:
+        return 1.0 - self.p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.record:
+            self.last_input = x.detach()
+        if self.training and self.p > 0.0:
+            return self.train_forward(x)
+        if self.record:  # nothing dropped: rate 0, or inference
+            self.last_mask = torch.ones_like(x, dtype=torch.bool)
+        return self.infer(x) if not self.training else x
+
+    def bernoulli_keep(self, x: torch.Tensor) -> torch.Tensor:
+        """A fresh {0, 1} keep-mask shaped like ``x``, one draw per unit and example."""
+        return torch.empty_like(x).bernoulli_(self.keep, generator=self.generator)
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """What the app and the command line need to know about a variant."""
+
+    key: str
+    name: str
+    layer: type[DropoutLayer]
+    train_rule: str   # LaTeX
+    infer_rule: str   # LaTeX
+    explanation: str
+    reference: str
+    models: tuple[str, ...] = ("mlp",)
+    params: dict[str, str] = field(default_factory=dict)
+
+
+VARIANTS: dict[str, Variant] = {}
+
+
+def register(variant: Variant) -> Variant:
+    if variant.key in VARIANTS:
+        raise ValueError(f"variant {variant.key!r} registered twice")
+    VARIANTS[variant.key] = variant
+    return variant
+
+
+def make_dropout(key: str, p: float, generator: torch.Generator | None = None) -> DropoutLayer:
+    """Build the layer of a registered variant."""
+    if key not in VARIANTS:
+        raise ValueError(f"unknown variant {key!r}; choose from {', '.join(VARIANTS)}")
+    return VARIANTS[key].layer(p, generator)

@@ -1,0 +1,70 @@
+"""Bernoulli dropout in its two equivalent conventions: inverted and weight scaling."""
+
+from __future__ import annotations
+
+import torch
+
+from explorer.dropout.base import DropoutLayer, Variant, register
+
+
+class InvertedDropout(DropoutLayer):
+    """Kept units are scaled by 1/k in training, so inference is the identity (``nn.Dropout``)."""
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = self.bernoulli_keep(x).div_(self.keep)
+        if self.record:
+            self.last_mask = noise > 0
+        return x * noise
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class WeightScalingDropout(DropoutLayer):
+    """The original paper's rule: no scaling in training, activations times k at inference."""
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        mask = self.bernoulli_keep(x)
+        if self.record:
+            self.last_mask = mask > 0
+        return x * mask
+
+    def infer(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.keep
+
+
+register(
+    Variant(
+        key="standard",
+        name="Standard (inverted)",
+        layer=InvertedDropout,
+        train_rule=r"\tilde h = \frac{m \odot h}{k},\quad m_j \sim \mathrm{Bernoulli}(k),\ k = 1 - q",
+        infer_rule=r"\tilde h = h",
+        explanation=(
+            "Each unit is zeroed with probability q, a fresh mask for every example and step. "
+            "Survivors are divided by the keep probability k, so the expected activation is "
+            "the same in training and at inference, where the full network runs unchanged. "
+            "This is what torch's nn.Dropout does."
+        ),
+        reference="Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov (2014), JMLR 15",
+        models=("mlp", "cnn"),
+    )
+)
+
+register(
+    Variant(
+        key="weight-scaling",
+        name="Weight scaling (original)",
+        layer=WeightScalingDropout,
+        train_rule=r"\tilde h = m \odot h,\quad m_j \sim \mathrm{Bernoulli}(k)",
+        infer_rule=r"\tilde h = k\,h \quad(\text{equivalently } W \to kW)",
+        explanation=(
+            "The rule of the original paper: units are dropped without rescaling during "
+            "training, and at test time every outgoing weight is multiplied by k. It is the "
+            "same family of networks as inverted dropout with weights scaled by k; the test "
+            "network approximates the geometric mean of all 2^n thinned networks."
+        ),
+        reference="Hinton et al. (2012), arXiv:1207.0580; Srivastava et al. (2014)",
+        models=("mlp", "cnn"),
+    )
+)

@@ -1,0 +1,54 @@
+"""Limits and defaults in one place.
+
+A hosted instance is one small CPU box shared by many people, so every size a
+user can choose (network, epochs, data) is capped here; the app and the
+command line both validate against these numbers and nothing else.
+"""
+
+from __future__ import annotations
+
+import os
+
+import torch
+
+# --- Limits that protect a shared instance -------------------------------
+MAX_WIDTH = 1024          # units in one hidden layer
+MAX_DEPTH = 6             # hidden layers
+MAX_EPOCHS = 2000         # per run (command line and app)
+MAX_TRAIN_SIZE = 5000     # toy training points
+MAX_VAL_SIZE = 5000       # toy validation points
+MAX_BATCH_SIZE = 4096
+MAX_LR = 10.0
+MAX_WEIGHT_DECAY = 1.0
+MAX_MAX_NORM = 100.0
+MAX_NOISE = 2.0
+MAX_SEED = 2**31 - 1
+MAX_RATE = 0.95           # drop rates are in [0, MAX_RATE]; 1 would drop everything
+
+# --- Live training in the app ---------------------------------------------
+SLICE_SECONDS = 0.10      # training time per redraw of the live page
+FRAME_INTERVAL = 0.15     # seconds between fragment reruns while training
+BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
+DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
+
+
+def torch_threads() -> int:
+    """Threads torch may use: EXPLORER_THREADS, else the cores this process may run on.
+
+    A container often reports the host's core count; the scheduler affinity is
+    the honest number, and small models are fastest on few threads anyway.
+    """
+    raw = os.environ.get("EXPLORER_THREADS", "")
+    if raw.strip().isdigit() and int(raw) > 0:
+        return int(raw)
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, 4))
+
+
+def configure_torch() -> None:
+    """Apply the thread setting once per process (torch refuses late changes of inter-op threads)."""
+    if torch.get_num_threads() != torch_threads():
+        torch.set_num_threads(torch_threads())

@@ -1,0 +1,154 @@
+"""A trainer that advances in bounded chunks, so a live page can train and redraw in turn.
+
+``run(max_steps=..., max_seconds=...)`` trains until either bound and returns;
+pausing is simply not calling it again. Logging, progress bars and the app's
+bookkeeping hang on callbacks, in the manner of minGPT's trainer, so the loop
+itself stays bare.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from explorer.datasets import Dataset
+from explorer.model import MLP
+
+OPTIMIZERS = ("adam", "sgd")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    optimizer: str = "adam"
+    lr: float = 0.01
+    momentum: float = 0.9        # SGD only
+    batch_size: int = 32
+    weight_decay: float = 0.0
+    max_norm: float = 0.0        # 0 = off; else each hidden unit's incoming weights kept to norm ≤ c
+    epochs: int = 100            # where run() stops for good
+    seed: int = 0                # batch order
+
+
+Callback = Callable[["Trainer"], None]
+
+
+class Trainer:
+    """Trains one model on one dataset; keeps a per-epoch history.
+
+    Two trainers built with the same configs see the same batches in the same
+    order, whatever their drop rates: that is what makes a no-dropout twin a
+    fair comparison.
+    """
+
+    def __init__(self, model: MLP, data: Dataset, cfg: TrainConfig) -> None:
+        if cfg.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        self.model, self.data, self.cfg = model, data, cfg
+        params = model.parameters()
+        if cfg.optimizer == "adam":
+            self.optimizer = torch.optim.Adam(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+        else:
+            self.optimizer = torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
+        self.order = torch.Generator().manual_seed(cfg.seed)
+        self.history: list[dict[str, float]] = []
+        self.step = 0
+        self.epoch = 0
+        self.train_seconds = 0.0
+        self.last_loss = float("nan")
+        self._batches: list[torch.Tensor] = []
+        self._callbacks: dict[str, list[Callback]] = defaultdict(list)
+
+    # --- callbacks -------------------------------------------------------
+    def add_callback(self, event: str, fn: Callback) -> None:
+        """Events: ``on_step_end`` and ``on_epoch_end``."""
+        self._callbacks[event].append(fn)
+
+    def _fire(self, event: str) -> None:
+        for fn in self._callbacks.get(event, ()):
+            fn(self)
+
+    # --- state -----------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.cfg.epochs
+
+    def set_rates(self, p: float | None = None, input_p: float | None = None) -> None:
+        """Takes effect at the next step; the network and optimiser state are kept."""
+        self.model.set_rates(p=p, input_p=input_p)
+
+    # --- training --------------------------------------------------------
+    def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
+        """Train until ``max_steps`` steps, ``max_seconds`` of wall time or the last epoch; return steps taken."""
+        start = time.perf_counter()
+        taken = 0
+        self.model.train()
+        while not self.done and (max_steps is None or taken < max_steps):
+            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
+                break
+            self._train_step()
+            taken += 1
+        self.train_seconds += time.perf_counter() - start
+        return taken
+
+    def _train_step(self) -> None:
+        if not self._batches:
+            perm = torch.randperm(len(self.data.y_train), generator=self.order)
+            self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
+        idx = self._batches.pop()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(self.model(self.data.x_train[idx]), self.data.y_train[idx])
+        loss.backward()
+        self.optimizer.step()
+        if self.cfg.max_norm > 0:
+            self._apply_max_norm()
+        self.step += 1
+        self.last_loss = loss.item()
+        self._fire("on_step_end")
+        if not self._batches:
+            self._end_epoch()
+
+    @torch.no_grad()
+    def _apply_max_norm(self) -> None:
+        for linear in self.model.linears[:-1]:
+            linear.weight.copy_(torch.renorm(linear.weight, 2, 0, self.cfg.max_norm))
+
+    def _end_epoch(self) -> None:
+        self.epoch += 1
+        train_loss, train_acc = self.evaluate(self.data.x_train, self.data.y_train)
+        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        first, *hidden = self.model.dropouts
+        self.history.append(
+            {
+                "epoch": self.epoch,
+                "step": self.step,
+                "train_loss": train_loss,
+                "val_loss": val_loss,
+                "train_acc": train_acc,
+                "val_acc": val_acc,
+                "p": hidden[0].p if hidden else 0.0,
+                "input_p": first.p,
+            }
+        )
+        self._fire("on_epoch_end")
+        self.model.train()
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of the inference-mode network."""
+        self.model.eval()
+        logits = self.model(x)
+        loss = F.cross_entropy(logits, y).item()
+        acc = (logits.argmax(1) == y).float().mean().item()
+        return loss, acc
+
+    def final(self) -> dict[str, float]:
+        """The last epoch's metrics, without bookkeeping fields."""
+        if not self.history:
+            return {}
+        last = self.history[-1]
+        return {k: last[k] for k in ("train_loss", "val_loss", "train_acc", "val_acc")}
