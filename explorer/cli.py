@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from dataclasses import fields, replace
-from typing import Sequence, TextIO
+from typing import Any, Sequence, TextIO
 
 from explorer import settings
 from explorer.experiment import Experiment, build, format_field, parse_field
@@ -65,6 +66,7 @@ def make_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    bench.add_argument("--no-app", dest="app", action="store_false", help="skip the browser measurements of the app")
     return parser
 
 
@@ -100,16 +102,27 @@ class ProgressTable:
             print("  ".join(f"{row[c]:>10}" if c == "epoch" else f"{row[c]:>10.4f}" for c in self.COLUMNS), file=self.out)
 
 
+def _strict(value: Any) -> Any:
+    """Strict JSON has no NaN or Infinity: a diverged run's non-finite numbers become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _strict(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(v) for v in value]
+    return value
+
+
 def cmd_train(args: argparse.Namespace) -> None:
     exp = experiment_from_args(args)
-    settings.configure_torch()
+    settings.configure_torch(shared=False)
     trainer = build(exp)
     if not args.json:
         trainer.add_callback("on_epoch_end", ProgressTable(exp.epochs, sys.stdout, sys.stderr if sys.stderr.isatty() else None))
     trainer.run()
     if args.json:
         result = {"config": exp.to_dict(), "history": trainer.history, "final": trainer.final(), "seconds": trainer.train_seconds}
-        json.dump(result, sys.stdout)
+        json.dump(_strict(result), sys.stdout, allow_nan=False)
         print()
     else:
         final = trainer.final()
@@ -126,4 +139,4 @@ def main(argv: Sequence[str] | None = None) -> None:
 
         if args.repeats < 1:
             fail("--repeats: must be at least 1")
-        run_bench(repeats=args.repeats, as_json=args.json)
+        run_bench(repeats=args.repeats, as_json=args.json, app=args.app)

@@ -159,7 +159,10 @@ def format_field(value: Any) -> str:
     """The inverse of ``parse_field``: the text a URL or a command line carries."""
     if isinstance(value, tuple):
         return ",".join(str(v) for v in value)
-    return f"{value:g}" if isinstance(value, float) else str(value)
+    if isinstance(value, float):
+        short = f"{value:g}"  # six significant digits: short URLs for the usual values
+        return short if float(short) == value else repr(value)  # repr round-trips exactly
+    return str(value)
 
 
 def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> tuple[Experiment, list[str]]:

@@ -96,7 +96,7 @@ class MLP(nn.Module):
                 layer.last_mask = layer.last_input = None
 
     def last_trace(self) -> Trace | None:
-        """Masks and activations of the last training batch, if capture was on."""
+        """Masks and activations of the last training step, if capture was on."""
         first, *hidden = self.dropouts
         if first.last_mask is None:
             return None
@@ -106,19 +106,41 @@ class MLP(nn.Module):
         )
 
     @torch.no_grad()
-    def trace(self, x: torch.Tensor, train_mode: bool) -> Trace:
-        """Run one batch with capture on, in training mode (masks sampled) or inference mode."""
-        was_training, was_recording = self.training, self.dropouts[0].record
-        self.train(train_mode)
-        self.capture(True)
+    def trace(self, x: torch.Tensor, train_mode: bool, seed: int = 0) -> Trace:
+        """One batch's masks and activations, in training mode (masks sampled) or inference mode.
+
+        Training-mode masks come from a generator of their own (``seed``) and
+        the layers' records are restored afterwards, so looking inside a run
+        never changes the masks its training steps draw.
+        """
+        if not train_mode:
+            return self._inference_trace(x)
+        saved = [(d.generator, d.record, d.last_mask, d.last_input) for d in self.dropouts]
+        was_training = self.training
+        probe = torch.Generator().manual_seed(seed)
+        for d in self.dropouts:
+            d.generator, d.record = probe, True
+        self.train()
         try:
             logits = self(x)
             result = self.last_trace()
             result.logits = logits
             return result
         finally:
-            self.capture(was_recording)
+            for d, (gen, record, mask, inp) in zip(self.dropouts, saved):
+                d.generator, d.record, d.last_mask, d.last_input = gen, record, mask, inp
             self.train(was_training)
+
+    def _inference_trace(self, x: torch.Tensor) -> Trace:
+        was_training = self.training
+        self.eval()
+        layers, h = [], x
+        for module in self.net:
+            if isinstance(module, DropoutLayer) and h is not x:
+                layers.append(LayerTrace(f"hidden {len(layers) + 1}", h, torch.ones_like(h, dtype=torch.bool)))
+            h = module(h)
+        self.train(was_training)
+        return Trace(input_mask=torch.ones_like(x, dtype=torch.bool), layers=layers, logits=h)
 
 
 def _linear(fan_in: int, fan_out: int, gen: torch.Generator) -> nn.Linear:

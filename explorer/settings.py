@@ -32,23 +32,26 @@ BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
 DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
 
 
-def torch_threads() -> int:
-    """Threads torch may use: EXPLORER_THREADS, else the cores this process may run on.
+def torch_threads(shared: bool) -> int:
+    """Threads torch may use: EXPLORER_THREADS if set, else 1 in the app, all usable cores elsewhere.
 
-    A container often reports the host's core count; the scheduler affinity is
-    the honest number, and small models are fastest on few threads anyway.
+    In the app many sessions share a few cores, and oversubscribed torch
+    threads spin and slow everyone down (measured here: a 60×60 boundary grid
+    took 4 ms on one thread, 80 ms on two threads of a busy 2-core box); the
+    toy networks gain nothing from a second thread anyway. A container often
+    reports the host's core count, so the scheduler affinity is what counts.
     """
-    raw = os.environ.get("EXPLORER_THREADS", "")
-    if raw.strip().isdigit() and int(raw) > 0:
+    raw = os.environ.get("EXPLORER_THREADS", "").strip()
+    if raw.isdigit() and int(raw) > 0:
         return int(raw)
+    if shared:
+        return 1
     try:
-        cores = len(os.sched_getaffinity(0))
+        return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, 4))
+        return max(1, os.cpu_count() or 1)
 
 
-def configure_torch() -> None:
-    """Apply the thread setting once per process (torch refuses late changes of inter-op threads)."""
-    if torch.get_num_threads() != torch_threads():
-        torch.set_num_threads(torch_threads())
+def configure_torch(shared: bool = False) -> None:
+    """Apply the thread setting (``shared``: inside the app's server process)."""
+    torch.set_num_threads(torch_threads(shared))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import torch
@@ -20,6 +20,7 @@ from explorer.datasets import Dataset
 from explorer.model import MLP
 
 OPTIMIZERS = ("adam", "sgd")
+LIVE_FIELDS = ("lr", "weight_decay", "max_norm", "epochs")
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,15 @@ class Trainer:
     def set_rates(self, p: float | None = None, input_p: float | None = None) -> None:
         """Takes effect at the next step; the network and optimiser state are kept."""
         self.model.set_rates(p=p, input_p=input_p)
+
+    def retune(self, **changes: float) -> None:
+        """Change what can change mid-run (``LIVE_FIELDS``) without touching weights or optimiser state."""
+        unknown = set(changes) - set(LIVE_FIELDS)
+        if unknown:
+            raise ValueError(f"cannot change {', '.join(sorted(unknown))} mid-run")
+        self.cfg = replace(self.cfg, **changes)
+        for group in self.optimizer.param_groups:
+            group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
 
     # --- training --------------------------------------------------------
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:

@@ -19,8 +19,9 @@ class DropoutLayer(nn.Module):
     """Base class: subclasses define ``train_forward`` and ``infer``.
 
     ``record`` turns on the capture of ``last_mask`` (the units kept, as bool)
-    and ``last_input`` (what the layer received). Off by default, it costs
-    nothing.
+    and ``last_input`` (what the layer received) in training forward passes
+    only, so evaluation and boundary maps never overwrite the latest training
+    step. Off by default, it costs nothing.
     """
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
@@ -36,13 +37,15 @@ class DropoutLayer(nn.Module):
         return 1.0 - self.p
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training:
+            return self.infer(x)
         if self.record:
             self.last_input = x.detach()
-        if self.training and self.p > 0.0:
-            return self.train_forward(x)
-        if self.record:  # nothing dropped: rate 0, or inference
-            self.last_mask = torch.ones_like(x, dtype=torch.bool)
-        return self.infer(x) if not self.training else x
+        if self.p == 0.0:
+            if self.record:
+                self.last_mask = torch.ones_like(x, dtype=torch.bool)
+            return x
+        return self.train_forward(x)
 
     def bernoulli_keep(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh {0, 1} keep-mask shaped like ``x``, one draw per unit and example."""

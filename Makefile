@@ -1,0 +1,30 @@
+# Two commands: `make run` (the app on http://localhost:8501) and `make test` (the whole suite).
+# Both start from a fresh machine with Python 3.11: they create .venv and install into it.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+
+.PHONY: run test bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.app: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.test: requirements-test.txt $(VENV)/.app
+	$(BIN)/pip install --quiet -r requirements-test.txt
+	touch $@
+
+run: $(VENV)/.app
+	$(BIN)/streamlit run app.py --server.port 8501
+
+test: $(VENV)/.test
+	$(BIN)/python -m pytest tests
+
+bench: $(VENV)/.app
+	$(BIN)/python -m explorer bench
+
+clean:
+	rm -rf $(VENV)

@@ -1,0 +1,26 @@
+"""Shared test setup: make the repository importable however pytest is started, and keep torch on one thread.
+
+``python -m pytest`` already puts the working directory on ``sys.path``; a bare
+``pytest`` started elsewhere does not, so the repository root is added here.
+
+The tests train tiny networks, for which torch's thread pool costs more than it
+gives, and on a busy two-core box a second thread makes them many times slower.
+``EXPLORER_THREADS=1`` (read by ``explorer.settings.torch_threads``) is set for
+this process and inherited by the command-line subprocesses; an explicit value
+in the environment wins. Keep this file small: every test module relies on it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+os.environ.setdefault("EXPLORER_THREADS", "1")
+torch.set_num_threads(int(os.environ["EXPLORER_THREADS"]))
