@@ -167,6 +167,7 @@ def network_figure(
                    range=[-0.4, n_layers - 0.6]),
         yaxis=dict(visible=False, range=[-1.2, 1.2]),
         showlegend=False,  # blue = kept, grey cross = dropped: said beside the chart
+        margin=dict(l=10, r=10, t=40, b=50),  # room for the two-line layer labels
     ))
 
 
@@ -180,4 +181,4 @@ def kept_fraction_figure(
         dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected (1 − q)",
              marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="#d93025"))),
     ], _layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
-               yaxis=dict(autorange="reversed")))
+               yaxis=dict(autorange="reversed", automargin=True)))

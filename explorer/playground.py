@@ -18,7 +18,7 @@ from explorer.experiment import Experiment, build
 from explorer.training import LIVE_FIELDS, Trainer
 
 RATE_FIELDS = ("p", "input_p")
-TWIN_STEPS = 16  # the run and its twin alternate in chunks this long, so neither runs ahead
+TWIN_STEPS = 4  # the run and its twin alternate in chunks this short, so neither runs ahead
 
 
 class Playground:
@@ -85,10 +85,10 @@ class Playground:
         trace = model.last_trace()
         if trace is None:
             keep = [[True] * n for n in model.layer_sizes[:-1]]
-            title = "The network (no mask sampled yet: press Step)"
+            title = "Network (no step yet)"
         else:
             keep = [trace.input_mask[0].numpy()] + [layer.mask[0].numpy() for layer in trace.layers]
-            title = "This step's thinned network (first example of the batch)"
+            title = "This step's thinned network"
         return figures.network_figure(model.layer_sizes, keep, settings.DIAGRAM_UNITS, title=title)
 
     def kept_figure(self) -> go.Figure:
@@ -112,11 +112,11 @@ class Playground:
     def frame(self) -> dict[str, go.Figure]:
         """Every figure of the page, keyed by its place."""
         out = {
-            "boundary": self.boundary_figure(self.run, f"With dropout (q = {self.run.model.dropouts[-1].p:g})"),
+            "boundary": self.boundary_figure(self.run, f"Dropout q = {self.run.model.dropouts[-1].p:g}"),
             "network": self.network_figure(),
             "kept": self.kept_figure(),
             "curves": self.curves_figure(),
         }
         if self.twin is not None:
-            out["twin"] = self.boundary_figure(self.twin, "Twin without dropout")
+            out["twin"] = self.boundary_figure(self.twin, "No dropout (twin)")
         return out

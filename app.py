@@ -1,0 +1,81 @@
+"""Dropout Explorer: the router and the home page.
+
+Streamlit runs this file first for every page, whether it was reached through
+the menu or by a deep link, so the shared sidebar and process settings are set
+up here once and every page looks the same however it was opened.
+"""
+
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+
+from explorer import figures, settings
+
+st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
+
+
+@st.cache_resource
+def _configure_process() -> None:
+    settings.configure_torch(shared=True)
+
+
+def home() -> None:
+    st.title("Dropout Explorer")
+    st.markdown(
+        "**Dropout** trains a neural network while randomly switching off units. At every training "
+        "step each unit is dropped with probability **q** (the *drop rate*), independently for "
+        "every example, so each step trains a different *thinned* network; all of them share "
+        "the same weights. A unit can no longer count on particular partners being present, so it "
+        "has to be useful on its own: dropout prevents the *co-adaptation* that lets a large "
+        "network memorise a small training set."
+    )
+    sizes = [4, 6, 6, 2]
+    mask = [np.array(m, bool) for m in ([1, 1, 0, 1], [1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1])]
+    left, right = st.columns(2)
+    left.plotly_chart(
+        figures.network_figure(sizes, mask, title="Training: one thinned network (q = 0.5 hidden, 0.2 input)", height=300),
+        key="home_train",
+    )
+    right.plotly_chart(
+        figures.network_figure(sizes, [np.ones(n, bool) for n in sizes[:-1]], title="Inference: the whole network", height=300),
+        key="home_infer",
+    )
+    st.caption("Blue: a unit that takes part. Grey cross: a dropped unit, silent in the forward and the backward pass "
+               "of that step. A new mask is drawn for every example at every step.")
+    st.subheader("Training and inference")
+    st.markdown(
+        "At test time nothing is dropped. The full network must then see activations of the same "
+        "expected size as during training, where only a fraction **k = 1 − q** (the *keep "
+        "probability*) of the units was on. There are two equivalent ways to arrange that:"
+    )
+    inverted, scaling = st.columns(2)
+    with inverted:
+        st.markdown("**Inverted dropout** (torch's `nn.Dropout`, today's default): scale the survivors "
+                    "up by 1/k while training; run the network unchanged at test time.")
+        st.latex(r"\text{train: } \tilde h = \frac{m \odot h}{k},\ m_j \sim \mathrm{Bernoulli}(k) \qquad \text{test: } \tilde h = h")
+    with scaling:
+        st.markdown("**Weight scaling** (the original paper): no scaling while training; multiply the "
+                    "outgoing weights by k at test time.")
+        st.latex(r"\text{train: } \tilde h = m \odot h \qquad \text{test: } \tilde h = k\,h")
+    st.markdown(
+        "Both keep the expected activation the same in training and at test time, and they give the "
+        "same test-time network (the weights differ by a factor k). The scaled full network is a "
+        "cheap stand-in for averaging the predictions of all 2ⁿ thinned networks. "
+        "Watch out for the convention: torch's `p` is the **drop** rate q, while Srivastava et al. "
+        "(2014) write p for the **keep** probability. This app always says *drop rate*."
+    )
+    st.subheader("Explore")
+    st.page_link("pages/playground.py", label="Playground: train live on toy data, slide the drop rate, "
+                 "compare with a twin trained without dropout", icon=":material/tune:")
+
+
+pages = [
+    st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
+]
+page = st.navigation(pages)
+st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
+_configure_process()
+page.run()
+st.sidebar.caption("q is the drop rate: the probability that a unit is dropped (torch's `p`); k = 1 − q is the keep probability.")

@@ -1,0 +1,466 @@
+"""``python -m explorer bench``: how fast the backend is on this machine, measured honestly.
+
+Three sections:
+
+* throughput: the Trainer against a bare torch loop doing the same work (same
+  network, initial weights, optimiser, batches and per-epoch evaluation), in
+  the same process, with timed repeats interleaved so machine noise hits both;
+* the Playground's frame: decision grids, figures and their JSON, as the page
+  draws them after every training slice;
+* the app in a headless browser (optional): screen updates per second while
+  training and the server's peak memory.
+
+Progress goes to stderr; stdout carries the report, or one JSON object with
+``--json``. Medians throughout: one slow repeat says more about the machine
+than about the code.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.util
+import json
+import math
+import os
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import plotly.graph_objects as go
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from explorer import figures, settings
+from explorer.boundary import Grid, decision_grid, extent
+from explorer.datasets import DataConfig, Dataset, make_toy
+from explorer.dropout import DropoutLayer
+from explorer.experiment import Experiment, build
+from explorer.model import MLP, MLPConfig
+from explorer.training import TrainConfig, Trainer
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+APP_SKIPPED = "skipped: needs playwright and /usr/bin/chromium (`make test` installs them)"
+TARGETS = {"trainer": 0.9, "trainer_capture": 0.75}   # throughput as a fraction of the bare loop's
+FRAME_TARGET_MS = 30.0
+RUN_LABELS = {"bare": "bare torch loop", "trainer": "Trainer, capture off", "trainer_capture": "Trainer, capture on"}
+
+Runner = Callable[[int], None]   # trains for this many whole epochs
+
+
+def _log(message: str) -> None:
+    print(f"bench: {message}", file=sys.stderr, flush=True)
+
+
+def _ms(seconds: list[float]) -> float:
+    return 1000 * statistics.median(seconds)
+
+
+# --- throughput: Trainer against a bare torch loop ----------------------------
+
+@dataclass(frozen=True)
+class Case:
+    """One comparison: a network, how it is trained, and the data it sees."""
+
+    name: str
+    model: MLPConfig
+    train: TrainConfig
+    data: Callable[[], Dataset]
+
+
+def random_data(n_train: int = 4096, n_val: int = 1024, n_in: int = 784, n_classes: int = 10) -> Dataset:
+    """MNIST-sized noise: the speed of a step does not depend on what the pixels show."""
+    gen = torch.Generator().manual_seed(0)
+    return Dataset(
+        name="random",
+        x_train=torch.randn(n_train, n_in, generator=gen),
+        y_train=torch.randint(n_classes, (n_train,), generator=gen),
+        x_val=torch.randn(n_val, n_in, generator=gen),
+        y_val=torch.randint(n_classes, (n_val,), generator=gen),
+        n_classes=n_classes,
+    )
+
+
+CASES = (
+    Case(
+        "MLP 784-256-256-10, random data",
+        MLPConfig(n_in=784, hidden=(256, 256), n_out=10, p=0.5, input_p=0.2),
+        TrainConfig(optimizer="adam", lr=1e-3, batch_size=64, epochs=10**9),
+        random_data,
+    ),
+    Case(
+        "toy MLP 2-16-16-2, moons",
+        MLPConfig(n_in=2, hidden=(16, 16), n_out=2, p=0.5),
+        TrainConfig(optimizer="adam", lr=1e-2, batch_size=32, epochs=10**9),
+        lambda: make_toy(DataConfig("moons", train_size=300, val_size=300)),
+    ),
+)
+
+
+def bare_twin(model: MLP) -> nn.Sequential:
+    """The same network written in plain torch: its Linear layers copied, nn.Dropout where a rate is non-zero."""
+    layers: list[nn.Module] = []
+    for layer in model.net:
+        if not isinstance(layer, DropoutLayer):
+            layers.append(copy.deepcopy(layer))
+        elif layer.p > 0:
+            layers.append(nn.Dropout(layer.p))
+    return nn.Sequential(*layers)
+
+
+@torch.no_grad()
+def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """What ``Trainer.evaluate`` computes, so both sides do the same work per epoch."""
+    net.eval()
+    logits = net(x)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+
+
+def bare_runner(case: Case, data: Dataset) -> Runner:
+    """The loop a person would write by hand: no callbacks, no history, torch's own dropout."""
+    net = bare_twin(MLP(case.model))
+    optimizer = torch.optim.Adam(net.parameters(), lr=case.train.lr)
+    order = torch.Generator().manual_seed(case.train.seed)
+
+    def run(epochs: int) -> None:
+        for _ in range(epochs):
+            net.train()
+            for idx in torch.randperm(len(data.y_train), generator=order).split(case.train.batch_size):
+                optimizer.zero_grad(set_to_none=True)
+                F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
+                optimizer.step()
+            _evaluate(net, data.x_train, data.y_train)
+            _evaluate(net, data.x_val, data.y_val)
+
+    return run
+
+
+def trainer_runner(case: Case, data: Dataset, capture: bool) -> Runner:
+    """The Trainer driven in whole epochs; ``capture`` records masks and activations, as the Playground does."""
+    trainer = Trainer(MLP(case.model), data, case.train)
+    trainer.model.capture(capture)
+    steps_per_epoch = math.ceil(len(data.y_train) / case.train.batch_size)
+
+    def run(epochs: int) -> None:
+        trainer.run(max_steps=epochs * steps_per_epoch)  # starts and ends on an epoch boundary
+
+    return run
+
+
+def _seconds(run: Runner, epochs: int) -> float:
+    start = time.perf_counter()
+    run(epochs)
+    return time.perf_counter() - start
+
+
+def epochs_per_repeat(run: Runner, seconds: float) -> int:
+    """Epochs that take about ``seconds``: doubles until a run is long enough to time (warming up on the way)."""
+    epochs, elapsed = 1, _seconds(run, 1)
+    while elapsed < seconds / 4:
+        epochs *= 2
+        elapsed = _seconds(run, epochs)
+    return max(1, round(epochs * seconds / elapsed))
+
+
+def time_interleaved(runners: dict[str, Runner], epochs: int, repeats: int) -> dict[str, list[float]]:
+    """Seconds per epoch of each runner, one repeat of each in turn, the starting runner rotating."""
+    names = list(runners)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(repeats):
+        for name in names[r % len(names):] + names[: r % len(names)]:
+            times[name].append(_seconds(runners[name], epochs) / epochs)
+    return times
+
+
+def summarise(times: dict[str, list[float]], n_train: int) -> dict[str, dict[str, Any]]:
+    """Medians per runner; each ratio is the median of per-repeat ratios, so paired repeats share their noise."""
+    out: dict[str, dict[str, Any]] = {}
+    for name, seconds in times.items():
+        median = statistics.median(seconds)
+        row: dict[str, Any] = {"s_per_epoch": median, "examples_per_s": n_train / median}
+        if name in TARGETS:
+            ratio = statistics.median(b / t for b, t in zip(times["bare"], seconds))
+            row |= {"ratio": ratio, "target": TARGETS[name], "pass": ratio >= TARGETS[name]}
+        out[name] = row
+    return out
+
+
+def measure_case(case: Case, repeats: int, repeat_seconds: float) -> dict[str, Any]:
+    _log(f"{case.name}: calibrating and warming up")
+    data = case.data()
+    runners = {
+        "bare": bare_runner(case, data),
+        "trainer": trainer_runner(case, data, capture=False),
+        "trainer_capture": trainer_runner(case, data, capture=True),
+    }
+    epochs = epochs_per_repeat(runners["bare"], repeat_seconds)
+    for run in runners.values():
+        run(epochs)
+    _log(f"{case.name}: {repeats} repeats of {epochs} epochs each")
+    return {
+        "name": case.name,
+        "train_examples": len(data.y_train),
+        "val_examples": len(data.y_val),
+        "batch_size": case.train.batch_size,
+        "epochs_per_repeat": epochs,
+        "runs": summarise(time_interleaved(runners, epochs, repeats), len(data.y_train)),
+    }
+
+
+# --- the Playground's frame ------------------------------------------------------
+
+def page_figures(run: Trainer, twin: Trainer, grids: tuple[Grid, Grid]) -> dict[str, Callable[[], go.Figure]]:
+    """The figures the Playground draws each frame, from the run's and twin's state, as builders to time one by one."""
+    d = run.data
+    points = (d.x_train.numpy(), d.y_train.numpy(), d.x_val.numpy(), d.y_val.numpy())
+    trace = run.model.last_trace()
+    masks = [trace.input_mask, *(layer.mask for layer in trace.layers)]
+    names = ["input", *(layer.name for layer in trace.layers)]
+    return {
+        "boundary_figure (run)": lambda: figures.boundary_figure(grids[0].xs, grids[0].ys, grids[0].prob, *points),
+        "boundary_figure (twin)": lambda: figures.boundary_figure(grids[1].xs, grids[1].ys, grids[1].prob, *points),
+        "curves_figure": lambda: figures.curves_figure({"dropout": run.history, "no dropout": twin.history}),
+        "network_figure": lambda: figures.network_figure(
+            run.model.layer_sizes, [m[0].numpy() for m in masks], settings.DIAGRAM_UNITS),
+        "kept_fraction_figure": lambda: figures.kept_fraction_figure(
+            names, [m.float().mean().item() for m in masks], [layer.keep for layer in run.model.dropouts]),
+    }
+
+
+def time_frame(run: Trainer, twin: Trainer, box: tuple[float, float, float, float]) -> dict[str, float]:
+    """Seconds of one frame and of its parts: each figure's build and its ``to_json`` (what Streamlit sends)."""
+    parts: dict[str, float] = {}
+    start = time.perf_counter()
+    grids = (decision_grid(run.model, box, settings.BOUNDARY_RESOLUTION),
+             decision_grid(twin.model, box, settings.BOUNDARY_RESOLUTION))
+    parts["decision_grid"] = time.perf_counter() - start
+    for name, draw in page_figures(run, twin, grids).items():
+        t0 = time.perf_counter()
+        fig = draw()
+        t1 = time.perf_counter()
+        fig.to_json()
+        parts[f"{name} build"], parts[f"{name} to_json"] = t1 - t0, time.perf_counter() - t1
+    parts["frame"] = time.perf_counter() - start
+    parts["figures"] = parts["frame"] - parts["decision_grid"]
+    return parts
+
+
+def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
+    """The default experiment and its no-dropout twin, trained ``epochs`` with capture on, then ``frames`` frames."""
+    exp = Experiment(epochs=epochs)
+    run = build(exp)
+    twin = build(exp.without_dropout(), data=run.data)
+    run.model.capture(True)
+    _log(f"frame: training the default experiment and its twin for {epochs} epochs")
+    run.run()
+    twin.run()
+    box = extent(run.data.x_train)
+    for _ in range(3):  # plotly builds its validators on first use
+        time_frame(run, twin, box)
+    _log(f"frame: timing {frames} frames")
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(frames):
+        for part, seconds in time_frame(run, twin, box).items():
+            samples[part].append(seconds)
+    medians = {part: _ms(seconds) for part, seconds in samples.items()}
+    frame_ms = medians.pop("frame")
+    return {
+        "threads": torch.get_num_threads(),
+        "epochs_trained": epochs,
+        "resolution": settings.BOUNDARY_RESOLUTION,
+        "frames": frames,
+        "frame_ms": frame_ms,
+        "decision_grid_ms": medians.pop("decision_grid"),
+        "figures_ms": medians.pop("figures"),
+        "target_ms": FRAME_TARGET_MS,
+        "pass": frame_ms <= FRAME_TARGET_MS,
+        "parts_ms": medians,
+    }
+
+
+# --- the app in a browser ------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _answers(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@contextlib.contextmanager
+def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[int, subprocess.Popen]]:
+    """``streamlit run app.py`` on a free port, up and answering; stopped on exit whatever happened."""
+    port = _free_port()
+    with tempfile.TemporaryFile() as log:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + timeout
+            while not _answers(f"http://localhost:{port}/_stcore/health"):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    log.seek(0)
+                    raise RuntimeError(f"streamlit did not come up: {log.read().decode(errors='replace')[-1000:]}")
+                time.sleep(0.2)
+            yield port, server
+        finally:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
+
+
+def _process_tree(pid: int) -> list[int]:
+    children = [int(c) for f in Path(f"/proc/{pid}/task").glob("*/children") for c in f.read_text().split()]
+    return [pid, *(p for child in children for p in _process_tree(child))]
+
+
+def peak_rss_mb(pid: int) -> float:
+    """VmHWM (peak resident memory) of a process and its children, summed: an upper bound if peaks differ in time."""
+    kb = 0
+    for p in _process_tree(pid):
+        status = Path(f"/proc/{p}/status").read_text()
+        kb += int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE).group(1))
+    return kb / 1024
+
+
+def train_in_browser(url: str, seconds: float) -> str | None:
+    """Open the Playground, press Train, and return the last status line that reports updates/s."""
+    from playwright.sync_api import sync_playwright
+
+    status = None
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            page.goto(url)
+            page.get_by_role("button", name="Train", exact=True).click(timeout=30_000)
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                page.wait_for_timeout(500)
+                lines = re.findall(r"[^\n]*[\d.]+ updates/s[^\n]*", page.locator("body").inner_text())
+                status = lines[-1].strip() if lines else status
+        finally:
+            browser.close()
+    return status
+
+
+def measure_app(seconds: float = 10.0) -> dict[str, Any]:
+    """Updates per second while training and peak server memory, for one browser session."""
+    if importlib.util.find_spec("playwright") is None or not CHROMIUM.exists():
+        return {"status": APP_SKIPPED}
+    _log(f"app: starting streamlit and training in headless Chromium for {seconds:g} s")
+    try:
+        with streamlit_server() as (port, server):
+            status = train_in_browser(f"http://localhost:{port}/playground", seconds)
+            peak = peak_rss_mb(server.pid)
+    except Exception as err:  # a broken page must not hide the other sections' numbers
+        return {"status": f"failed: {type(err).__name__}: {err}"}
+    if status is None:
+        return {"status": "failed: no 'updates/s' status text seen on /playground", "peak_rss_mb": peak}
+    return {
+        "status": "ok",
+        "train_seconds": seconds,
+        "status_line": status,
+        "updates_per_s": float(re.search(r"([\d.]+) updates/s", status).group(1)),
+        "peak_rss_mb": peak,
+    }
+
+
+# --- report ------------------------------------------------------------------------
+
+def _verdict(ok: bool) -> str:
+    return "PASS" if ok else "BELOW"
+
+
+def _case_lines(case: dict[str, Any]) -> list[str]:
+    lines = [f"{case['name']}: {case['train_examples']} training + {case['val_examples']} validation examples, "
+             f"batch {case['batch_size']}, {case['epochs_per_repeat']} epochs per repeat",
+             f"  {'run':<22}{'s/epoch':>10}{'examples/s':>12}{'vs bare':>9}{'target':>9}"]
+    for name, row in case["runs"].items():
+        line = f"  {RUN_LABELS[name]:<22}{row['s_per_epoch']:>10.4f}{row['examples_per_s']:>12.0f}"
+        if "ratio" in row:
+            line += f"{row['ratio']:>9.2f}{'≥ ' + format(row['target'], '.2f'):>9}  {_verdict(row['pass'])}"
+        lines.append(line)
+    return lines + [""]
+
+
+def _frame_lines(frame: dict[str, Any]) -> list[str]:
+    return [
+        f"Playground frame: default experiment after {frame['epochs_trained']} epochs, "
+        f"{frame['resolution']}×{frame['resolution']} grid, {frame['frames']} frames, "
+        f"torch threads: {frame['threads']} (as in the app)",
+        f"  {'frame':<36}{frame['frame_ms']:>8.1f} ms   target ≤ {frame['target_ms']:g} ms  {_verdict(frame['pass'])}",
+        f"  {'decision_grid (run and twin)':<36}{frame['decision_grid_ms']:>8.1f} ms",
+        f"  {'figures (build + to_json)':<36}{frame['figures_ms']:>8.1f} ms",
+        *(f"    {part:<34}{ms:>8.1f} ms" for part, ms in frame["parts_ms"].items()),
+        "",
+    ]
+
+
+def _app_lines(app: dict[str, Any]) -> list[str]:
+    if app["status"] != "ok":
+        return ["App (one browser session)", f"  {app['status']}"]
+    return ["App (one browser session)",
+            f"  updates/s while training      {app['updates_per_s']:.1f}   (status: {app['status_line']})",
+            f"  peak memory of the server     {app['peak_rss_mb']:.0f} MB (VmHWM)"]
+
+
+def format_report(result: dict[str, Any]) -> str:
+    header = [f"Dropout Explorer bench · torch {result['torch']} · torch threads: {result['threads']} · "
+              f"{result['repeats']} repeats, medians",
+              f"load average {result['load_before']:.1f} before, {result['load_after']:.1f} after, "
+              f"on {result['cores']} cores", ""]
+    cases = [line for case in result["cases"] for line in _case_lines(case)]
+    note = ["  (an epoch is the training steps plus the evaluation on the training and validation sets)", ""]
+    return "\n".join(header + cases + note + _frame_lines(result["frame"]) + _app_lines(result["app"]))
+
+
+def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True,
+              repeat_seconds: float = 0.5, frame_epochs: int = Experiment().epochs) -> dict[str, Any]:
+    """Measure everything, print the report (or JSON) on stdout and return the same numbers.
+
+    ``repeat_seconds`` sizes one timed repeat of a throughput case and
+    ``frame_epochs`` the history the frame's curves show; shrink both for a
+    quick check of the report's shape.
+    """
+    settings.configure_torch()
+    result: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": repeats,
+                              "cores": len(os.sched_getaffinity(0)), "load_before": os.getloadavg()[0]}
+    result["cases"] = [measure_case(case, repeats, repeat_seconds) for case in CASES]
+    settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
+    result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)
+    result["app"] = measure_app() if app else {"status": "skipped: --no-app"}
+    result["load_after"] = os.getloadavg()[0]  # other work on the box slows both sides and blurs the medians
+    if as_json:
+        json.dump(result, sys.stdout)
+        print()
+    else:
+        print(format_report(result))
+    return result

@@ -1,0 +1,63 @@
+"""Display helpers for pages that redraw several times a second."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+import plotly
+import plotly.graph_objects as go
+import streamlit as st
+import streamlit.components.v1 as components
+
+_ASSETS = Path(__file__).resolve().parents[2] / "assets"
+
+# Streamlit fades every element while a run is in progress; on a page whose
+# fragment reruns every 150 ms that fade never ends.
+_STEADY_CSS = """
+<style>
+.stElementContainer[data-stale="true"], [data-stale="true"] * { opacity: 1 !important; transition: none !important; }
+</style>
+"""
+
+
+def steady_display() -> None:
+    """Keep live elements at full opacity between redraws."""
+    st.html(_STEADY_CSS)
+
+
+def _component_dir() -> Path:
+    """The live chart's files: our page beside the plotly.js that the plotly package ships (no download).
+
+    Written to a temporary folder, atomically, because the app's own folder
+    may be read-only on a hosted instance.
+    """
+    target = Path(tempfile.gettempdir()) / f"dropout-explorer-live-chart-{plotly.__version__}"
+    target.mkdir(exist_ok=True)
+    sources = {
+        "index.html": _ASSETS / "live_chart.html",
+        "plotly.min.js": Path(plotly.__file__).parent / "package_data" / "plotly.min.js",
+    }
+    for name, source in sources.items():
+        destination = target / name
+        if name == "index.html" or not destination.exists():
+            scratch = target / f".{name}.{os.getpid()}"
+            shutil.copyfile(source, scratch)
+            os.replace(scratch, destination)
+    return target
+
+
+_live_chart = components.declare_component("live_chart", path=str(_component_dir()))
+
+
+def live_chart(fig: go.Figure, key: str) -> None:
+    """Draw a plotly figure that updates in place on every rerun.
+
+    ``st.plotly_chart`` gives a chart a new identity whenever its figure
+    changes, so live charts are unmounted and redrawn: they blank out for a
+    moment at every frame. This component keeps one chart per ``key`` and
+    hands it the new figure, which plotly.js redraws in place.
+    """
+    _live_chart(spec=fig.to_json(), height=int(fig.layout.height or 400), key=key, default=None)
