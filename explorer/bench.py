@@ -36,16 +36,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-import plotly.graph_objects as go
+import plotly.io.json
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer import figures, settings
-from explorer.boundary import Grid, decision_grid, extent
+from explorer import settings
 from explorer.datasets import DataConfig, Dataset, make_toy
 from explorer.dropout import DropoutLayer
 from explorer.experiment import Experiment, build
+from explorer.playground import Playground
 from explorer.model import MLP, MLPConfig
 from explorer.training import TrainConfig, Trainer
 
@@ -224,58 +224,31 @@ def measure_case(case: Case, repeats: int, repeat_seconds: float) -> dict[str, A
 
 # --- the Playground's frame ------------------------------------------------------
 
-def page_figures(run: Trainer, twin: Trainer, grids: tuple[Grid, Grid]) -> dict[str, Callable[[], go.Figure]]:
-    """The figures the Playground draws each frame, from the run's and twin's state, as builders to time one by one."""
-    d = run.data
-    points = (d.x_train.numpy(), d.y_train.numpy(), d.x_val.numpy(), d.y_val.numpy())
-    trace = run.model.last_trace()
-    masks = [trace.input_mask, *(layer.mask for layer in trace.layers)]
-    names = ["input", *(layer.name for layer in trace.layers)]
-    return {
-        "boundary_figure (run)": lambda: figures.boundary_figure(grids[0].xs, grids[0].ys, grids[0].prob, *points),
-        "boundary_figure (twin)": lambda: figures.boundary_figure(grids[1].xs, grids[1].ys, grids[1].prob, *points),
-        "curves_figure": lambda: figures.curves_figure({"dropout": run.history, "no dropout": twin.history}),
-        "network_figure": lambda: figures.network_figure(
-            run.model.layer_sizes, [m[0].numpy() for m in masks], settings.DIAGRAM_UNITS),
-        "kept_fraction_figure": lambda: figures.kept_fraction_figure(
-            names, [m.float().mean().item() for m in masks], [layer.keep for layer in run.model.dropouts]),
-    }
-
-
-def time_frame(run: Trainer, twin: Trainer, box: tuple[float, float, float, float]) -> dict[str, float]:
-    """Seconds of one frame and of its parts: each figure's build and its ``to_json`` (what Streamlit sends)."""
+def time_frame(playground: Playground) -> dict[str, float]:
+    """Seconds of one frame and of its parts: each figure's build (grids included) and its JSON, as the page sends it."""
     parts: dict[str, float] = {}
     start = time.perf_counter()
-    grids = (decision_grid(run.model, box, settings.BOUNDARY_RESOLUTION),
-             decision_grid(twin.model, box, settings.BOUNDARY_RESOLUTION))
-    parts["decision_grid"] = time.perf_counter() - start
-    for name, draw in page_figures(run, twin, grids).items():
+    for place, build in playground.figure_builders().items():
         t0 = time.perf_counter()
-        fig = draw()
+        fig = build()
         t1 = time.perf_counter()
-        fig.to_json()
-        parts[f"{name} build"], parts[f"{name} to_json"] = t1 - t0, time.perf_counter() - t1
+        plotly.io.json.to_json_plotly(fig)
+        parts[f"{place} build"], parts[f"{place} to_json"] = t1 - t0, time.perf_counter() - t1
     parts["frame"] = time.perf_counter() - start
-    parts["figures"] = parts["frame"] - parts["decision_grid"]
     return parts
 
 
 def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
-    """The default experiment and its no-dropout twin, trained ``epochs`` with capture on, then ``frames`` frames."""
-    exp = Experiment(epochs=epochs)
-    run = build(exp)
-    twin = build(exp.without_dropout(), data=run.data)
-    run.model.capture(True)
+    """The Playground with its default experiment and twin, trained ``epochs``, then ``frames`` frames."""
+    playground = Playground(Experiment(epochs=epochs))
     _log(f"frame: training the default experiment and its twin for {epochs} epochs")
-    run.run()
-    twin.run()
-    box = extent(run.data.x_train)
+    playground.advance()
     for _ in range(3):  # plotly builds its validators on first use
-        time_frame(run, twin, box)
+        time_frame(playground)
     _log(f"frame: timing {frames} frames")
     samples: dict[str, list[float]] = defaultdict(list)
     for _ in range(frames):
-        for part, seconds in time_frame(run, twin, box).items():
+        for part, seconds in time_frame(playground).items():
             samples[part].append(seconds)
     medians = {part: _ms(seconds) for part, seconds in samples.items()}
     frame_ms = medians.pop("frame")
@@ -285,8 +258,6 @@ def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
         "resolution": settings.BOUNDARY_RESOLUTION,
         "frames": frames,
         "frame_ms": frame_ms,
-        "decision_grid_ms": medians.pop("decision_grid"),
-        "figures_ms": medians.pop("figures"),
         "target_ms": FRAME_TARGET_MS,
         "pass": frame_ms <= FRAME_TARGET_MS,
         "parts_ms": medians,
@@ -416,9 +387,7 @@ def _frame_lines(frame: dict[str, Any]) -> list[str]:
         f"Playground frame: default experiment after {frame['epochs_trained']} epochs, "
         f"{frame['resolution']}×{frame['resolution']} grid, {frame['frames']} frames, "
         f"torch threads: {frame['threads']} (as in the app)",
-        f"  {'frame':<36}{frame['frame_ms']:>8.1f} ms   target ≤ {frame['target_ms']:g} ms  {_verdict(frame['pass'])}",
-        f"  {'decision_grid (run and twin)':<36}{frame['decision_grid_ms']:>8.1f} ms",
-        f"  {'figures (build + to_json)':<36}{frame['figures_ms']:>8.1f} ms",
+        f"  {'frame (all figures, built and as JSON)':<36}{frame['frame_ms']:>8.1f} ms   target ≤ {frame['target_ms']:g} ms  {_verdict(frame['pass'])}",
         *(f"    {part:<34}{ms:>8.1f} ms" for part, ms in frame["parts_ms"].items()),
         "",
     ]

@@ -1,5 +1,12 @@
 """Plotly figures built from plain data (numpy arrays, lists, dicts): no model, no streamlit.
 
+Each function returns a figure in plotly's dict form (``{"data": [...],
+"layout": {...}}``), which plotly.js, ``st.plotly_chart`` and
+``plotly.io.to_json`` all take as it is; ``go.Figure(spec)`` gives the object
+API and validates it, as the tests do for every figure. The live pages rebuild
+every figure several times a second, and building ``go.Figure`` objects (their
+validation and deep copies) cost nearly half of each frame.
+
 Pages call these with what the backend computed, so every chart can also be
 built in a notebook or a test. Sizes and fonts are chosen to stay readable on
 a projector at 1280×720.
@@ -10,7 +17,6 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
-import plotly.graph_objects as go
 
 CLASS_COLORS = ("#e8710a", "#1a73e8")          # class 0 orange, class 1 blue
 BOUNDARY_SCALE = [[0.0, "#f6b26b"], [0.5, "#ffffff"], [1.0, "#6fa8dc"]]
@@ -18,17 +24,15 @@ RUN_COLORS = ("#1a73e8", "#d93025", "#188038", "#9334e6", "#e37400", "#12858a")
 DROPPED = "#c7c7c7"
 FONT = dict(size=14)
 
+Figure = dict[str, Any]  # plotly's dict form of a figure: {"data": [...], "layout": {...}}
+
+
+def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
+    return {"data": traces, "layout": layout}
+
 
 def _layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
-    """The look every figure shares, plus its own axes.
-
-    The Playground rebuilds every figure at every frame, so each is built in
-    one ``go.Figure(traces, layout)`` call with its traces as plain dicts:
-    plotly then validates everything once. A chain of ``update_*`` calls (or
-    make_subplots) validates again at each call, and a ``go.Scatter`` object
-    is validated a second time when a figure adopts it; the two cost several
-    times more for the same figure.
-    """
+    """The look every figure shares, plus its own axes."""
     return dict(
         title=dict(text=title, x=0.01, font=dict(size=16)),
         height=height,
@@ -50,7 +54,7 @@ def boundary_figure(
     y_val: np.ndarray | None = None,
     title: str = "Decision boundary",
     height: int = 340,
-) -> go.Figure:
+) -> Figure:
     """P(class 1) as a heatmap, the 0.5 contour, training points solid and validation points faint.
 
     No legend or colour bar: they would squeeze a square map in a narrow
@@ -80,11 +84,11 @@ def boundary_figure(
             marker=dict(size=8, color=CLASS_COLORS[c], line=dict(color="white", width=1)),
         ))
     bare = dict(showgrid=False, zeroline=False, showticklabels=False)
-    return go.Figure(traces, _layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
+    return _figure(traces, _layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
                                      yaxis=dict(bare, range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1)))
 
 
-def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320) -> go.Figure:
+def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320) -> Figure:
     """Loss and accuracy per epoch; each run a colour, training solid and validation dashed.
 
     Two panels side by side, laid out as make_subplots(1, 2, horizontal_spacing=0.08)
@@ -115,7 +119,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
         annotations=[dict(panel_title, text="Loss (cross-entropy)", x=0.23), dict(panel_title, text="Accuracy", x=0.77)],
     )
     layout["margin"]["t"], layout["legend"]["y"] = 30, -0.22
-    return go.Figure(traces, layout)
+    return _figure(traces, layout)
 
 
 def network_figure(
@@ -124,7 +128,7 @@ def network_figure(
     max_units: int = 10,
     title: str = "This step's thinned network",
     height: int = 320,
-) -> go.Figure:
+) -> Figure:
     """Units as dots, dropped ones grey with a cross; edges only between units that are both on.
 
     ``keep`` holds one bool vector per droppable layer (inputs, then each
@@ -142,8 +146,11 @@ def network_figure(
         for a, ya in enumerate(ys[li]):
             for b, yb in enumerate(ys[li + 1]):
                 target = edge_on if on[li][a] and on[li + 1][b] else edge_off
-                target["x"] += [li, li + 1, None]
-                target["y"] += [ya, yb, None]
+                target["x"] += [li, li + 1, np.nan]  # nan breaks the line between segments
+                target["y"] += [ya, yb, np.nan]
+    # numpy arrays travel as one binary block; a list is walked value by value
+    edge_on = {axis: np.array(v, dtype=float) for axis, v in edge_on.items()}
+    edge_off = {axis: np.array(v, dtype=float) for axis, v in edge_off.items()}
 
     edge = dict(type="scatter", mode="lines", hoverinfo="skip", showlegend=False)
     traces: list[dict[str, Any]] = [
@@ -161,7 +168,7 @@ def network_figure(
                        marker=dict(size=16, color=DROPPED, symbol="x", line=dict(color="#9aa0a6", width=1))))
     names = ["input", *[f"h{i}" for i in range(1, n_layers - 1)], "output"]
     labels = [f"{name}<br>{n}" + ("*" if n > max_units else "") for name, n in zip(names, layer_sizes)]
-    return go.Figure(traces, _layout(
+    return _figure(traces, _layout(
         title, height,
         xaxis=dict(tickvals=list(range(n_layers)), ticktext=labels, tickangle=0, showgrid=False, zeroline=False,
                    range=[-0.4, n_layers - 0.6]),
@@ -173,9 +180,9 @@ def network_figure(
 
 def kept_fraction_figure(
     layer_names: Sequence[str], kept: Sequence[float], expected: Sequence[float], height: int = 230
-) -> go.Figure:
+) -> Figure:
     """Fraction of units kept in this step's batch, per layer, against the keep probability 1 − q."""
-    return go.Figure([
+    return _figure([
         dict(type="bar", x=list(kept), y=list(layer_names), orientation="h", name="kept this step",
              marker=dict(color="#1a73e8"), text=[f"{k:.0%}" for k in kept], textposition="inside"),
         dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected (1 − q)",

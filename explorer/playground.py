@@ -6,18 +6,39 @@ by the benchmark or built in a notebook.
 
 from __future__ import annotations
 
+import functools
+import threading
 import time
 from dataclasses import fields
-
-import plotly.graph_objects as go
+from typing import Any, Callable, TypeVar
 
 from explorer import figures, settings
+from explorer.figures import Figure
 from explorer.boundary import decision_grid, extent
 from explorer.datasets import make_toy
 from explorer.experiment import Experiment, build
 from explorer.training import LIVE_FIELDS, Trainer
 
 RATE_FIELDS = ("p", "input_p")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _locked(method: F) -> F:
+    """Run under the instance's lock.
+
+    Streamlit starts a new script run on a widget change without waiting for
+    the previous one, which may still be inside a training slice: two threads
+    would then step the same network at once.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Playground, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
 TWIN_STEPS = 4  # the run and its twin alternate in chunks this short, so neither runs ahead
 
 
@@ -26,6 +47,7 @@ class Playground:
 
     def __init__(self, exp: Experiment, compare: bool = True) -> None:
         self.exp, self.compare = exp, compare
+        self.lock = threading.RLock()
         self.data = make_toy(exp.data_config())
         self.box = extent(self.data.x_train)
         self.run = build(exp, self.data)
@@ -40,6 +62,7 @@ class Playground:
     def done(self) -> bool:
         return self.run.done
 
+    @_locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train the run (and its twin, step for step) for a bounded slice; return the run's steps."""
         if self.twin is None:
@@ -54,6 +77,7 @@ class Playground:
             taken += done
         return taken
 
+    @_locked
     def apply(self, exp: Experiment, compare: bool) -> bool:
         """Adopt new settings in place if possible; False means they need a new Playground.
 
@@ -74,13 +98,13 @@ class Playground:
         return True
 
     # --- one frame ---------------------------------------------------------
-    def boundary_figure(self, trainer: Trainer, title: str) -> go.Figure:
+    def boundary_figure(self, trainer: Trainer, title: str) -> Figure:
         grid = decision_grid(trainer.model, self.box, settings.BOUNDARY_RESOLUTION)
         d = self.data
         return figures.boundary_figure(grid.xs, grid.ys, grid.prob, d.x_train.numpy(), d.y_train.numpy(),
                                        d.x_val.numpy(), d.y_val.numpy(), title=title)
 
-    def network_figure(self) -> go.Figure:
+    def network_figure(self) -> Figure:
         model = self.run.model
         trace = model.last_trace()
         if trace is None:
@@ -91,7 +115,7 @@ class Playground:
             title = "This step's thinned network"
         return figures.network_figure(model.layer_sizes, keep, settings.DIAGRAM_UNITS, title=title)
 
-    def kept_figure(self) -> go.Figure:
+    def kept_figure(self) -> Figure:
         model = self.run.model
         trace = model.last_trace()
         names = ["input", *[f"hidden {i}" for i in range(1, len(model.cfg.hidden) + 1)]]
@@ -103,20 +127,25 @@ class Playground:
             kept = [m.float().mean().item() for m in masks]
         return figures.kept_fraction_figure(names, kept, expected)
 
-    def curves_figure(self) -> go.Figure:
+    def curves_figure(self) -> Figure:
         runs = {f"dropout q={self.exp.p:g}": self.run.history}
         if self.twin is not None:
             runs["no dropout"] = self.twin.history
         return figures.curves_figure(runs)
 
-    def frame(self) -> dict[str, go.Figure]:
-        """Every figure of the page, keyed by its place."""
-        out = {
-            "boundary": self.boundary_figure(self.run, f"Dropout q = {self.run.model.dropouts[-1].p:g}"),
-            "network": self.network_figure(),
-            "kept": self.kept_figure(),
-            "curves": self.curves_figure(),
+    def figure_builders(self) -> dict[str, Callable[[], Figure]]:
+        """Every figure of the page, keyed by its place, as a function that builds it now."""
+        builders: dict[str, Callable[[], Figure]] = {
+            "boundary": lambda: self.boundary_figure(self.run, f"Dropout q = {self.run.model.dropouts[-1].p:g}"),
+            "network": self.network_figure,
+            "kept": self.kept_figure,
+            "curves": self.curves_figure,
         }
         if self.twin is not None:
-            out["twin"] = self.boundary_figure(self.twin, "No dropout (twin)")
-        return out
+            builders["twin"] = lambda: self.boundary_figure(self.twin, "No dropout (twin)")
+        return builders
+
+    @_locked
+    def frame(self) -> dict[str, Figure]:
+        """Every figure of the page, keyed by its place."""
+        return {place: build() for place, build in self.figure_builders().items()}

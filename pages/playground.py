@@ -197,16 +197,19 @@ def playground() -> None:
 
     @st.fragment(run_every=interval)
     def live() -> None:
+        # Streamlit may hand a click on Pause, Step or Reset to a fragment run;
+        # the controls outside the fragment are then redrawn by a full run.
+        if st.session_state[KEY + "running"] != running:
+            st.rerun()
         current: Playground = st.session_state[KEY + "run"]
-        if st.session_state[KEY + "running"]:
+        if running:
             current.advance(max_seconds=settings.SLICE_SECONDS)
             if current.done:
                 st.session_state[KEY + "running"] = False
                 st.rerun()
-        _draw(current, st.session_state[KEY + "running"])
+        _draw(current, running)
 
     live()
-
 
 ensure_router()
 playground()

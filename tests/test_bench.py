@@ -28,7 +28,7 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys):
     frame = result["frame"]
     assert frame["epochs_trained"] == 3 and frame["frames"] >= 20
     assert frame["pass"] == (frame["frame_ms"] <= frame["target_ms"])
-    assert {"boundary_figure (run) build", "curves_figure to_json", "kept_fraction_figure build"} <= set(frame["parts_ms"])
+    assert {"boundary build", "twin build", "curves to_json", "kept build", "network to_json"} <= set(frame["parts_ms"])
     assert result["app"]["status"].startswith("skipped")
 
     report = bench.format_report(result)  # what the command prints without --json

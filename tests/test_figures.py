@@ -12,9 +12,19 @@ import torch
 
 from explorer.boundary import decision_grid, extent
 from explorer.datasets import DataConfig, make_toy
-from explorer.figures import boundary_figure, curves_figure, kept_fraction_figure, network_figure
+from explorer import figures as _figures
 from explorer.model import MLP, MLPConfig
 from explorer.training import TrainConfig, Trainer
+
+
+def _validated(build):
+    """The figure functions return plotly's dict form; go.Figure(spec) validates every property of it."""
+    return lambda *args, **kwargs: go.Figure(build(*args, **kwargs))
+
+
+boundary_figure, curves_figure, kept_fraction_figure, network_figure = (
+    _validated(f) for f in (_figures.boundary_figure, _figures.curves_figure,
+                            _figures.kept_fraction_figure, _figures.network_figure))
 
 
 def serialises(fig: go.Figure) -> dict:
@@ -54,10 +64,10 @@ def _check_marks(fig: go.Figure, layer_sizes, keep, max_units):
         ranks_up = sorted(len(ys) - 1 - order.index(y) for y in drop_y)
         false_at = np.flatnonzero(~mask).tolist()
         assert false_at in (ranks_down, ranks_up), (li, false_at, ranks_down)
-    # edges drawn as "on" join two kept units; segments are separated by None
+    # edges drawn as "on" join two kept units; segments are separated by a gap (NaN)
     edges_on = sum(int(on[i].sum()) * int(on[i + 1].sum()) for i in range(len(on) - 1))
     edges_all = sum(shown[i] * shown[i + 1] for i in range(len(shown) - 1))
-    segment_counts = sorted(sum(v is None for v in t.x) for t in fig.data if t.mode == "lines")
+    segment_counts = sorted(int(np.isnan(np.asarray(t.x, dtype=float)).sum()) for t in fig.data if t.mode == "lines")
     assert segment_counts == sorted([edges_on, edges_all - edges_on])
 
 

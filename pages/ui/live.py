@@ -8,9 +8,11 @@ import tempfile
 from pathlib import Path
 
 import plotly
-import plotly.graph_objects as go
+import plotly.io.json
 import streamlit as st
 import streamlit.components.v1 as components
+
+from explorer.figures import Figure
 
 _ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -52,7 +54,7 @@ def _component_dir() -> Path:
 _live_chart = components.declare_component("live_chart", path=str(_component_dir()))
 
 
-def live_chart(fig: go.Figure, key: str) -> None:
+def live_chart(fig: Figure, key: str) -> None:
     """Draw a plotly figure that updates in place on every rerun.
 
     ``st.plotly_chart`` gives a chart a new identity whenever its figure
@@ -60,4 +62,5 @@ def live_chart(fig: go.Figure, key: str) -> None:
     moment at every frame. This component keeps one chart per ``key`` and
     hands it the new figure, which plotly.js redraws in place.
     """
-    _live_chart(spec=fig.to_json(), height=int(fig.layout.height or 400), key=key, default=None)
+    _live_chart(spec=plotly.io.json.to_json_plotly(fig), height=int(fig["layout"].get("height", 400)), key=key,
+                default=None)
