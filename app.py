@@ -34,7 +34,7 @@ def home() -> None:
     mask = [np.array(m, bool) for m in ([1, 1, 0, 1], [1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1])]
     left, right = st.columns(2)
     left.plotly_chart(
-        figures.network_figure(sizes, mask, title="Training: one thinned network (q = 0.5 hidden, 0.2 input)", height=300),
+        figures.network_figure(sizes, mask, title="Training: one thinned network", height=300),
         key="home_train",
     )
     right.plotly_chart(
@@ -77,5 +77,7 @@ pages = [
 page = st.navigation(pages)
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 _configure_process()
+# Less empty space above each page's title: it matters on a 1280×720 projector.
+st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
 page.run()
 st.sidebar.caption("q is the drop rate: the probability that a unit is dropped (torch's `p`); k = 1 − q is the keep probability.")

@@ -208,13 +208,18 @@ def _live_charts(page):
 def _drawn_live_charts(page) -> list[str]:
     """The text of every live chart whose frame has a drawn plotly plot (titles, tick labels).
 
-    Reads each component frame with ``Frame.evaluate``: probing the frames
-    with ``frame_locator`` made Playwright's next click on the main page go
-    nowhere (seen with Playwright 1.65 and Chromium 156).
+    Read from the main page through each same-origin frame's document: probing
+    the frames through Playwright's frame objects made its next click on the
+    main page go nowhere, and its frame list went stale across reloads (seen
+    with Playwright 1.65 and Chromium 156).
     """
-    script = "() => { const p = document.querySelector('.js-plotly-plot'); return p ? p.innerText : null; }"
-    texts = [frame.evaluate(script) for frame in page.frames if "live_chart" in frame.url]
-    return [t for t in texts if t is not None]
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(selector))
+            .map((frame) => frame.contentDocument && frame.contentDocument.querySelector('.js-plotly-plot'))
+            .filter((plot) => plot)
+            .map((plot) => plot.innerText)""",
+        LIVE_CHART,
+    )
 
 
 def _expect_drawn(page, count: int, containing: str = "") -> list[str]:
