@@ -12,7 +12,7 @@ from typing import Any, Callable, Mapping
 
 from explorer import settings
 from explorer.datasets import TOY_DATASETS, DataConfig, Dataset, make_toy
-from explorer.dropout import VARIANTS
+from explorer.dropout import variants_for
 from explorer.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.training import OPTIMIZERS, TrainConfig, Trainer
 
@@ -138,7 +138,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "activation": _choice(ACTIVATIONS),
     "p": _rate,
     "input_p": _rate,
-    "variant": _choice(VARIANTS),
+    "variant": _choice(tuple(variants_for("mlp"))),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _float(1e-6, settings.MAX_LR),
     "batch_size": _int(1, settings.MAX_BATCH_SIZE),

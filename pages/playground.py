@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.datasets import TOY_DATASETS
-from explorer.dropout import VARIANTS
+from explorer.dropout import VARIANTS, variants_for
 from explorer.experiment import Experiment, format_field, from_params, parse_field, to_params
 from explorer.model import ACTIVATIONS
 from explorer.playground import Playground
@@ -66,7 +66,7 @@ def _controls() -> Experiment:
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size")
 
     sb.header("Dropout")
-    sb.selectbox("Variant", list(VARIANTS), key=KEY + "variant", format_func=lambda k: VARIANTS[k].name)
+    sb.selectbox("Variant", variants_for("mlp"), key=KEY + "variant", format_func=lambda k: VARIANTS[k].name)
     sb.slider("Hidden drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
               help="Probability that a hidden unit is dropped at a training step. Changes apply at the next step.")
     sb.slider("Input drop rate", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "input_p")

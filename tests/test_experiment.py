@@ -221,3 +221,15 @@ def test_to_dict_is_json_ready():
     assert d["hidden"] == [8, 4]
     assert json.loads(json.dumps(d)) == d
     assert not any(isinstance(v, float) and not math.isfinite(v) for v in d.values())
+
+
+def test_the_variant_field_takes_exactly_the_variants_that_apply_to_an_mlp():
+    from explorer.dropout import variants_for
+
+    assert variants_for("mlp") == [k for k, v in VARIANTS.items() if "mlp" in v.models]
+    for key, variant in VARIANTS.items():
+        if "mlp" in variant.models:
+            assert parse_field("variant", key) == key
+        else:
+            with pytest.raises(ValueError):
+                parse_field("variant", key)

@@ -86,6 +86,11 @@ def register(variant: Variant) -> Variant:
     return variant
 
 
+def variants_for(model: str) -> list[str]:
+    """Keys of the variants that apply to a model kind ("mlp", "cnn"), in registry order."""
+    return [key for key, variant in VARIANTS.items() if model in variant.models]
+
+
 def make_dropout(key: str, p: float, generator: torch.Generator | None = None) -> DropoutLayer:
     """Build the layer of a registered variant."""
     if key not in VARIANTS:
