@@ -20,7 +20,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from explorer.dropout import VARIANTS, DropoutLayer, make_dropout
+from explorer.dropout import VARIANTS, DropoutLayer, make_dropout, probing
 from explorer.dropout.spatial import SpatialDropout
 from explorer.model import ACTIVATIONS, LayerTrace, Trace, _linear
 
@@ -171,23 +171,17 @@ class CNN(nn.Module):
         a run never changes the masks its training steps draw. Inference mode
         gives all-True masks (of the same shapes) and the inference activations.
         """
-        saved = [(d.generator, d.record, d.last_mask, d.last_input) for d in self.dropouts]
         was_training = self.training
-        probe = torch.Generator().manual_seed(seed)
-        for d in self.dropouts:
-            d.generator, d.record = probe, True
-            d.last_mask = d.last_input = None
         self.train(train_mode)
         try:
             if not train_mode:  # the layers record nothing in inference mode
                 return self._inference_trace(x)
-            logits = self(x)
-            result = self.last_trace()
+            with probing(self.dropouts, seed):
+                logits = self(x)
+                result = self.last_trace()
             result.logits = logits
             return result
         finally:
-            for d, (gen, record, mask, inp) in zip(self.dropouts, saved):
-                d.generator, d.record, d.last_mask, d.last_input = gen, record, mask, inp
             self.train(was_training)
 
     def _inference_trace(self, x: torch.Tensor) -> Trace:

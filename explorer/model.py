@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from explorer.dropout import DropoutLayer, make_dropout
+from explorer.dropout import DropoutLayer, make_dropout, probing
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
 
@@ -120,20 +120,15 @@ class MLP(nn.Module):
         """
         if not train_mode:
             return self._inference_trace(x)
-        saved = [(d.generator, d.record, d.last_mask, d.last_input) for d in self.dropouts]
         was_training = self.training
-        probe = torch.Generator().manual_seed(seed)
-        for d in self.dropouts:
-            d.generator, d.record = probe, True
         self.train()
         try:
-            logits = self(x)
-            result = self.last_trace()
+            with probing(self.dropouts, seed):
+                logits = self(x)
+                result = self.last_trace()
             result.logits = logits
             return result
         finally:
-            for d, (gen, record, mask, inp) in zip(self.dropouts, saved):
-                d.generator, d.record, d.last_mask, d.last_input = gen, record, mask, inp
             self.train(was_training)
 
     def _inference_trace(self, x: torch.Tensor) -> Trace:

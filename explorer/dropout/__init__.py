@@ -2,6 +2,6 @@
 
 from explorer.dropout import bernoulli  # noqa: F401  (registers its variants)
 from explorer.dropout import spatial  # noqa: F401  (registers its variant)
-from explorer.dropout.base import VARIANTS, DropoutLayer, Variant, make_dropout, register, variants_for
+from explorer.dropout.base import VARIANTS, DropoutLayer, Variant, make_dropout, probing, register, variants_for
 
-__all__ = ["VARIANTS", "DropoutLayer", "Variant", "make_dropout", "register", "variants_for"]
+__all__ = ["VARIANTS", "DropoutLayer", "Variant", "make_dropout", "probing", "register", "variants_for"]

@@ -9,7 +9,9 @@ record of the mask it sampled and the activations it saw.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Iterator, Sequence
 
 import torch
 from torch import nn
@@ -59,6 +61,24 @@ class DropoutLayer(nn.Module):
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
+
+
+@contextmanager
+def probing(layers: Sequence[DropoutLayer], seed: int) -> Iterator[None]:
+    """Record the layers' masks drawn from a generator of their own; restore the layers afterwards.
+
+    Looking inside a run (a page tracing one batch) then never changes the
+    masks its training steps draw, nor the record of its latest step.
+    """
+    saved = [(d.generator, d.record, d.last_mask, d.last_input) for d in layers]
+    probe = torch.Generator().manual_seed(seed)
+    for d in layers:
+        d.generator, d.record = probe, True
+    try:
+        yield
+    finally:
+        for d, (generator, record, mask, seen) in zip(layers, saved):
+            d.generator, d.record, d.last_mask, d.last_input = generator, record, mask, seen
 
 
 @dataclass(frozen=True)
