@@ -47,7 +47,7 @@ from explorer.dropout import DropoutLayer
 from explorer.experiment import Experiment, build
 from explorer.playground import Playground
 from explorer.model import MLP, MLPConfig
-from explorer.training import TrainConfig, Trainer
+from explorer.training import EVAL_CHUNK, TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -125,10 +125,14 @@ def bare_twin(model: MLP) -> nn.Sequential:
 
 @torch.no_grad()
 def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """What ``Trainer.evaluate`` computes, so both sides do the same work per epoch."""
+    """What ``Trainer.evaluate`` computes, the same way (chunks of EVAL_CHUNK), so both sides do the same work."""
     net.eval()
-    logits = net(x)
-    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).float().mean().item()
+    total, correct = 0.0, 0
+    for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK)):
+        logits = net(xs)
+        total += F.cross_entropy(logits, ys, reduction="sum").item()
+        correct += int((logits.argmax(1) == ys).sum())
+    return total / len(y), correct / len(y)
 
 
 def bare_runner(case: Case, data: Dataset) -> Runner:

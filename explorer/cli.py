@@ -14,20 +14,22 @@ from dataclasses import fields, replace
 from typing import Any, Sequence, TextIO
 
 from explorer import settings
-from explorer.experiment import Experiment, build, format_field, parse_field
+from explorer.experiment import IDX_DATASETS, Experiment, build, check, defaults_for, format_field, parse_field
 from explorer.training import Trainer
 
 HELP = {
-    "dataset": "toy dataset",
-    "train_size": "training points (small sets overfit: that is the point)",
-    "val_size": "validation points, same distribution",
-    "noise": "input noise (standard deviation)",
-    "label_noise": "fraction of training labels flipped",
-    "hidden": "hidden widths, comma-separated (e.g. 64,64)",
+    "dataset": "toy dataset, or mnist (embedded 5,000 digits), mnist-full, fashion-mnist",
+    "train_size": "training examples (small sets overfit: that is the point)",
+    "val_size": "validation examples, same distribution",
+    "noise": "input noise (standard deviation; toy datasets)",
+    "label_noise": "fraction of training labels flipped (toy datasets)",
+    "model": "mlp, or cnn (MNIST sets: two conv layers, then a dense layer of HIDDEN[0] units)",
+    "hidden": "hidden widths, comma-separated (e.g. 64,64); the CNN's dense layer uses the first",
     "activation": "hidden activation",
     "p": "hidden drop rate q (probability of dropping a unit)",
     "input_p": "input drop rate",
-    "variant": "dropout variant (see the registry)",
+    "conv_p": "the CNN's channel (spatial) drop rate on its conv feature maps",
+    "variant": "dropout variant of the input and hidden/dense layers (see the registry)",
     "optimizer": "optimiser",
     "lr": "learning rate",
     "batch_size": "mini-batch size",
@@ -35,6 +37,7 @@ HELP = {
     "max_norm": "max-norm constraint c on incoming weights (0 = off)",
     "epochs": "epochs to train",
     "seed": "seed for data, initial weights, batch order and masks",
+    "data_dir": "directory of the IDX files of mnist-full / fashion-mnist (downloaded there if absent and online)",
 }
 
 
@@ -57,11 +60,15 @@ def _flag(name: str) -> str:
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="Dropout Explorer, headless.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    train = sub.add_parser("train", help="train one network and print its history")
-    defaults = Experiment()
+    train = sub.add_parser("train", help="train one network and print its history",
+                           description="Defaults depend on --dataset: those shown, or the MNIST ones in brackets.")
+    toy, digits = Experiment(), defaults_for("mnist")
     for f in fields(Experiment):
-        train.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(),
-                           help=f"{HELP[f.name]} (default {format_field(getattr(defaults, f.name))})")
+        default, for_digits = (format_field(getattr(e, f.name)) for e in (toy, digits))
+        shown = default if f.name == "dataset" or default == for_digits else f"{default} [MNIST: {for_digits}]"
+        if f.name == "data_dir":
+            shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
+        train.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
@@ -70,16 +77,25 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(name: str, text: str) -> Any:
+    try:
+        return parse_field(name, text)
+    except ValueError as err:
+        fail(f"{_flag(name)}: {err}")
+
+
 def experiment_from_args(args: argparse.Namespace) -> Experiment:
-    values = {}
-    for f in fields(Experiment):
-        text = getattr(args, f.name)
-        if text is not None:
-            try:
-                values[f.name] = parse_field(f.name, text)
-            except ValueError as err:
-                fail(f"{_flag(f.name)}: {err}")
-    return replace(Experiment(), **values)
+    """``--dataset`` first: its defaults (toy or MNIST), then every other flag given, then ``check``."""
+    base = defaults_for(Experiment.dataset if args.dataset is None else _parse("dataset", args.dataset))
+    values = {f.name: _parse(f.name, getattr(args, f.name)) for f in fields(Experiment)
+              if f.name != "dataset" and getattr(args, f.name) is not None}
+    exp = replace(base, **values)
+    problems = check(exp)
+    if problems:
+        fail(problems[0])
+    if exp.dataset in IDX_DATASETS and not exp.data_dir:  # the config reports the directory actually read
+        exp = replace(exp, data_dir=str(exp.data_path()))
+    return exp
 
 
 class ProgressTable:
@@ -116,7 +132,10 @@ def _strict(value: Any) -> Any:
 def cmd_train(args: argparse.Namespace) -> None:
     exp = experiment_from_args(args)
     settings.configure_torch(shared=False)
-    trainer = build(exp)
+    try:
+        trainer = build(exp)
+    except ValueError as err:  # mnist.DataError too: missing, corrupt or too few files
+        fail(" ".join(str(err).split()))
     if not args.json:
         trainer.add_callback("on_epoch_end", ProgressTable(exp.epochs, sys.stdout, sys.stderr if sys.stderr.isatty() else None))
     trainer.run()

@@ -1,35 +1,58 @@
-"""One flat description of a toy experiment, shared by the command line and the app's URL.
+"""One flat description of an experiment, shared by the command line and the app's URL.
 
 Each field has a parser that turns text (a command-line argument, a query
 parameter) into a checked value, or raises ``ValueError`` with a sentence a
-person can act on. The limits come from ``explorer.settings``.
+person can act on. Rules that tie fields together (the CNN needs 28×28 images,
+a size limit depends on the dataset, a variant must apply to the model) live in
+one function, ``check``, which the command line and ``from_params`` both use.
+The limits come from ``explorer.settings``.
+
+The experiment runs on a toy dataset (2-D points, an MLP) or an MNIST set
+(784 pixels, an MLP or the CNN); ``defaults_for(dataset)`` gives the defaults
+that suit each kind.
 """
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from pathlib import Path
 from typing import Any, Callable, Mapping
 
 from explorer import settings
+from explorer.cnn import CNN, CNNConfig
 from explorer.datasets import TOY_DATASETS, DataConfig, Dataset, make_toy
-from explorer.dropout import variants_for
+from explorer.dropout import VARIANTS, variants_for
+from explorer.mnist import MNIST_DATASETS, SUBSET_SIZE, make_mnist
 from explorer.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.training import OPTIMIZERS, TrainConfig, Trainer
+
+MODELS = ("mlp", "cnn")
+DATASETS = (*TOY_DATASETS, *MNIST_DATASETS)
+IDX_DATASETS = tuple(d for d in MNIST_DATASETS if d != "mnist")  # read from IDX files in a data directory
 
 
 @dataclass(frozen=True)
 class Experiment:
-    """Defaults: a small noisy training set on which a no-dropout net visibly overfits."""
+    """Defaults: a small noisy toy training set on which a no-dropout net visibly overfits.
+
+    ``model`` is ``mlp`` or ``cnn`` (MNIST sets only). The CNN's dense layer has
+    ``hidden[0]`` units (further widths are not used); its conv feature maps take
+    spatial (channel) dropout at rate ``conv_p``, and ``variant`` is the dropout of
+    its input and dense layer. The MLP ignores ``conv_p``. ``data_dir`` is where
+    mnist-full and fashion-mnist are read from ("" = ``settings.default_data_dir``).
+    """
 
     dataset: str = "xor"
     train_size: int = 100
     val_size: int = 500
     noise: float = 0.3
     label_noise: float = 0.05
+    model: str = "mlp"
     hidden: tuple[int, ...] = (128, 128)
     activation: str = "relu"
     p: float = 0.5
     input_p: float = 0.0
+    conv_p: float = 0.1
     variant: str = "standard"
     optimizer: str = "adam"
     lr: float = 0.01
@@ -38,12 +61,26 @@ class Experiment:
     max_norm: float = 0.0
     epochs: int = 500
     seed: int = 0
+    data_dir: str = ""
+
+    @property
+    def is_mnist(self) -> bool:
+        return self.dataset in MNIST_DATASETS
 
     def data_config(self) -> DataConfig:
         return DataConfig(self.dataset, self.train_size, self.val_size, self.noise, self.label_noise, self.seed)
 
+    def data_path(self) -> Path:
+        """The directory an IDX dataset is read from: ``data_dir``, else the default for the dataset."""
+        return Path(self.data_dir).expanduser() if self.data_dir else settings.default_data_dir(self.dataset)
+
     def model_config(self, n_in: int = 2, n_out: int = 2) -> MLPConfig:
         return MLPConfig(n_in, self.hidden, n_out, self.activation, self.p, self.input_p, self.variant, self.seed)
+
+    def cnn_config(self, n_out: int = 10) -> CNNConfig:
+        """The CNN's config: its dense layer has ``hidden[0]`` units; the conv maps use spatial dropout."""
+        return CNNConfig(hidden=self.hidden[0], n_out=n_out, activation=self.activation, p=self.p,
+                         conv_p=self.conv_p, input_p=self.input_p, variant=self.variant, seed=self.seed)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -57,7 +94,9 @@ class Experiment:
         )
 
     def without_dropout(self) -> Experiment:
-        return replace(self, p=0.0, input_p=0.0)
+        if self.model == "cnn":
+            return replace(self, p=0.0, input_p=0.0, conv_p=0.0)
+        return replace(self, p=0.0, input_p=0.0)  # the MLP has no conv layers: conv_p stays as it is
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -65,11 +104,50 @@ class Experiment:
         return d
 
 
+def defaults_for(dataset: str) -> Experiment:
+    """The defaults that suit ``dataset``: the toy defaults, or the MNIST reference run.
+
+    MNIST sets: 784-512-512-10, input drop 0.2, hidden drop 0.5, SGD (momentum
+    0.9) at 0.05, batch 64, 20 epochs on a 4,000 / 1,000 split, no noise: the run
+    measured in REFERENCES.md (about 95% validation accuracy on the subset).
+    ``ValueError`` for an unknown dataset.
+    """
+    dataset = parse_field("dataset", dataset)
+    if dataset not in MNIST_DATASETS:
+        return replace(Experiment(), dataset=dataset)
+    return replace(
+        Experiment(), dataset=dataset, train_size=settings.MNIST_TRAIN_SIZE, val_size=settings.MNIST_VAL_SIZE,
+        noise=0.0, label_noise=0.0, hidden=(512, 512), p=0.5, input_p=0.2, optimizer="sgd", lr=0.05,
+        batch_size=64, epochs=20,
+    )
+
+
+def make_data(exp: Experiment) -> Dataset:
+    """The experiment's dataset; for mnist-full and fashion-mnist, files missing from the data
+    directory are downloaded (checksums verified) when online, else ``mnist.DataError`` says which."""
+    if exp.is_mnist:
+        data_dir = exp.data_path() if exp.dataset in IDX_DATASETS else None
+        return make_mnist(exp.dataset, exp.train_size, exp.val_size, exp.seed, data_dir)
+    return make_toy(exp.data_config())
+
+
+def make_model(exp: Experiment, n_in: int, n_out: int) -> MLP | CNN:
+    if exp.model == "cnn":
+        return CNN(exp.cnn_config(n_out))
+    return MLP(exp.model_config(n_in, n_out))
+
+
 def build(exp: Experiment, data: Dataset | None = None) -> Trainer:
-    """A trainer for the experiment; pass ``data`` to share one dataset between runs."""
-    data = data if data is not None else make_toy(exp.data_config())
-    model = MLP(exp.model_config(data.n_features, data.n_classes))
-    return Trainer(model, data, exp.train_config())
+    """A trainer for the experiment; pass ``data`` to share one dataset between runs.
+
+    ``ValueError`` if the fields break a rule of ``check``; ``mnist.DataError``
+    (a ``ValueError``) if the data cannot be had.
+    """
+    problems = check(exp)
+    if problems:
+        raise ValueError(problems[0])
+    data = data if data is not None else make_data(exp)
+    return Trainer(make_model(exp, data.n_features, data.n_classes), data, exp.train_config())
 
 
 # --- parsing text into checked values ----------------------------------------
@@ -128,17 +206,27 @@ def _widths(text: str) -> tuple[int, ...]:
     return tuple(width(t) for t in parts)
 
 
+def _directory(text: str) -> str:
+    """A directory as text ("" = the default); whether it holds the files is found out when they are read."""
+    if len(text) > 4096 or any(ord(c) < 32 for c in text):
+        raise ValueError("expected a directory path on one line")
+    return text
+
+
+# Sizes are parsed against the largest limit of any dataset; ``check`` applies the chosen dataset's.
 PARSERS: dict[str, Callable[[str], Any]] = {
-    "dataset": _choice(TOY_DATASETS),
-    "train_size": _int(4, settings.MAX_TRAIN_SIZE),
-    "val_size": _int(1, settings.MAX_VAL_SIZE),
+    "dataset": _choice(DATASETS),
+    "train_size": _int(4, max(settings.MAX_TRAIN_SIZE, settings.MAX_MNIST_TRAIN)),
+    "val_size": _int(1, max(settings.MAX_VAL_SIZE, settings.MAX_MNIST_VAL)),
     "noise": _float(0.0, settings.MAX_NOISE),
     "label_noise": _float(0.0, 0.5),
+    "model": _choice(MODELS),
     "hidden": _widths,
     "activation": _choice(ACTIVATIONS),
     "p": _rate,
     "input_p": _rate,
-    "variant": _choice(tuple(variants_for("mlp"))),
+    "conv_p": _rate,
+    "variant": _choice(tuple(VARIANTS)),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _float(1e-6, settings.MAX_LR),
     "batch_size": _int(1, settings.MAX_BATCH_SIZE),
@@ -146,6 +234,7 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "max_norm": _float(0.0, settings.MAX_MAX_NORM),
     "epochs": _int(1, settings.MAX_EPOCHS),
     "seed": _int(0, settings.MAX_SEED),
+    "data_dir": _directory,
 }
 assert set(PARSERS) == {f.name for f in fields(Experiment)}, "every field needs a parser"
 
@@ -165,11 +254,69 @@ def format_field(value: Any) -> str:
     return str(value)
 
 
+# --- rules between fields ------------------------------------------------------
+
+def _elementwise_variants(model: str) -> list[str]:
+    """What ``variant`` may be: for the CNN, a variant of its input and dense layers (its conv maps use spatial)."""
+    if model == "cnn":
+        return [k for k in variants_for("cnn") if "mlp" in VARIANTS[k].models]
+    return variants_for(model)
+
+
+def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
+    """Every broken rule as (the fields involved, the one that depends on the others first; a message)."""
+    problems: list[tuple[tuple[str, ...], str]] = []
+    if exp.model == "cnn" and not exp.is_mnist:
+        problems.append((("model", "dataset"),
+                         "the CNN needs 28×28 images: use --dataset mnist, mnist-full or fashion-mnist"))
+    allowed = _elementwise_variants(exp.model)
+    if exp.variant not in allowed:
+        where = "the CNN's input and dense layers" if exp.model == "cnn" else "the MLP"
+        extra = "; the CNN's conv maps always take spatial dropout, at rate --conv-p" if exp.model == "cnn" else ""
+        problems.append((("variant", "model"),
+                         f"--variant {exp.variant} does not apply to {where}: choose from {', '.join(allowed)}{extra}"))
+    max_train, max_val = ((settings.MAX_MNIST_TRAIN, settings.MAX_MNIST_VAL) if exp.is_mnist
+                          else (settings.MAX_TRAIN_SIZE, settings.MAX_VAL_SIZE))
+    if exp.train_size > max_train:
+        problems.append((("train_size", "dataset"),
+                         f"--train-size must be at most {max_train} for {exp.dataset}, got {exp.train_size}"))
+    if exp.val_size > max_val:
+        problems.append((("val_size", "dataset"),
+                         f"--val-size must be at most {max_val} for {exp.dataset}, got {exp.val_size}"))
+    if exp.dataset == "mnist" and exp.train_size + exp.val_size > SUBSET_SIZE:
+        problems.append((("train_size", "val_size", "dataset"),
+                         f"the embedded MNIST subset holds {SUBSET_SIZE} digits, fewer than --train-size "
+                         f"{exp.train_size} + --val-size {exp.val_size}; use mnist-full for more"))
+    if exp.is_mnist and exp.noise:
+        problems.append((("noise", "dataset"), "--noise (input noise) applies to the toy datasets only; use 0"))
+    if exp.is_mnist and exp.label_noise:
+        problems.append((("label_noise", "dataset"), "--label-noise applies to the toy datasets only; use 0"))
+    if exp.data_dir and exp.dataset not in IDX_DATASETS:
+        problems.append((("data_dir", "dataset"),
+                         f"--data-dir applies to {' and '.join(IDX_DATASETS)} (read from IDX files), "
+                         f"not to {exp.dataset}"))
+    return problems
+
+
+def check(exp: Experiment) -> list[str]:
+    """The rules that tie fields together, as one sentence per broken rule ([] = the experiment can run).
+
+    Each field's own range is the parser's business; this adds what depends on
+    other fields: the CNN only on MNIST sets, a variant that applies to the
+    model, size limits of the chosen dataset (toy or MNIST), no toy-only
+    noise on MNIST, a data directory only for the sets read from files.
+    """
+    return [message for _, message in _rules(exp)]
+
+
 def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> tuple[Experiment, list[str]]:
     """Read an experiment from text parameters, keeping ``base`` where one is missing or bad.
 
     Returns the experiment and one warning per rejected or unknown parameter,
-    so a shared link with a typo still opens, with the typo pointed out.
+    so a shared link with a typo still opens, with the typo pointed out. A
+    parameter that breaks a rule of ``check`` together with others falls back
+    to ``base`` too (the dependent one: ``model=cnn`` on a toy dataset loses
+    ``model``).
     """
     values: dict[str, Any] = {}
     warnings: list[str] = []
@@ -180,8 +327,20 @@ def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> t
         try:
             values[key] = parse_field(key, text)
         except ValueError as err:
-            warnings.append(f"{key}: {err}; using {format_field(getattr(base, key))}")
-    return replace(base, **values), warnings
+            warnings.append(f"{key}: {err}; using {_shown(getattr(base, key))}")
+    while True:
+        exp = replace(base, **values)
+        culprits = [(next(n for n in names if n in values), message)
+                    for names, message in _rules(exp) if any(n in values for n in names)]
+        if not culprits:  # consistent, or only the base itself breaks a rule: nothing of the link to drop
+            return exp, warnings
+        key, message = culprits[0]
+        del values[key]
+        warnings.append(f"{key}: {message}; using {_shown(getattr(base, key))}")
+
+
+def _shown(value: Any) -> str:
+    return format_field(value) or "the default"
 
 
 def to_params(exp: Experiment, base: Experiment = Experiment()) -> dict[str, str]:

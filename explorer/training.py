@@ -16,11 +16,15 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from explorer.cnn import CNN
 from explorer.datasets import Dataset
 from explorer.model import MLP
 
 OPTIMIZERS = ("adam", "sgd")
 LIVE_FIELDS = ("lr", "weight_decay", "max_norm", "epochs")
+EVAL_CHUNK = 1024  # examples per forward pass in evaluate: bounds the activations a CNN holds at once
+
+Network = MLP | CNN  # both offer dropouts, linears, hidden_rate and set_rates, as the Trainer needs
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Trainer:
     fair comparison.
     """
 
-    def __init__(self, model: MLP, data: Dataset, cfg: TrainConfig) -> None:
+    def __init__(self, model: Network, data: Dataset, cfg: TrainConfig) -> None:
         if cfg.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         self.model, self.data, self.cfg = model, data, cfg
@@ -78,9 +82,17 @@ class Trainer:
     def done(self) -> bool:
         return self.epoch >= self.cfg.epochs
 
-    def set_rates(self, p: float | None = None, input_p: float | None = None) -> None:
-        """Takes effect at the next step; the network and optimiser state are kept."""
-        self.model.set_rates(p=p, input_p=input_p)
+    def set_rates(self, p: float | None = None, input_p: float | None = None, conv_p: float | None = None) -> None:
+        """Takes effect at the next step; the network and optimiser state are kept.
+
+        ``conv_p`` (the CNN's conv maps) only for a CNN: an MLP has no conv layers.
+        """
+        if conv_p is None:
+            self.model.set_rates(p=p, input_p=input_p)
+        elif isinstance(self.model, CNN):
+            self.model.set_rates(p=p, input_p=input_p, conv_p=conv_p)
+        else:
+            raise ValueError("conv_p applies to the CNN only; this model has no conv layers")
 
     def retune(self, **changes: float) -> None:
         """Change what can change mid-run (``LIVE_FIELDS``) without touching weights or optimiser state."""
@@ -131,29 +143,38 @@ class Trainer:
         self.epoch += 1
         train_loss, train_acc = self.evaluate(self.data.x_train, self.data.y_train)
         val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
-        self.history.append(
-            {
-                "epoch": self.epoch,
-                "step": self.step,
-                "train_loss": train_loss,
-                "val_loss": val_loss,
-                "train_acc": train_acc,
-                "val_acc": val_acc,
-                "p": self.model.hidden_rate,
-                "input_p": self.model.dropouts[0].p,
-            }
-        )
+        row = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_loss": train_loss,
+            "val_loss": val_loss,
+            "train_acc": train_acc,
+            "val_acc": val_acc,
+            "p": self.model.hidden_rate,
+            "input_p": self.model.dropouts[0].p,
+        }
+        if isinstance(self.model, CNN):
+            row["conv_p"] = self.model.conv_rate
+        self.history.append(row)
         self._fire("on_epoch_end")
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy of the inference-mode network."""
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of the inference-mode network.
+
+        The set goes through in chunks of ``chunk`` examples (a CNN's conv maps for
+        5,000 digits at once would take ~250 MB); the per-example losses are summed
+        and divided by the whole set's size, so the result is that of a single pass.
+        """
         self.model.eval()
-        logits = self.model(x)
-        loss = F.cross_entropy(logits, y).item()
-        acc = (logits.argmax(1) == y).float().mean().item()
-        return loss, acc
+        total, correct = 0.0, 0
+        for xs, ys in zip(x.split(chunk), y.split(chunk)):
+            logits = self.model(xs)
+            total += F.cross_entropy(logits, ys, reduction="sum").item()
+            correct += int((logits.argmax(1) == ys).sum())
+        n = len(y)
+        return (total / n, correct / n) if n else (float("nan"), float("nan"))
 
     def final(self) -> dict[str, float]:
         """The last epoch's metrics, without bookkeeping fields."""

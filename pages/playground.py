@@ -17,6 +17,7 @@ from explorer import settings
 from explorer.datasets import TOY_DATASETS
 from explorer.dropout import VARIANTS, variants_for
 from explorer.experiment import Experiment, format_field, from_params, parse_field, to_params
+from explorer.mnist import MNIST_DATASETS
 from explorer.model import ACTIVATIONS
 from explorer.playground import Playground
 from explorer.training import OPTIMIZERS
@@ -35,6 +36,31 @@ def _with(value, options: tuple) -> list:
     return sorted(set(options) | {value})
 
 
+TOY_ONLY = "the Playground trains on 2-D toy data"
+
+
+def _toy_only(params: dict[str, str], base: Experiment) -> list[str]:
+    """Drop the link parameters of image experiments (MNIST, the CNN, its conv rate, a data directory).
+
+    They belong to the command line (``python -m explorer train``); here they
+    fall back to ``base`` with one warning each. Unknown datasets are left to
+    ``from_params``, which lists the valid ones.
+    """
+    reasons = {
+        "dataset": lambda v: v in MNIST_DATASETS and f"{v} is an image set: `python -m explorer train --dataset {v}`",
+        "model": lambda v: v != "mlp" and f"it trains an MLP, not {v}",
+        "conv_p": lambda v: "its MLP has no conv layers",
+        "data_dir": lambda v: "it reads no data files",
+    }
+    warnings = []
+    for key, reason in reasons.items():
+        if key in params and (why := reason(params[key].strip())):
+            shown = format_field(getattr(base, key)) or "none"
+            warnings.append(f"{key}: {TOY_ONLY}; {why}; using {shown}")
+            del params[key]
+    return warnings
+
+
 def _load_settings() -> None:
     """Fill the widgets from the link (first visit), else from the run kept in this session."""
     if KEY + "dataset" in st.session_state:
@@ -42,7 +68,10 @@ def _load_settings() -> None:
     run: Playground | None = st.session_state.get(KEY + "run")
     params = st.query_params.to_dict()
     compare_text = params.pop("compare", "1")
-    exp, warnings = from_params(params, run.exp if run else Experiment())
+    base = run.exp if run else Experiment()
+    toy_warnings = _toy_only(params, base)
+    exp, warnings = from_params(params, base)
+    warnings = toy_warnings + warnings
     if compare_text not in ("0", "1"):
         warnings.append(f"compare: expected 0 or 1, got {compare_text!r}; using 1")
     st.session_state[KEY + "warnings"] = warnings

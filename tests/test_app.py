@@ -211,6 +211,31 @@ def test_invalid_link_parameters_warn_and_fall_back_to_defaults():
     assert "bogus" not in at.query_params, "the page rewrites the link to the experiment it shows"
 
 
+def test_an_mnist_link_warns_and_falls_back_to_the_toy_default():
+    at = _playground(dataset="mnist")
+    assert len(_warnings(at)) == 1, _warnings(at)
+    warning = _warnings(at)[0]
+    assert warning.startswith("Link parameter not used: dataset: the Playground trains on 2-D toy data;"), warning
+    assert "mnist" in warning and warning.endswith("using xor")
+    assert at.session_state["pg_run"].exp.dataset == "xor"
+    assert "dataset" not in at.query_params
+
+
+def test_image_experiments_in_a_link_warn_and_fall_back_to_toy_data():
+    at = _playground(dataset="mnist", model="cnn", conv_p="0.3", p="0.3")
+    warnings = _warnings(at)
+    assert len(warnings) == 3, warnings
+    assert all("the Playground trains on 2-D toy data" in w for w in warnings)
+    assert any("dataset" in w and "mnist" in w and "xor" in w for w in warnings)
+    assert any("model" in w and "cnn" in w for w in warnings)
+    run = at.session_state["pg_run"]
+    assert (run.exp.dataset, run.exp.model, run.exp.conv_p, run.exp.p) == ("xor", "mlp", 0.1, 0.3)
+    assert at.selectbox(key="pg_dataset").value == "xor"
+    assert run.run.model.layer_sizes[0] == 2
+    link = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
+    assert link == {"p": "0.3"}
+
+
 def test_invalid_compare_parameter_warns():
     at = _playground(compare="maybe")
     assert any("compare" in w for w in _warnings(at)), _warnings(at)

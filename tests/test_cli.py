@@ -8,16 +8,22 @@ traceback would.
 
 from __future__ import annotations
 
+import gzip
 import json
 import math
+import struct
 import subprocess
 import sys
+import urllib.error
+import urllib.request
+from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from explorer import cli, settings
-from explorer.experiment import Experiment, build
+from explorer.experiment import Experiment, build, defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_KEYS = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc"}
@@ -136,7 +142,20 @@ INVALID = [
     ["train", "--p", f"{settings.MAX_RATE + 0.02:g}"],
     ["train", "--input-p", "2"],
     ["train", "--p", "nan"],
-    ["train", "--dataset", "mnist"],
+    ["train", "--dataset", "imagenet"],
+    ["train", "--dataset", "MNIST"],
+    ["train", "--model", "rnn"],
+    ["train", "--model", "cnn"],                         # the default dataset is a toy one
+    ["train", "--model", "cnn", "--dataset", "moons"],
+    ["train", "--variant", "spatial"],                   # channel dropout: not for the MLP
+    ["train", "--dataset", "mnist", "--model", "cnn", "--variant", "spatial"],
+    ["train", "--conv-p", "1"],
+    ["train", "--dataset", "mnist", "--train-size", "4500"],     # the subset holds 5,000 digits
+    ["train", "--dataset", "mnist-full", "--val-size", str(settings.MAX_MNIST_VAL + 1)],
+    ["train", "--dataset", "mnist", "--noise", "0.2"],
+    ["train", "--dataset", "mnist", "--label-noise", "0.1"],
+    ["train", "--data-dir", "/tmp"],                     # a toy dataset reads no files
+    ["train", "--dataset", "mnist", "--data-dir", "/tmp"],
     ["train", "--variant", "no-such-variant"],
     ["train", "--activation", "gelu"],
     ["train", "--optimizer", "lbfgs"],
@@ -189,3 +208,138 @@ def test_a_diverging_run_still_prints_strict_json(capsys):
     assert len(result["history"]) == 6
     losses = [row["val_loss"] for row in result["history"]]
     assert any(v is None or v > 1e3 for v in losses)  # it did diverge; non-finite values become null
+
+
+@pytest.mark.parametrize("argv,words", [
+    (["--model", "cnn", "--dataset", "moons"], ["the CNN needs 28×28 images", "--dataset mnist"]),
+    (["--variant", "spatial"], ["--variant spatial", "MLP", "standard"]),
+    (["--train-size", str(settings.MAX_TRAIN_SIZE + 1)], ["--train-size", str(settings.MAX_TRAIN_SIZE)]),
+])
+def test_cross_field_errors_say_what_to_change(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", *argv])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and all(w in err for w in words), err
+
+
+# --- MNIST and the CNN, in-process (no network: urlopen refuses) ---------------------
+
+@pytest.fixture(scope="module")
+def subset_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One cache of the parsed subset for this module's runs, outside the user's cache."""
+    return tmp_path_factory.mktemp("cache")
+
+
+@pytest.fixture
+def offline(subset_cache: Path, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """No download can happen: every urlopen fails as on a machine without network; returns the URLs tried."""
+    tried: list[str] = []
+
+    def refuse(url, *args, **kwargs):
+        tried.append(getattr(url, "full_url", url))
+        raise urllib.error.URLError("no network in tests")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+    monkeypatch.setenv("EXPLORER_CACHE", str(subset_cache))
+    monkeypatch.delenv("EXPLORER_DATA_DIR", raising=False)
+    return tried
+
+
+def _json_run(argv: list[str], capsys) -> dict:
+    cli.main(["train", *argv, "--json"])
+    out, err = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 1
+    return strict_json(out)
+
+
+def test_mnist_json_run_applies_the_mnist_defaults(offline, capsys):
+    result = _json_run(["--dataset", "mnist", "--train-size", "500", "--val-size", "200", "--epochs", "2",
+                        "--hidden", "64"], capsys)
+    assert set(result) == {"config", "history", "final", "seconds"}
+    expected = replace(defaults_for("mnist"), train_size=500, val_size=200, epochs=2, hidden=(64,))
+    assert result["config"] == expected.to_dict()
+    config = result["config"]
+    assert (config["optimizer"], config["lr"], config["batch_size"], config["input_p"]) == ("sgd", 0.05, 64, 0.2)
+    assert [row["epoch"] for row in result["history"]] == [1, 2]
+    assert all(HISTORY_KEYS <= set(row) and "conv_p" not in row for row in result["history"])
+    assert result["final"] == {k: result["history"][-1][k] for k in METRICS}
+    assert result["final"]["val_acc"] > 0.4  # chance is 0.1
+    assert offline == []
+
+
+def test_cnn_on_mnist_runs(offline, capsys):
+    result = _json_run(["--dataset", "mnist", "--model", "cnn", "--train-size", "300", "--val-size", "100",
+                        "--epochs", "2", "--hidden", "32", "--optimizer", "adam", "--lr", "0.001", "--conv-p", "0.2"],
+                       capsys)
+    assert (result["config"]["model"], result["config"]["conv_p"]) == ("cnn", 0.2)
+    history = result["history"]
+    assert len(history) == 2 and all(row["conv_p"] == 0.2 and row["p"] == 0.5 for row in history)
+    assert all(math.isfinite(row[k]) for row in history for k in METRICS)
+    assert history[-1]["train_loss"] < history[0]["train_loss"] < math.log(10) + 0.1
+
+
+def _idx(array: np.ndarray) -> bytes:
+    return bytes([0, 0, 0x08, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes()
+
+
+def write_digits(directory: Path, n_train: int = 300, n_test: int = 100) -> None:
+    """Four small gz IDX files in the standard names; each label lights its own 7×7 patch, so they can be learnt."""
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", n_train), ("t10k", n_test)):
+        labels = rng.permutation(np.arange(n) % 10).astype(np.uint8)
+        images = rng.integers(0, 60, (n, 28, 28), dtype=np.uint8)
+        for i, label in enumerate(labels):
+            row, col = divmod(int(label), 4)
+            images[i, 7 * row:7 * row + 7, 7 * col:7 * col + 7] = 255
+        (directory / f"{prefix}-images-idx3-ubyte.gz").write_bytes(gzip.compress(_idx(images)))
+        (directory / f"{prefix}-labels-idx1-ubyte.gz").write_bytes(gzip.compress(_idx(labels)))
+
+
+def test_mnist_full_reads_the_files_in_the_data_directory(offline, tmp_path, capsys):
+    write_digits(tmp_path)
+    result = _json_run(["--dataset", "mnist-full", "--data-dir", str(tmp_path), "--train-size", "200",
+                        "--val-size", "100", "--epochs", "3", "--hidden", "32"], capsys)
+    assert result["config"]["dataset"] == "mnist-full" and result["config"]["data_dir"] == str(tmp_path)
+    assert result["final"]["val_acc"] > 0.5  # the patches are learnt: images and labels were read together
+    assert offline == []  # the files were there: nothing to download
+
+
+def test_mnist_full_config_names_the_default_data_directory(offline, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("EXPLORER_DATA_DIR", str(tmp_path))
+    (tmp_path / "fashion-mnist").mkdir()
+    write_digits(tmp_path / "fashion-mnist")
+    result = _json_run(["--dataset", "fashion-mnist", "--train-size", "100", "--val-size", "50", "--epochs", "1",
+                        "--hidden", "16"], capsys)
+    assert result["config"]["data_dir"] == str(tmp_path / "fashion-mnist")
+
+
+def test_missing_files_offline_exit_2_naming_them(offline, tmp_path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--dataset", "mnist-full", "--data-dir", str(empty), "--json"])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("explorer: error") and "Traceback" not in err, err
+    assert str(empty) in lines[0]
+    for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                 "t10k-labels-idx1-ubyte"):
+        assert name in lines[0]
+    assert offline, "a download was attempted (and refused)"
+
+
+def test_a_corrupt_file_exits_2_with_one_line(offline, tmp_path, capsys):
+    write_digits(tmp_path)
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    labels.write_bytes(labels.read_bytes()[:20])  # a truncated download
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(["train", "--dataset", "mnist-full", "--data-dir", str(tmp_path), "--train-size", "100",
+                  "--val-size", "50"])
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == ""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "t10k-labels" in lines[0] and "Traceback" not in err, err

@@ -11,10 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.datasets import DataConfig, make_toy
+from explorer.cnn import CNN, CNNConfig
+from explorer.datasets import DataConfig, Dataset, make_toy
 from explorer.experiment import Experiment, build
 from explorer.model import MLP, MLPConfig
-from explorer.training import TrainConfig, Trainer
+from explorer.training import EVAL_CHUNK, TrainConfig, Trainer
 
 Z = 5.0
 DATA = make_toy(DataConfig("moons", train_size=100, val_size=60, noise=0.2, seed=0))
@@ -278,6 +279,46 @@ def test_evaluate_is_in_inference_mode():
     first = trainer.evaluate(DATA.x_val, DATA.y_val)
     second = trainer.evaluate(DATA.x_val, DATA.y_val)
     assert first == second
+
+
+def _single_pass(model, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    model.eval()
+    with torch.no_grad():
+        logits = model(x)
+    return F.cross_entropy(logits, y).item(), (logits.argmax(1) == y).double().mean().item()
+
+
+def test_chunked_evaluate_equals_a_single_pass():
+    """Chunks of any size, the last one short, give the whole set's mean loss and accuracy."""
+    trainer = make_trainer(p=0.5, input_p=0.2, epochs=1)
+    trainer.run()
+    full = _single_pass(trainer.model, DATA.x_train, DATA.y_train)
+    for chunk in (1, 7, 32, 99, 100, 4096):
+        loss, acc = trainer.evaluate(DATA.x_train, DATA.y_train, chunk=chunk)
+        assert loss == pytest.approx(full[0], rel=1e-5) and acc == pytest.approx(full[1], abs=1e-9), chunk
+
+
+def test_a_cnn_evaluates_a_set_larger_than_the_chunk_as_one_pass():
+    gen = torch.Generator().manual_seed(0)
+    n = EVAL_CHUNK + EVAL_CHUNK // 2 + 3   # one full chunk and a short one
+    x, y = torch.rand(n, 784, generator=gen), torch.randint(10, (n,), generator=gen)
+    data = Dataset("noise", x[:8], y[:8], x, y, n_classes=10)
+    trainer = Trainer(CNN(CNNConfig(hidden=16, p=0.5, conv_p=0.2)), data, TrainConfig(epochs=1))
+    trainer.run(max_steps=1)
+    assert trainer.evaluate(x, y) == pytest.approx(_single_pass(trainer.model, x, y), rel=1e-5)
+
+
+def test_set_rates_reaches_a_cnns_conv_maps_and_refuses_conv_p_for_an_mlp():
+    cnn = Trainer(CNN(CNNConfig(hidden=8)), DATA, TrainConfig())
+    cnn.set_rates(p=0.3, input_p=0.1)
+    assert [d.p for d in cnn.model.dropouts] == [0.1, 0.1, 0.1, 0.3]   # conv_p untouched unless given
+    cnn.set_rates(conv_p=0.4)
+    assert [d.p for d in cnn.model.dropouts] == [0.1, 0.4, 0.4, 0.3]
+    mlp = make_trainer()
+    with pytest.raises(ValueError, match="CNN"):
+        mlp.set_rates(conv_p=0.2)
+    mlp.set_rates(p=0.1)
+    assert mlp.model.hidden_rate == 0.1
 
 
 def test_training_learns_an_easy_dataset():
