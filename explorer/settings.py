@@ -27,11 +27,11 @@ MAX_SEED = 2**31 - 1
 MAX_RATE = 0.95           # drop rates are in [0, MAX_RATE]; 1 would drop everything
 
 # --- Live training in the app ---------------------------------------------
-# A frame is a training slice plus ~30 ms of drawing. The interval leaves the
+# A frame is a training slice plus ~10 ms of drawing. The interval leaves the
 # browser a gap between frames: back-to-back fragment runs starve clicks on
 # Pause, which Streamlit's front end queues behind a running fragment.
 SLICE_SECONDS = 0.05      # training time per redraw of the live page
-FRAME_INTERVAL = 0.15     # seconds between fragment reruns while training
+FRAME_INTERVAL = 0.12     # seconds between fragment reruns while training
 BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
 DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
 
