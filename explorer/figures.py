@@ -189,3 +189,256 @@ def kept_fraction_figure(
              marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="#d93025"))),
     ], _layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
                yaxis=dict(autorange="reversed", automargin=True)))
+
+
+# --- "Inside the network" (images are assembled in numpy: one heatmap each) ----------
+
+KEPT = "#1a73e8"
+DROPPED_PIXEL = "#f4511e"   # a dropped input pixel, distinct from any grey level
+GAP_COLOR = "#5f6368"       # between tiles of a diverging (white-centred) image
+WEIGHT_SCALE = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]  # blue < 0 < red
+GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]  # MNIST look: white strokes on black
+
+
+def _tiles(images: np.ndarray, cols: int, gap: int = 1, col_gap: int | None = None) -> np.ndarray:
+    """(n, h, w) images as one grid image, row by row, ``cols`` wide, NaN between tiles and in empty cells.
+
+    float32: half the bytes of float64 on the wire (plotly sends numpy arrays
+    as typed binary blocks), more precision than a colour scale shows.
+    """
+    n, h, w = images.shape
+    col_gap = gap if col_gap is None else col_gap
+    rows = -(-n // cols)
+    grid = np.full((rows * (h + gap) - gap, cols * (w + col_gap) - col_gap), np.nan, dtype=np.float32)
+    for i in range(n):
+        r, c = divmod(i, cols)
+        grid[r * (h + gap): r * (h + gap) + h, c * (w + col_gap): c * (w + col_gap) + w] = images[i]
+    return grid
+
+
+def _where_set(marks: np.ndarray) -> np.ndarray:
+    """1 where ``marks`` is 1, NaN elsewhere: an overlay heatmap that paints only the marked cells."""
+    return np.where(marks == 1.0, np.float32(1.0), np.float32(np.nan))
+
+
+def _image_axes(shape: tuple[int, ...], **x_extra: Any) -> dict[str, Any]:
+    """Axes for an image: pixels square, row 0 on top, no grid, the plot area shrunk to the image."""
+    h, w = shape[:2]
+    bare = dict(showgrid=False, zeroline=False, showticklabels=False, ticks="", constrain="domain")
+    return dict(
+        xaxis=dict(bare, range=[-0.5, w - 0.5]) | x_extra,
+        yaxis=dict(bare, range=[h - 0.5, -0.5], scaleanchor="x", scaleratio=1),
+    )
+
+
+def _colorbar(title: str, **extra: Any) -> dict[str, Any]:
+    return dict(title=dict(text=title, side="right"), thickness=14, len=0.9, outlinewidth=0) | extra
+
+
+def _legend_swatch(name: str, color: str, symbol: str = "square") -> dict[str, Any]:
+    """A legend entry with no data: says what a colour in a heatmap means."""
+    return dict(type="scatter", x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                marker=dict(symbol=symbol, size=12, color=color))
+
+
+TOP_LEGEND = dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom", bgcolor="rgba(0,0,0,0)")
+
+
+def digits_figure(
+    images: np.ndarray, title: str = "Input as the network sees it", labels: Sequence[str] | None = None,
+    height: int = 200,
+) -> Figure:
+    """A row of digits (n, 28, 28) in grey levels 0–1; NaN pixels (dropped) in a colour of their own.
+
+    ``inside.input_view`` gives the images. Two heatmaps share the canvas: the
+    pixels, and over them the dropped ones; ``labels`` go under the digits.
+    """
+    images = np.asarray(images, dtype=float)
+    n, h, w = images.shape
+    pixels = _tiles(images, n, gap=2)
+    dropped = _where_set(_tiles(np.isnan(images).astype(np.float32), n, gap=2))
+    axes = _image_axes(pixels.shape)
+    if labels is not None:
+        axes["xaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (w + 2) + (w - 1) / 2,
+                              ticktext=list(labels), tickfont=dict(size=16))
+    traces = [
+        dict(type="heatmap", z=pixels, zmin=0, zmax=1, colorscale=GRAY_SCALE, showscale=False,
+             hovertemplate="pixel %{z:.2f}<extra></extra>"),
+        dict(type="heatmap", z=dropped, zmin=0, zmax=1, colorscale=[[0, DROPPED_PIXEL], [1, DROPPED_PIXEL]],
+             showscale=False, hovertemplate="dropped<extra></extra>"),
+        _legend_swatch("dropped pixel", DROPPED_PIXEL),
+    ]
+    return _figure(traces, _layout(title, height, **axes, showlegend=True, legend=TOP_LEGEND,
+                                   margin=dict(l=10, r=10, t=40, b=30 if labels is not None else 10)))
+
+
+def mask_figure(mask: np.ndarray, title: str = "This step's mask", height: int = 260) -> Figure:
+    """One layer's keep-mask for a mini-batch: examples down, units across, kept blue and dropped grey."""
+    mask = np.asarray(mask, dtype=bool)
+    two_colours = [[0.0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1.0, KEPT]]
+    heat = dict(
+        type="heatmap", z=mask.astype(np.uint8), zmin=0, zmax=1, colorscale=two_colours,
+        colorbar=_colorbar("", tickvals=[0.25, 0.75], ticktext=["dropped", "kept"], len=0.6),
+        hovertemplate="example %{y}, unit %{x}<extra></extra>",
+    )
+    axis = dict(showgrid=False, zeroline=False)
+    return _figure([heat], _layout(
+        title, height,
+        xaxis=dict(axis, title=dict(text="unit"), range=[-0.5, mask.shape[1] - 0.5]),
+        yaxis=dict(axis, title=dict(text="example"), range=[mask.shape[0] - 0.5, -0.5]),
+        margin=dict(l=10, r=10, t=40, b=10),
+    ))
+
+
+def activation_histogram_figure(
+    values_by_run: Mapping[str, np.ndarray], title: str = "Hidden activations",
+    xaxis_title: str = "activation", bins: int = 40, log_y: bool = False, height: int = 300,
+) -> Figure:
+    """Overlaid histograms (share of values per bin) on shared bins, each run's mean as a dashed line.
+
+    Binned here with numpy: a few dozen bars travel to the browser instead of
+    thousands of values, every frame. The bins span the smallest value to the
+    99.9th percentile of the largest run; the few values above land in the
+    last bin, so one outlier cannot squash the picture. ``log_y`` shows the
+    tail next to a ReLU network's tall bar at zero.
+    """
+    runs = {name: np.asarray(v, dtype=float).ravel() for name, v in values_by_run.items()}
+    runs = {name: v[np.isfinite(v)] for name, v in runs.items()}
+    runs = {name: v for name, v in runs.items() if v.size}
+    lo = min((float(v.min()) for v in runs.values()), default=0.0)
+    hi = max((float(np.percentile(v, 99.9)) for v in runs.values()), default=1.0)
+    hi = hi if hi > lo else lo + 1.0
+    edges = np.linspace(lo, hi, bins + 1)
+    centres, width = (edges[:-1] + edges[1:]) / 2, edges[1] - edges[0]
+    traces, shapes = [], []
+    for i, (name, v) in enumerate(runs.items()):
+        color = RUN_COLORS[i % len(RUN_COLORS)]
+        counts, _ = np.histogram(np.clip(v, lo, hi), bins=edges)
+        mean = float(v.mean())
+        traces.append(dict(
+            type="bar", x=centres, y=counts / v.size, width=width, name=f"{name} · mean {mean:.2f}",
+            marker=dict(color=color, line=dict(width=0)), opacity=0.55,
+            hovertemplate="%{x:.2f}: %{y:.1%}<extra>" + name + "</extra>",
+        ))
+        shapes.append(dict(type="line", xref="x", yref="paper", x0=mean, x1=mean, y0=0, y1=1,
+                           line=dict(color=color, width=2, dash="dash")))
+    return _figure(traces, _layout(
+        title, height, barmode="overlay", bargap=0, shapes=shapes, legend=TOP_LEGEND,
+        xaxis=dict(title=dict(text=xaxis_title), gridcolor="#eeeeee", zeroline=False),
+        yaxis=dict(title=dict(text="share"), gridcolor="#eeeeee", tickformat=".0%" if not log_y else None,
+                   type="log" if log_y else "linear"),
+        margin=dict(l=10, r=10, t=50, b=10),
+    ))
+
+
+def activation_pair_figure(
+    train_acts: np.ndarray, infer_acts: np.ndarray, dropped: np.ndarray | None = None,
+    labels: Sequence[str] | None = None, title: str = "Activations: training vs inference", height: int = 360,
+) -> Figure:
+    """A few digits' activations (n, units), each digit a row: training mode left, inference right.
+
+    Each digit's units are folded into a tile about twice as wide as tall, so
+    512 units read as a 16×32 patch; ``dropped`` (n, units) marks the units
+    this step's mask removed, drawn grey over the training tile.
+    ``inside.activation_pair`` gives all three arrays. One colour scale for
+    both sides, so the 1/k rescaling of survivors shows.
+    """
+    train_acts, infer_acts = np.asarray(train_acts, dtype=float), np.asarray(infer_acts, dtype=float)
+    n, units = train_acts.shape
+    cols = max(1, int(np.ceil(np.sqrt(2 * units))))
+    rows = -(-units // cols)
+
+    def fold(a: np.ndarray) -> np.ndarray:
+        padded = np.full((len(a), rows * cols), np.nan)
+        padded[:, :units] = a
+        return padded.reshape(len(a), rows, cols)
+
+    off = np.zeros_like(train_acts) if dropped is None else np.asarray(dropped, dtype=bool).astype(float)
+    pairs = np.stack([fold(train_acts), fold(infer_acts)], axis=1).reshape(2 * n, rows, cols)
+    marks = np.stack([fold(off), fold(np.zeros_like(off))], axis=1).reshape(2 * n, rows, cols)
+    col_gap = max(2, cols // 8)
+    z = _tiles(pairs, 2, gap=2, col_gap=col_gap)
+    over = _where_set(_tiles(marks, 2, gap=2, col_gap=col_gap))
+    z[over == 1.0] = np.nan
+    finite = np.concatenate([train_acts[np.isfinite(train_acts)], infer_acts[np.isfinite(infer_acts)]])
+    zmin = min(0.0, float(finite.min())) if finite.size else 0.0
+    zmax = float(finite.max()) if finite.size and finite.max() > zmin else zmin + 1.0
+    axes = _image_axes(z.shape)
+    if labels is not None:
+        axes["yaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (rows + 2) + (rows - 1) / 2,
+                              ticktext=list(labels), tickfont=dict(size=16))
+    header = dict(xref="x", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=15))
+    traces = [
+        dict(type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale="Viridis",
+             colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>"),
+        dict(type="heatmap", z=over, zmin=0, zmax=1, colorscale=[[0, DROPPED], [1, DROPPED]], showscale=False,
+             hovertemplate="dropped<extra></extra>"),
+        _legend_swatch("dropped", DROPPED),
+    ]
+    return _figure(traces, _layout(
+        title, height, **axes, showlegend=dropped is not None, legend=TOP_LEGEND | dict(y=-0.02, yanchor="top"),
+        annotations=[dict(header, text="training", x=(cols - 1) / 2),
+                     dict(header, text="inference", x=cols + col_gap + (cols - 1) / 2)],
+        margin=dict(l=10, r=10, t=60, b=30),
+    ))
+
+
+def weights_figure(
+    images: np.ndarray, title: str = "First-layer features", cols: int | None = None, height: int = 360,
+) -> Figure:
+    """First-layer weights as (n, 28, 28) images in a grid, blue negative, red positive, white at 0.
+
+    ``inside.first_layer_features`` gives them scaled to [-1, 1] per unit;
+    the colour scale is fixed to that range, so frames compare.
+    """
+    images = np.asarray(images, dtype=float)
+    cols = cols or int(np.ceil(np.sqrt(len(images))))
+    z = _tiles(images, cols, gap=2)
+    heat = dict(type="heatmap", z=z, zmin=-1, zmax=1, zmid=0, colorscale=WEIGHT_SCALE,
+                colorbar=_colorbar("weight ÷ max |w|", tickvals=[-1, 0, 1]),
+                hovertemplate="%{z:.2f}<extra></extra>")
+    return _figure([heat], _layout(title, height, **_image_axes(z.shape), plot_bgcolor=GAP_COLOR,
+                                   margin=dict(l=10, r=10, t=40, b=10)))
+
+
+def ensemble_figure(
+    probs: np.ndarray, mean: np.ndarray, weight_scaled: np.ndarray,
+    title: str = "One digit, many thinned networks", height: int = 340,
+) -> Figure:
+    """Each class's probability over the sampled thinned networks (dots and box), with their mean and the inference net.
+
+    ``probs`` is (n_masks, classes) from ``inside.mask_ensemble``; ``mean`` and
+    ``weight_scaled`` are (classes,). One box trace holds every class.
+    """
+    probs = np.asarray(probs, dtype=float)
+    n_masks, n_classes = probs.shape
+    classes = np.arange(n_classes)
+    traces = [
+        dict(type="box", x=np.tile(classes, n_masks), y=probs.ravel().astype(np.float32), name=f"{n_masks} thinned networks",
+             boxpoints="all", jitter=0.6, pointpos=0, line=dict(color=KEPT, width=1),
+             fillcolor="rgba(26,115,232,0.08)", marker=dict(color=KEPT, size=3, opacity=0.35),
+             hoverinfo="skip"),
+        dict(type="scatter", x=classes, y=np.asarray(mean, dtype=float), mode="markers", name="their mean",
+             marker=dict(symbol="diamond", size=11, color="#202124", line=dict(color="white", width=1)),
+             hovertemplate="class %{x}: mean %{y:.2f}<extra></extra>"),
+        dict(type="scatter", x=classes, y=np.asarray(weight_scaled, dtype=float), mode="markers",
+             name="weight-scaled (inference)", marker=dict(symbol="line-ew", size=30, line=dict(color="#d93025", width=4)),
+             hovertemplate="class %{x}: inference %{y:.2f}<extra></extra>"),
+    ]
+    return _figure(traces, _layout(
+        title, height, legend=TOP_LEGEND | dict(y=-0.28, yanchor="top", x=0, xanchor="left"),
+        xaxis=dict(title=dict(text="class", standoff=6), tickvals=classes, range=[-0.6, n_classes - 0.4],
+                   showgrid=False),
+        yaxis=dict(title=dict(text="probability"), range=[-0.03, 1.03], gridcolor="#eeeeee", zeroline=False),
+        margin=dict(l=10, r=10, t=40, b=80),
+    ))
+
+
+def feature_maps_figure(grid_image: np.ndarray, title: str = "Feature maps", height: int = 340) -> Figure:
+    """One digit's conv feature maps as one grid image (``inside.feature_map_view``); dropped channels blank."""
+    z = np.asarray(grid_image, dtype=np.float32)
+    finite = z[np.isfinite(z)]
+    zmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
+    heat = dict(type="heatmap", z=z, zmin=min(0.0, float(finite.min())) if finite.size else 0.0, zmax=zmax,
+                colorscale="Viridis", colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>")
+    return _figure([heat], _layout(title, height, **_image_axes(z.shape), margin=dict(l=10, r=10, t=40, b=10)))
