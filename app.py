@@ -68,11 +68,14 @@ def home() -> None:
     st.subheader("Explore")
     st.page_link("pages/playground.py", label="Playground: train live on toy data, slide the drop rate, "
                  "compare with a twin trained without dropout", icon=":material/tune:")
+    st.page_link("pages/inside.py", label="Inside the network: real MNIST digits, the masks of every step, "
+                 "activations and first-layer features with and without dropout", icon=":material/neurology:")
 
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
+    st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
 ]
 page = st.navigation(pages)
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))

@@ -32,8 +32,13 @@ def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
 
 
 def _layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
-    """The look every figure shares, plus its own axes."""
-    return dict(
+    """The look every figure shares, plus its own axes.
+
+    Every axis gets ``automargin``: the margins are tight, and without it
+    (plotly's templates switch it on, dict figures have none) tick labels such
+    as "0.8" are clipped to "8".
+    """
+    layout = dict(
         title=dict(text=title, x=0.01, font=dict(size=16)),
         height=height,
         margin=dict(l=10, r=10, t=40, b=10),
@@ -42,6 +47,10 @@ def _layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
         legend=dict(orientation="h", yanchor="top", y=-0.08, xanchor="left", x=0),
         uirevision="keep",  # keep zoom and legend clicks across live updates
     ) | axes
+    for name, axis in layout.items():
+        if name.startswith(("xaxis", "yaxis")) and isinstance(axis, dict):
+            axis.setdefault("automargin", True)
+    return layout
 
 
 def boundary_figure(
@@ -102,7 +111,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
         for panel, metric in (("", "loss"), ("2", "acc")):
             for split, dash in (("train", "solid"), ("val", "dash")):
                 traces.append(dict(
-                    type="scatter", mode="lines",
+                    type="scatter", mode="lines+markers" if len(history) <= 30 else "lines",  # one epoch shows
                     x=epochs, y=np.array([r[f"{split}_{metric}"] for r in history], dtype=float),
                     name=f"{name} · {'training' if split == 'train' else 'validation'}",
                     legendgroup=f"{name}{split}", showlegend=not panel,
@@ -118,7 +127,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
         yaxis2=dict(anchor="x2", domain=[0.0, 1.0], gridcolor="#eeeeee"),
         annotations=[dict(panel_title, text="Loss (cross-entropy)", x=0.23), dict(panel_title, text="Accuracy", x=0.77)],
     )
-    layout["margin"]["t"], layout["legend"]["y"] = 30, -0.22
+    layout["margin"]["t"], layout["legend"]["y"] = 30, -0.3  # below the "epoch" titles
     return _figure(traces, layout)
 
 
@@ -246,7 +255,7 @@ TOP_LEGEND = dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="botto
 
 def digits_figure(
     images: np.ndarray, title: str = "Input as the network sees it", labels: Sequence[str] | None = None,
-    height: int = 200,
+    height: int = 170,
 ) -> Figure:
     """A row of digits (n, 28, 28) in grey levels 0–1; NaN pixels (dropped) in a colour of their own.
 
@@ -272,19 +281,19 @@ def digits_figure(
                                    margin=dict(l=10, r=10, t=40, b=30 if labels is not None else 10)))
 
 
-def mask_figure(mask: np.ndarray, title: str = "This step's mask", height: int = 260) -> Figure:
-    """One layer's keep-mask for a mini-batch: examples down, units across, kept blue and dropped grey."""
+def mask_figure(mask: np.ndarray, title: str = "This step's mask", height: int = 260, units_label: str = "unit") -> Figure:
+    """One layer's keep-mask for a mini-batch: examples down, units (or channels) across, kept blue and dropped grey."""
     mask = np.asarray(mask, dtype=bool)
     two_colours = [[0.0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1.0, KEPT]]
     heat = dict(
         type="heatmap", z=mask.astype(np.uint8), zmin=0, zmax=1, colorscale=two_colours,
         colorbar=_colorbar("", tickvals=[0.25, 0.75], ticktext=["dropped", "kept"], len=0.6),
-        hovertemplate="example %{y}, unit %{x}<extra></extra>",
+        hovertemplate="example %{y}, " + units_label + " %{x}<extra></extra>",
     )
     axis = dict(showgrid=False, zeroline=False)
     return _figure([heat], _layout(
         title, height,
-        xaxis=dict(axis, title=dict(text="unit"), range=[-0.5, mask.shape[1] - 0.5]),
+        xaxis=dict(axis, title=dict(text=units_label), range=[-0.5, mask.shape[1] - 0.5]),
         yaxis=dict(axis, title=dict(text="example"), range=[mask.shape[0] - 0.5, -0.5]),
         margin=dict(l=10, r=10, t=40, b=10),
     ))
@@ -293,6 +302,7 @@ def mask_figure(mask: np.ndarray, title: str = "This step's mask", height: int =
 def activation_histogram_figure(
     values_by_run: Mapping[str, np.ndarray], title: str = "Hidden activations",
     xaxis_title: str = "activation", bins: int = 40, log_y: bool = False, height: int = 300,
+    means: Mapping[str, float] | None = None,
 ) -> Figure:
     """Overlaid histograms (share of values per bin) on shared bins, each run's mean as a dashed line.
 
@@ -300,7 +310,9 @@ def activation_histogram_figure(
     thousands of values, every frame. The bins span the smallest value to the
     99.9th percentile of the largest run; the few values above land in the
     last bin, so one outlier cannot squash the picture. ``log_y`` shows the
-    tail next to a ReLU network's tall bar at zero.
+    tail next to a ReLU network's tall bar at zero. ``means`` gives each run's
+    mean when the values are a sample of more (``inside.activation_stats``),
+    so the legend agrees with the number the page prints.
     """
     runs = {name: np.asarray(v, dtype=float).ravel() for name, v in values_by_run.items()}
     runs = {name: v[np.isfinite(v)] for name, v in runs.items()}
@@ -314,7 +326,7 @@ def activation_histogram_figure(
     for i, (name, v) in enumerate(runs.items()):
         color = RUN_COLORS[i % len(RUN_COLORS)]
         counts, _ = np.histogram(np.clip(v, lo, hi), bins=edges)
-        mean = float(v.mean())
+        mean = float(v.mean()) if means is None else float(means[name])
         traces.append(dict(
             type="bar", x=centres, y=counts / v.size, width=width, name=f"{name} · mean {mean:.2f}",
             marker=dict(color=color, line=dict(width=0)), opacity=0.55,
@@ -322,52 +334,53 @@ def activation_histogram_figure(
         ))
         shapes.append(dict(type="line", xref="x", yref="paper", x0=mean, x1=mean, y0=0, y1=1,
                            line=dict(color=color, width=2, dash="dash")))
+    decades = [10.0 ** e for e in range(-5, 1)]
+    yaxis = (dict(type="log", tickvals=decades, ticktext=[f"{100 * d:g}%" for d in decades])
+             if log_y else dict(tickformat=".0%"))
     return _figure(traces, _layout(
-        title, height, barmode="overlay", bargap=0, shapes=shapes, legend=TOP_LEGEND,
+        title, height, barmode="overlay", bargap=0, shapes=shapes,
+        legend=dict(x=0.99, xanchor="right", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
         xaxis=dict(title=dict(text=xaxis_title), gridcolor="#eeeeee", zeroline=False),
-        yaxis=dict(title=dict(text="share"), gridcolor="#eeeeee", tickformat=".0%" if not log_y else None,
-                   type="log" if log_y else "linear"),
-        margin=dict(l=10, r=10, t=50, b=10),
+        yaxis=dict(title=dict(text="share" + (" (log)" if log_y else "")), gridcolor="#eeeeee") | yaxis,
+        margin=dict(l=10, r=10, t=40, b=10),
     ))
 
 
 def activation_pair_figure(
     train_acts: np.ndarray, infer_acts: np.ndarray, dropped: np.ndarray | None = None,
-    labels: Sequence[str] | None = None, title: str = "Activations: training vs inference", height: int = 360,
+    labels: Sequence[str] | None = None, title: str = "Activations: training vs inference", height: int = 260,
 ) -> Figure:
-    """A few digits' activations (n, units), each digit a row: training mode left, inference right.
+    """A few digits' activations (n, units), a digit per column: training mode on top, inference below.
 
-    Each digit's units are folded into a tile about twice as wide as tall, so
-    512 units read as a 16×32 patch; ``dropped`` (n, units) marks the units
-    this step's mask removed, drawn grey over the training tile.
+    Each digit's units are folded into a square tile, so 512 units read as a
+    23×23 patch and ten digits fill one wide row; ``dropped`` (n, units) marks
+    the units this step's mask removed, drawn grey over the training tile.
     ``inside.activation_pair`` gives all three arrays. One colour scale for
-    both sides, so the 1/k rescaling of survivors shows.
+    both rows, so the 1/k rescaling of survivors shows.
     """
     train_acts, infer_acts = np.asarray(train_acts, dtype=float), np.asarray(infer_acts, dtype=float)
     n, units = train_acts.shape
-    cols = max(1, int(np.ceil(np.sqrt(2 * units))))
-    rows = -(-units // cols)
+    side = max(1, int(np.ceil(np.sqrt(units))))
+    rows = -(-units // side)
 
     def fold(a: np.ndarray) -> np.ndarray:
-        padded = np.full((len(a), rows * cols), np.nan)
+        padded = np.full((len(a), rows * side), np.nan)
         padded[:, :units] = a
-        return padded.reshape(len(a), rows, cols)
+        return padded.reshape(len(a), rows, side)
 
     off = np.zeros_like(train_acts) if dropped is None else np.asarray(dropped, dtype=bool).astype(float)
-    pairs = np.stack([fold(train_acts), fold(infer_acts)], axis=1).reshape(2 * n, rows, cols)
-    marks = np.stack([fold(off), fold(np.zeros_like(off))], axis=1).reshape(2 * n, rows, cols)
-    col_gap = max(2, cols // 8)
-    z = _tiles(pairs, 2, gap=2, col_gap=col_gap)
-    over = _where_set(_tiles(marks, 2, gap=2, col_gap=col_gap))
+    gap = max(2, side // 8)
+    z = _tiles(np.concatenate([fold(train_acts), fold(infer_acts)]), n, gap=gap)
+    over = _where_set(_tiles(np.concatenate([fold(off), fold(np.zeros_like(off))]), n, gap=gap))
     z[over == 1.0] = np.nan
     finite = np.concatenate([train_acts[np.isfinite(train_acts)], infer_acts[np.isfinite(infer_acts)]])
     zmin = min(0.0, float(finite.min())) if finite.size else 0.0
     zmax = float(finite.max()) if finite.size and finite.max() > zmin else zmin + 1.0
     axes = _image_axes(z.shape)
     if labels is not None:
-        axes["yaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (rows + 2) + (rows - 1) / 2,
+        axes["xaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (side + gap) + (side - 1) / 2,
                               ticktext=list(labels), tickfont=dict(size=16))
-    header = dict(xref="x", yref="paper", y=1.0, yanchor="bottom", showarrow=False, font=dict(size=15))
+    row_label = dict(xref="paper", x=0, xanchor="right", yref="y", showarrow=False, font=dict(size=14))
     traces = [
         dict(type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale="Viridis",
              colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>"),
@@ -376,10 +389,10 @@ def activation_pair_figure(
         _legend_swatch("dropped", DROPPED),
     ]
     return _figure(traces, _layout(
-        title, height, **axes, showlegend=dropped is not None, legend=TOP_LEGEND | dict(y=-0.02, yanchor="top"),
-        annotations=[dict(header, text="training", x=(cols - 1) / 2),
-                     dict(header, text="inference", x=cols + col_gap + (cols - 1) / 2)],
-        margin=dict(l=10, r=10, t=60, b=30),
+        title, height, **axes, showlegend=dropped is not None, legend=TOP_LEGEND,
+        annotations=[dict(row_label, text="training", y=(rows - 1) / 2),
+                     dict(row_label, text="inference", y=rows + gap + (rows - 1) / 2)],
+        margin=dict(l=80, r=10, t=50, b=30),
     ))
 
 
@@ -403,21 +416,28 @@ def weights_figure(
 
 def ensemble_figure(
     probs: np.ndarray, mean: np.ndarray, weight_scaled: np.ndarray,
-    title: str = "One digit, many thinned networks", height: int = 340,
+    title: str = "One digit, many thinned networks", height: int = 340, bins: int = 25,
 ) -> Figure:
-    """Each class's probability over the sampled thinned networks (dots and box), with their mean and the inference net.
+    """Each class's probability over the sampled thinned networks, as a density strip, with their mean and the inference net.
 
     ``probs`` is (n_masks, classes) from ``inside.mask_ensemble``; ``mean`` and
-    ``weight_scaled`` are (classes,). One box trace holds every class.
+    ``weight_scaled`` are (classes,). Column c of the heatmap is the histogram
+    of P(c) over the thinned networks (share of networks per probability bin),
+    so a digit that splits the networks between two classes shows two bright
+    strips. A heatmap, not a dot per network: a few hundred cells redraw
+    several times a second where thousands of SVG markers stall the browser.
     """
     probs = np.asarray(probs, dtype=float)
     n_masks, n_classes = probs.shape
     classes = np.arange(n_classes)
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    density = np.stack([np.histogram(np.clip(probs[:, c], 0, 1), bins=edges)[0] for c in classes], axis=1) / n_masks
+    shade = [[0.0, "rgba(255,255,255,0)"], [1e-9, "#e8f0fe"], [1.0, KEPT]]
     traces = [
-        dict(type="box", x=np.tile(classes, n_masks), y=probs.ravel().astype(np.float32), name=f"{n_masks} thinned networks",
-             boxpoints="all", jitter=0.6, pointpos=0, line=dict(color=KEPT, width=1),
-             fillcolor="rgba(26,115,232,0.08)", marker=dict(color=KEPT, size=3, opacity=0.35),
-             hoverinfo="skip"),
+        dict(type="heatmap", x=classes, y=(edges[:-1] + edges[1:]) / 2, z=density.astype(np.float32), zmin=0,
+             zmax=max(float(density.max()), 1e-9), colorscale=shade, xgap=6, name=f"{n_masks} thinned networks",
+             colorbar=_colorbar("share of networks", tickformat=".0%"),
+             hovertemplate="class %{x}, P ≈ %{y:.2f}: %{z:.0%} of the networks<extra></extra>"),
         dict(type="scatter", x=classes, y=np.asarray(mean, dtype=float), mode="markers", name="their mean",
              marker=dict(symbol="diamond", size=11, color="#202124", line=dict(color="white", width=1)),
              hovertemplate="class %{x}: mean %{y:.2f}<extra></extra>"),
@@ -428,7 +448,7 @@ def ensemble_figure(
     return _figure(traces, _layout(
         title, height, legend=TOP_LEGEND | dict(y=-0.28, yanchor="top", x=0, xanchor="left"),
         xaxis=dict(title=dict(text="class", standoff=6), tickvals=classes, range=[-0.6, n_classes - 0.4],
-                   showgrid=False),
+                   showgrid=False, zeroline=False),
         yaxis=dict(title=dict(text="probability"), range=[-0.03, 1.03], gridcolor="#eeeeee", zeroline=False),
         margin=dict(l=10, r=10, t=40, b=80),
     ))

@@ -27,13 +27,26 @@ MAX_SEED = 2**31 - 1
 MAX_RATE = 0.95           # drop rates are in [0, MAX_RATE]; 1 would drop everything
 
 # --- Live training in the app ---------------------------------------------
-# A frame is a training slice plus ~10 ms of drawing. The interval leaves the
-# browser a gap between frames: back-to-back fragment runs starve clicks on
-# Pause, which Streamlit's front end queues behind a running fragment.
-SLICE_SECONDS = 0.05      # training time per redraw of the live page
-FRAME_INTERVAL = 0.12     # seconds between fragment reruns while training
+# While training, a page's fragment reruns every FRAME_INTERVAL seconds: it
+# trains, then draws. It trains for what the interval leaves after the last
+# draw, minus an idle share: back-to-back fragment runs starve clicks on Pause,
+# which Streamlit's front end queues behind a running fragment.
+FRAME_INTERVAL = 0.16     # the Playground: a frame costs ~40 ms to draw here, ~70 ms to render in the browser
+IDLE_SHARE = 0.4          # of each interval, left idle for clicks
+MIN_SLICE_SECONDS = 0.02  # trains at least this long per frame, however slow the drawing
 BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
 DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
+MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers are what a browser redraws slowest
+
+# --- The Inside page: what one frame computes (small fixed batches, not the whole set)
+# Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
+INSIDE_FRAME_INTERVAL = 0.4
+INSIDE_INPUTS = 12        # digits of the current mini-batch shown as the network sees them
+INSIDE_MASK_ROWS = 64     # examples of the current mini-batch in the mask picture
+INSIDE_PROBES = 10        # validation digits followed through the network, one per class
+INSIDE_STATS = 500        # validation digits behind the activation statistics
+INSIDE_FEATURES = 16      # first-layer units drawn as 28×28 images
+INSIDE_MASKS = 300        # thinned networks sampled for one digit
 
 
 def torch_threads(shared: bool) -> int:

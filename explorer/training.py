@@ -65,6 +65,7 @@ class Trainer:
         self.epoch = 0
         self.train_seconds = 0.0
         self.last_loss = float("nan")
+        self.last_batch: torch.Tensor | None = None  # indices into x_train of the latest step's mini-batch
         self._batches: list[torch.Tensor] = []
         self._callbacks: dict[str, list[Callback]] = defaultdict(list)
 
@@ -121,7 +122,7 @@ class Trainer:
         if not self._batches:
             perm = torch.randperm(len(self.data.y_train), generator=self.order)
             self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
-        idx = self._batches.pop()
+        idx = self.last_batch = self._batches.pop()
         self.optimizer.zero_grad(set_to_none=True)
         loss = F.cross_entropy(self.model(self.data.x_train[idx]), self.data.y_train[idx])
         loss.backward()

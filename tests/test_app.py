@@ -19,6 +19,7 @@ from streamlit.testing.v1 import AppTest  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
 PLAYGROUND = "pages/playground.py"
+INSIDE = "pages/inside.py"
 TIMEOUT = 60  # seconds per script run; generous for a busy two-core box
 
 
@@ -29,14 +30,23 @@ def _home() -> AppTest:
     return at
 
 
-def _playground(**params: str) -> AppTest:
-    """The Playground reached through the router, with ``params`` as the link's query string."""
+def _open(page: str, **params: str) -> AppTest:
+    """``page`` reached through the router, with ``params`` as the link's query string."""
     at = _home()
     at.query_params.update(params)
-    at.switch_page(PLAYGROUND)
+    at.switch_page(page)
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     return at
+
+
+def _playground(**params: str) -> AppTest:
+    return _open(PLAYGROUND, **params)
+
+
+def _link(at: AppTest) -> dict[str, str]:
+    """The query string the page wrote, one value per key."""
+    return {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
 
 
 def _button(at: AppTest, label: str):
@@ -56,9 +66,9 @@ def test_home_renders_title_figures_and_link():
     assert [t.value for t in at.title] == ["Dropout Explorer"]
     charts = at.get("plotly_chart")
     assert len(charts) == 2, "the home page draws the thinned and the full network"
-    links = at.get("page_link")
-    assert any(link.proto.page == "playground" and "Playground" in link.proto.label for link in links), \
-        [link.proto for link in links]
+    links = {link.proto.page: link.proto.label for link in at.get("page_link")}
+    assert "Playground" in links.get("playground", ""), links
+    assert "Inside the network" in links.get("inside", ""), links
 
 
 # --- the Playground -----------------------------------------------------------
@@ -232,8 +242,7 @@ def test_image_experiments_in_a_link_warn_and_fall_back_to_toy_data():
     assert (run.exp.dataset, run.exp.model, run.exp.conv_p, run.exp.p) == ("xor", "mlp", 0.1, 0.3)
     assert at.selectbox(key="pg_dataset").value == "xor"
     assert run.run.model.layer_sizes[0] == 2
-    link = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
-    assert link == {"p": "0.3"}
+    assert _link(at) == {"p": "0.3"}
 
 
 def test_invalid_compare_parameter_warns():
@@ -254,5 +263,112 @@ def test_valid_link_parameters_are_applied():
     assert run.twin is None
     assert run.run.model.layer_sizes == [2, 32, 32, 2]
     assert all(d.p == 0.3 for d in run.run.model.dropouts[1:])
-    link = {k: (v[0] if isinstance(v, list) else v) for k, v in at.query_params.items()}
-    assert link == {"p": "0.3", "dataset": "moons", "hidden": "32,32", "compare": "0", "seed": "7"}
+    assert _link(at) == {"p": "0.3", "dataset": "moons", "hidden": "32,32", "compare": "0", "seed": "7"}
+
+
+# --- Inside the network -----------------------------------------------------------
+
+# A small network on a few hundred real digits: every panel, fast.
+SMALL_INSIDE = dict(train_size="300", val_size="100", hidden="32,16", batch_size="32", epochs="3")
+INSIDE_CHARTS = 9  # digits, activations, mask, two histograms, two feature panels, ensemble, curves
+
+
+def _inside(**params: str) -> AppTest:
+    return _open(INSIDE, **params)
+
+
+def test_inside_renders_the_default_reference_run_untrained():
+    at = _inside()
+    assert [t.value for t in at.title] == ["Inside the network"]
+    assert _warnings(at) == []
+    run = at.session_state["in_run"]
+    assert run.run.model.layer_sizes == [784, 512, 512, 10], "the reference run of REFERENCES.md"
+    assert run.twin is not None and run.run.step == 0
+    assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
+    assert len(at.get("component_instance")) == INSIDE_CHARTS
+    assert any("Epoch 0 of 20" in c.value for c in at.caption)
+    assert [m.label for m in at.metric][:2] == ["Mean activation · dropout", "Near zero (|a| < 0.01) · dropout"]
+    assert _link(at) == {}, "the default experiment has an empty link"
+
+
+def test_inside_step_trains_the_run_and_its_twin():
+    at = _inside(**SMALL_INSIDE)
+    run = at.session_state["in_run"]
+    for i in range(1, 4):
+        _button(at, "Step").click().run()
+        assert not at.exception
+        assert at.session_state["in_run"] is run and run.run.step == run.twin.step == i
+    assert run.run.last_batch is not None and run.run.model.last_trace() is not None
+
+
+def test_inside_train_then_pause():
+    at = _inside(**{**SMALL_INSIDE, "epochs": "200"})  # more steps than one slice trains
+    run = at.session_state["in_run"]
+    _button(at, "Train").click().run()
+    assert at.session_state["in_running"] is True
+    at.run()  # each rerun while running trains one slice (the timer does not fire in AppTest)
+    assert not at.exception and run.run.step > 0
+    _button(at, "Pause").click().run()
+    paused = run.run.step
+    at.run()
+    assert at.session_state["in_running"] is False and run.run.step == paused
+
+
+def test_inside_rates_change_in_place_and_the_layer_picker_chooses_the_panels_layer():
+    at = _inside(**SMALL_INSIDE)
+    run = at.session_state["in_run"]
+    _button(at, "Step").click().run()
+    at.slider(key="in_p").set_value(0.3).run()
+    at.slider(key="in_input_p").set_value(0.1).run()
+    assert not at.exception
+    assert at.session_state["in_run"] is run and run.run.step == 1
+    assert [d.p for d in run.run.model.dropouts] == [0.1, 0.3, 0.3]
+    layer = at.get("button_group")[0]
+    assert layer.key == "in_layer" and layer.options == ["hidden 1", "hidden 2"]
+    layer.set_value(1).run()
+    assert not at.exception and run.layer == 1
+    assert _link(at) == {**SMALL_INSIDE, "p": "0.3", "input_p": "0.1"}
+
+
+def test_inside_switching_to_the_cnn_rebuilds_with_channel_dropout():
+    at = _inside(**SMALL_INSIDE)
+    old = at.session_state["in_run"]
+    at.radio(key="in_model").set_value("cnn").run()
+    assert not at.exception
+    run = at.session_state["in_run"]
+    assert run is not old and run.is_cnn and run.layer_names == ["conv 1", "conv 2", "dense"]
+    assert at.slider(key="in_conv_p").value == 0.1
+    assert len(at.get("component_instance")) == INSIDE_CHARTS
+    at.slider(key="in_conv_p").set_value(0.3).run()
+    assert at.session_state["in_run"] is run and [d.p for d in run.run.model.dropouts[1:3]] == [0.3, 0.3]
+    assert _link(at)["model"] == "cnn"
+
+
+def test_inside_too_many_digits_are_refused_and_the_run_kept():
+    at = _inside(**SMALL_INSIDE)
+    run = at.session_state["in_run"]
+    at.number_input(key="in_train_size").set_value(4950).run()
+    assert not at.exception
+    assert any(e.value.startswith("Not applied:") and "5000" in e.value for e in at.error), [e.value for e in at.error]
+    assert at.session_state["in_run"] is run
+
+
+def test_inside_link_parameters_it_cannot_use_warn_and_fall_back():
+    at = _inside(dataset="fashion-mnist", p="2", noise="0.3", train_size="4500")
+    warnings = _warnings(at)
+    assert len(warnings) == 4, warnings
+    assert any(w.startswith("Link parameter not used: dataset: the Inside page trains on the embedded MNIST digits")
+               for w in warnings), warnings
+    assert any("p:" in w and "2" in w for w in warnings)
+    assert any("noise" in w and "toy datasets only" in w for w in warnings)
+    assert any("train_size" in w and "5000" in w for w in warnings)
+    run = at.session_state["in_run"]
+    assert (run.exp.dataset, run.exp.p, run.exp.noise, run.exp.train_size) == ("mnist", 0.5, 0.0, 4000)
+
+
+def test_inside_valid_link_parameters_are_applied():
+    at = _inside(**SMALL_INSIDE, model="cnn", conv_p="0.2", seed="3")
+    assert _warnings(at) == []
+    run = at.session_state["in_run"]
+    assert (run.exp.model, run.exp.conv_p, run.exp.seed, run.exp.hidden) == ("cnn", 0.2, 3, (32, 16))
+    assert at.radio(key="in_model").value == "cnn"

@@ -36,6 +36,8 @@ START_TIMEOUT = 60.0     # seconds for `streamlit run` to answer
 LOAD_TIMEOUT = 60_000    # ms for the first page of a cold server
 TIMEOUT = 30_000         # ms for everything else
 EPOCH = re.compile(r"Epoch (\d+) of (\d+)")
+STEP = re.compile(r"step (\d+)")
+NAV = ["Home", "Playground", "Inside the network"]  # app.py's router, in order
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -176,25 +178,62 @@ def _no_exceptions(page, srv: Server, where: str) -> None:
                         f"server log:\n{srv.log_tail()}")
 
 
+def _status(page) -> str:
+    """The visible caption "Epoch N of M · step S · state ..."."""
+    return (page.locator('[data-testid="stCaptionContainer"]')
+            .filter(has_text=EPOCH).filter(visible=True).first).inner_text()
+
+
 def _epoch(page) -> tuple[int, int, str]:
-    """The visible caption "Epoch N of M · ...": (N, M, whole text)."""
-    caption = (page.locator('[data-testid="stCaptionContainer"]')
-               .filter(has_text=EPOCH).filter(visible=True).first)
-    text = caption.inner_text()
+    """The status caption: (N, M, whole text)."""
+    text = _status(page)
     m = EPOCH.search(text)
     assert m, text
     return int(m.group(1)), int(m.group(2)), text
 
 
-def _wait_epoch_above(page, floor: int, timeout: float = 30.0) -> tuple[int, int, str]:
+def _step(page) -> tuple[int, str]:
+    """The status caption: (step, whole text); an MNIST epoch takes seconds, a step does not."""
+    text = _status(page)
+    m = STEP.search(text)
+    assert m, text
+    return int(m.group(1)), text
+
+
+def _wait_above(read, page, floor: int, timeout: float = 30.0) -> tuple:
+    """Poll ``read(page)`` (``_epoch`` or ``_step``) until its first number passes ``floor``."""
     deadline = time.monotonic() + timeout
     while True:
-        n, total, text = _epoch(page)
-        if n > floor:
-            return n, total, text
+        got = read(page)
+        if got[0] > floor:
+            return got
         if time.monotonic() > deadline:
-            pytest.fail(f"the epoch did not pass {floor} within {timeout:.0f} s; caption: {text!r}")
+            pytest.fail(f"{read.__name__[1:]} did not pass {floor} within {timeout:.0f} s; caption: {got[-1]!r}")
         time.sleep(0.25)
+
+
+def _wait_epoch_above(page, floor: int, timeout: float = 30.0) -> tuple[int, int, str]:
+    return _wait_above(_epoch, page, floor, timeout)
+
+
+def _pause(page, read) -> int:
+    """Press Pause; the status must say "paused" within 5 s and ``read(page)`` stay put. Returns it."""
+    expect = _expect()
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Train", exact=True)).to_be_visible()
+    expect(page.locator('[data-testid="stCaptionContainer"]').filter(has_text="paused")
+           .filter(visible=True).first).to_be_visible(timeout=5_000)
+    paused = read(page)[0]
+    time.sleep(1.5)
+    still = read(page)
+    assert still[0] == paused, f"still training after Pause: {paused} -> {still[-1]!r}"
+    return paused
+
+
+def _nav_labels(page) -> list[str]:
+    """The router's page titles in the sidebar."""
+    return [t.strip().splitlines()[-1].strip()
+            for t in page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]').all_inner_texts()]
 
 
 LIVE_CHART = 'iframe[title$="live_chart"]'
@@ -252,9 +291,9 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
 
         # The router (app.py's st.navigation) ran: its page titles, not the legacy file names.
         links = page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')
-        expect(links).to_have_count(2)
-        labels = [t.strip().splitlines()[-1].strip() for t in links.all_inner_texts()]
-        assert labels == ["Home", "Playground"], f"sidebar navigation shows {labels}: app.py's router was skipped"
+        expect(links).to_have_count(len(NAV))
+        labels = _nav_labels(page)
+        assert labels == NAV, f"sidebar navigation shows {labels}: app.py's router was skipped"
         assert "playground" in urlsplit(page.url).path
         n, total, _ = _epoch(page)
         assert (n, total) == (0, 500)
@@ -306,14 +345,7 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
         _no_exceptions(page, srv, "the Playground while training")
 
         # Pause: the epoch stops within ~2 s.
-        page.get_by_role("button", name="Pause", exact=True).click()
-        expect(page.get_by_role("button", name="Train", exact=True)).to_be_visible()
-        expect(page.locator('[data-testid="stCaptionContainer"]').filter(has_text="paused")
-               .filter(visible=True).first).to_be_visible(timeout=5_000)
-        paused, _, _ = _epoch(page)
-        time.sleep(1.5)
-        still, _, text = _epoch(page)
-        assert still == paused, f"still training after Pause: {paused} -> {text!r}"
+        paused = _pause(page, _epoch)
         assert paused >= later
         _expect_drawn(page, 5)
         _shot(page, "playground_paused.png")
@@ -328,11 +360,9 @@ def test_home_page(server, new_page):
     _wait_for_heading(page, "Dropout Explorer")
     expect = _expect()
     expect(page.locator(".js-plotly-plot").filter(visible=True)).to_have_count(2)
-    link = page.locator('[data-testid="stPageLink"]').filter(has_text="Playground")
-    expect(link).to_be_visible()
-    labels = [t.strip().splitlines()[-1].strip()
-              for t in page.locator('[data-testid="stSidebarNavLink"]').all_inner_texts()]
-    assert labels == ["Home", "Playground"], labels
+    for name in NAV[1:]:
+        expect(page.locator('[data-testid="stPageLink"]').filter(has_text=name)).to_be_visible()
+    assert _nav_labels(page) == NAV
     _shot(page, "home.png")
     _no_exceptions(page, server, "the home page")
 
@@ -352,3 +382,40 @@ def test_bad_link_parameters_warn(server, new_page):
     assert "dataset" not in _query(page) and "p" not in _query(page), page.url
     _shot(page, "playground_warning.png")
     _no_exceptions(page, server, "the Playground opened with bad link parameters")
+
+
+def test_inside_page_trains_live_on_mnist(server, new_page):
+    """Deep link, Train, every panel drawn and redrawn in place, the pickers, Pause."""
+    page = new_page(server, "/inside?train_size=1000&val_size=500&epochs=50")
+    expect = _expect()
+    _wait_for_heading(page, "Inside the network")
+    assert _nav_labels(page) == NAV
+    train = page.get_by_role("button", name="Train", exact=True)  # not "Help for Training digits"
+    expect(train).to_be_enabled()
+    expect(_live_charts(page)).to_have_count(9)
+    texts = _expect_drawn(page, 9, "Every activation of hidden 1")
+    assert any("First-layer features · no dropout" in t for t in texts), texts
+    assert _step(page)[0] == 0
+
+    train.click()
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+    first, text = _wait_above(_step, page, 0)
+    assert "training" in text, text
+    _expect_drawn(page, 9, "This step's digits as the network sees them")
+    later, _ = _wait_above(_step, page, first)
+    for _ in range(3):  # redrawn in place: never blank while training
+        assert len(_drawn_live_charts(page)) == 9, "a live chart blanked out while training"
+        time.sleep(0.3)
+
+    # The pickers choose what the panels show, without stopping the run.
+    page.get_by_role("radiogroup", name="Layer").get_by_role("radio", name="hidden 2").click()
+    _expect_drawn(page, 9, "Activations of hidden 2")
+    page.get_by_role("radiogroup", name="Digit").get_by_role("radio", name="7", exact=True).click()
+    _expect_drawn(page, 9, "The digit 7 under 300 thinned networks")
+    _wait_above(_step, page, later)
+    _shot(page, "inside_training.png")
+    _no_exceptions(page, server, "the Inside page while training")
+
+    _pause(page, _step)
+    _shot(page, "inside_paused.png")
+    _no_exceptions(page, server, "the paused Inside page")

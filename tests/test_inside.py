@@ -353,12 +353,18 @@ def test_weights_figure_tiles_the_features_on_a_centred_scale():
     assert (fig.data[0].zmin, fig.data[0].zmid, fig.data[0].zmax) == (-1, 0, 1)
 
 
-def test_ensemble_figure_shows_every_thinned_network_and_the_inference_prediction():
+def test_ensemble_figure_bins_every_thinned_network_per_class_and_shows_the_inference_prediction():
     out = inside.mask_ensemble(small_mnist_mlp(), digits(1)[0], n_masks=30, seed=0)
     fig = valid(figures.ensemble_figure(out["probs"], out["mean"], out["weight_scaled"]))
-    box = fig.data[0]
-    np.testing.assert_allclose(np.sort(np.asarray(box.y)), np.sort(out["probs"].ravel()), rtol=1e-6)
-    np.testing.assert_array_equal(np.asarray(box.x)[:10], np.arange(10))
+    strip = fig.data[0]
+    density = np.asarray(strip.z, dtype=float)  # (probability bins, classes): share of networks
+    assert density.shape == (25, 10)
+    np.testing.assert_allclose(density.sum(axis=0), 1.0, rtol=1e-6)  # every network lands in one bin per class
+    bins = np.minimum((out["probs"] * 25).astype(int), 24)  # the bin each network's P(c) falls in, by hand
+    for c in range(10):
+        np.testing.assert_allclose(density[:, c], np.bincount(bins[:, c], minlength=25) / 30, atol=1e-6)
+    np.testing.assert_array_equal(np.asarray(strip.x), np.arange(10))
+    np.testing.assert_allclose(np.asarray(fig.data[1].y), out["mean"])
     np.testing.assert_allclose(np.asarray(fig.data[2].y), out["weight_scaled"])
     assert "weight-scaled" in fig.data[2].name
 

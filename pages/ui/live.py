@@ -11,6 +11,7 @@ import plotly
 import plotly.io.json
 import streamlit as st
 import streamlit.components.v1 as components
+from _plotly_utils.utils import convert_to_base64
 
 from explorer.figures import Figure
 
@@ -61,6 +62,12 @@ def live_chart(fig: Figure, key: str) -> None:
     changes, so live charts are unmounted and redrawn: they blank out for a
     moment at every frame. This component keeps one chart per ``key`` and
     hands it the new figure, which plotly.js redraws in place.
+
+    The figure's numpy arrays are replaced, in place, by plotly's binary
+    typed-array form (as ``go.Figure`` would send them): a 28×28 image grid
+    then travels as 4 bytes a pixel instead of a number in text, NaN gaps
+    included, which keeps the Inside page's frames small.
     """
+    convert_to_base64(fig)
     _live_chart(spec=plotly.io.json.to_json_plotly(fig), height=int(fig["layout"].get("height", 400)), key=key,
                 default=None)

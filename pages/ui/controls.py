@@ -1,0 +1,111 @@
+"""Train / Pause / Step / Reset and the live fragment: how every live page trains while it draws.
+
+The run (a ``LiveRuns``) lives in ``st.session_state``. While training, a
+fragment reruns every few tenths of a second, trains for a bounded time and
+redraws; Streamlit only acts on a click between script runs, so a pure torch
+loop would block Pause, and bounded slices keep it responsive. Train and Pause
+flip a flag outside the fragment, which switches its timer on or off.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Callable
+
+import streamlit as st
+
+from explorer import settings
+from explorer.experiment import Experiment
+from explorer.live_runs import LiveRuns
+
+Make = Callable[[Experiment, bool], LiveRuns]  # (experiment, compare) → a new run of the page's kind
+
+
+def current_run(prefix: str, exp: Experiment, compare: bool, make: Make) -> LiveRuns:
+    """The session's run, adjusted in place when possible, rebuilt when the change needs new weights."""
+    run: LiveRuns | None = st.session_state.get(prefix + "run")
+    if run is None or not run.apply(exp, compare):
+        _replace(prefix, make(exp, compare))
+        run = st.session_state[prefix + "run"]
+    return run
+
+
+def _replace(prefix: str, run: LiveRuns) -> None:
+    st.session_state[prefix + "run"] = run
+    st.session_state[prefix + "clock"] = deque(maxlen=20)
+
+
+def _set_running(prefix: str, on: bool) -> None:
+    st.session_state[prefix + "running"] = on
+
+
+def _step(prefix: str) -> None:
+    st.session_state[prefix + "running"] = False
+    st.session_state[prefix + "run"].advance(max_steps=1)
+
+
+def _reset(prefix: str, make: Make) -> None:
+    run: LiveRuns = st.session_state[prefix + "run"]
+    _replace(prefix, make(run.exp, run.compare))
+    st.session_state[prefix + "running"] = False
+
+
+def buttons(prefix: str, run: LiveRuns, make: Make, columns: list) -> bool:
+    """Train (or Pause), Step and Reset in the first three ``columns``; returns whether the run is training."""
+    running = st.session_state.setdefault(prefix + "running", False)
+    if running:
+        columns[0].button("Pause", on_click=_set_running, args=(prefix, False), type="primary", width="stretch")
+    else:
+        columns[0].button("Train", on_click=_set_running, args=(prefix, True), type="primary", width="stretch",
+                          disabled=run.done)
+    columns[1].button("Step", on_click=_step, args=(prefix,), width="stretch", disabled=run.done,
+                      help="One training step, then pause.")
+    columns[2].button("Reset", on_click=_reset, args=(prefix, make), width="stretch",
+                      help="New weights from the seed; epoch 0.")
+    return running
+
+
+def status(prefix: str, run: LiveRuns, running: bool) -> str:
+    """Epoch, step and state; while training, epochs and screen updates per second over the last frames."""
+    state = "training" if running else ("finished" if run.done else "paused")
+    text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {state}"
+    if not running:
+        return text
+    clock: deque = st.session_state[prefix + "clock"]
+    clock.append((time.perf_counter(), run.run.epoch))
+    seconds = clock[-1][0] - clock[0][0]
+    if len(clock) < 2 or seconds <= 0:
+        return text
+    return text + f" · {(clock[-1][1] - clock[0][1]) / seconds:.1f} epochs/s · {(len(clock) - 1) / seconds:.1f} updates/s"
+
+
+def live(prefix: str, running: bool, draw: Callable[[LiveRuns, bool], None],
+         interval: float = settings.FRAME_INTERVAL) -> None:
+    """Run the page's live part: while ``running``, every ``interval`` s a fragment trains, then calls ``draw``.
+
+    It trains for the share of the interval that the last draw and the idle
+    share (settings.IDLE_SHARE) leave, so a page whose drawing is slow (or a
+    slow machine) trains less per frame instead of running frames back to back.
+    """
+    run: LiveRuns = st.session_state[prefix + "run"]
+    timer = interval if running and not run.done else None
+
+    @st.fragment(run_every=timer)
+    def fragment() -> None:
+        # Streamlit may hand a click on Pause, Step or Reset to a fragment run;
+        # the controls outside the fragment are then redrawn by a full run.
+        if st.session_state[prefix + "running"] != running:
+            st.rerun()
+        current: LiveRuns = st.session_state[prefix + "run"]
+        if running:
+            drawing = st.session_state.get(prefix + "draw_seconds", 0.0)
+            current.advance(max_seconds=max(settings.MIN_SLICE_SECONDS, (1 - settings.IDLE_SHARE) * interval - drawing))
+            if current.done:
+                st.session_state[prefix + "running"] = False
+                st.rerun()
+        start = time.perf_counter()
+        draw(current, running)
+        st.session_state[prefix + "draw_seconds"] = time.perf_counter() - start
+
+    fragment()

@@ -1,0 +1,108 @@
+"""The sidebar form of the live pages: a link's parameters in, widgets, an ``Experiment`` out.
+
+Each page keeps its widgets' values in ``st.session_state`` under its own
+prefix, one key per ``Experiment`` field. On the page's first run in a session
+they come from the link (``st.query_params``); when the person comes back to
+the page they come from the run the session kept. The widgets for the fields
+every page shares are drawn here, so both pages offer the same controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Callable, Mapping
+
+import streamlit as st
+
+from explorer import settings
+from explorer.dropout import VARIANTS
+from explorer.experiment import Experiment, check, format_field, from_params, parse_field
+from explorer.model import ACTIVATIONS
+from explorer.training import OPTIMIZERS
+
+LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
+BATCH_SIZES = (1, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
+MAX_NORMS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
+
+Refusal = Callable[[str], str]  # a link value → why this page does not use it ("" = it does)
+
+
+def load_settings(prefix: str, default: Experiment, params: dict[str, str], refusals: Mapping[str, Refusal],
+                  page: str, restore: Experiment | None) -> list[str] | None:
+    """Fill the widgets' state once: the link's parameters over ``restore`` (the session's run) or ``default``.
+
+    ``refusals`` name the link parameters this page cannot use and why; each
+    refused one falls back with a warning that starts with
+    ``page`` ("the Playground trains on 2-D toy data"). Returns the warnings
+    on the run that loads, None when the widgets already hold their state.
+    """
+    if prefix + "p" in st.session_state:
+        return None
+    base, warnings = restore or default, []
+    for key, refusal in refusals.items():
+        if key in params and (why := refusal(params[key].strip())):
+            shown = format_field(getattr(base, key)) or "none"
+            warnings.append(f"{key}: {page}; {why}; using {shown}")
+            del params[key]
+    exp, more = from_params(params, base)
+    for f in fields(exp):
+        value = getattr(exp, f.name)
+        st.session_state[prefix + f.name] = format_field(value) if f.name == "hidden" else value
+    return warnings + more
+
+
+def read_experiment(prefix: str, fallback: Experiment) -> Experiment:
+    """The experiment the widgets describe.
+
+    Bad layer widths are reported and ``fallback``'s kept; values that break a
+    rule between fields (``experiment.check``, e.g. more digits than the subset
+    holds) are reported and ``fallback`` is used whole, so the run goes on.
+    """
+    s = st.session_state
+    values = {f.name: s.get(prefix + f.name, getattr(fallback, f.name)) for f in fields(Experiment)}
+    try:
+        values["hidden"] = parse_field("hidden", values["hidden"])
+    except ValueError as err:
+        st.sidebar.error(f"Hidden layer widths: {err}")
+        values["hidden"] = fallback.hidden
+    exp = Experiment(**values)
+    problems = check(exp)
+    for problem in problems:
+        st.sidebar.error(f"Not applied: {problem}")
+    return fallback if problems else exp
+
+
+def _with(value: float, options: tuple) -> list:
+    """The options of a stepped slider, plus a value from a shared link that is not among them."""
+    return sorted(set(options) | {value})
+
+
+def dropout_widgets(prefix: str, variants: list[str], hidden_label: str = "Hidden drop rate q") -> None:
+    sb = st.sidebar
+    sb.header("Dropout")
+    sb.selectbox("Variant", variants, key=prefix + "variant", format_func=lambda k: VARIANTS[k].name)
+    sb.slider(hidden_label, 0.0, settings.MAX_RATE, step=0.05, key=prefix + "p",
+              help="Probability that a unit is dropped at a training step. Changes apply at the next step.")
+    sb.slider("Input drop rate", 0.0, settings.MAX_RATE, step=0.05, key=prefix + "input_p")
+
+
+def network_widgets(prefix: str, widths_help: str) -> None:
+    sb = st.sidebar
+    sb.text_input("Hidden layer widths", key=prefix + "hidden", help=widths_help)
+    sb.selectbox("Activation", list(ACTIVATIONS), key=prefix + "activation")
+
+
+def training_widgets(prefix: str) -> None:
+    s, sb = st.session_state, st.sidebar
+    sb.header("Training")
+    sb.selectbox("Optimiser", list(OPTIMIZERS), key=prefix + "optimizer",
+                 format_func=lambda o: {"adam": "Adam", "sgd": "SGD + momentum 0.9"}[o])
+    sb.select_slider("Learning rate", _with(s[prefix + "lr"], LEARNING_RATES), key=prefix + "lr")
+    sb.select_slider("Batch size", _with(s[prefix + "batch_size"], BATCH_SIZES), key=prefix + "batch_size")
+    sb.select_slider("Weight decay (L2)", _with(s[prefix + "weight_decay"], WEIGHT_DECAYS), key=prefix + "weight_decay")
+    sb.select_slider("Max-norm c (0 = off)", _with(s[prefix + "max_norm"], MAX_NORMS), key=prefix + "max_norm",
+                     help="After each step, each hidden unit's incoming weight vector is rescaled to norm ≤ c.")
+    sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=10, key=prefix + "epochs")
+    sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=prefix + "seed",
+                    help="Fixes the data, the initial weights, the batch order and the masks.")
