@@ -53,11 +53,13 @@ def home() -> None:
     with inverted:
         st.markdown("**Inverted dropout** (torch's `nn.Dropout`, today's default): scale the survivors "
                     "up by 1/k while training; run the network unchanged at test time.")
-        st.latex(r"\text{train: } \tilde h = \frac{m \odot h}{k},\ m_j \sim \mathrm{Bernoulli}(k) \qquad \text{test: } \tilde h = h")
+        st.latex(r"\begin{aligned}\text{train: }& \tilde h = \tfrac{1}{k}\, m \odot h,\quad m_j \sim \mathrm{Bernoulli}(k)"
+                 r"\\ \text{test: }& \tilde h = h\end{aligned}")
     with scaling:
         st.markdown("**Weight scaling** (the original paper): no scaling while training; multiply the "
                     "outgoing weights by k at test time.")
-        st.latex(r"\text{train: } \tilde h = m \odot h \qquad \text{test: } \tilde h = k\,h")
+        st.latex(r"\begin{aligned}\text{train: }& \tilde h = m \odot h,\quad m_j \sim \mathrm{Bernoulli}(k)"
+                 r"\\ \text{test: }& \tilde h = k\,h\end{aligned}")
     st.markdown(
         "Both keep the expected activation the same in training and at test time, and they give the "
         "same test-time network (the weights differ by a factor k). The scaled full network is a "

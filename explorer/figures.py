@@ -197,7 +197,8 @@ def kept_fraction_figure(
         dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected (1 − q)",
              marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="#d93025"))),
     ], _layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
-               yaxis=dict(autorange="reversed", automargin=True)))
+               yaxis=dict(autorange="reversed"),
+               legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)))  # below the % ticks
 
 
 # --- "Inside the network" (images are assembled in numpy: one heatmap each) ----------
