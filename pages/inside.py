@@ -86,10 +86,10 @@ def _ensemble_text(run: Inspector) -> str:
             f"(largest difference in a class probability: {e['gap']:.2f}).")
 
 
-def _side_by_side(frame: dict, *places: str) -> None:
+def _side_by_side(frame: dict, *places: str, every: float = 0.0) -> None:
     for column, place in zip(st.columns(len(places)), places):
         with column:
-            live_chart(frame[place], KEY + "fig_" + place)
+            live_chart(frame[place], KEY + "fig_" + place, every)
 
 
 def _draw(run: Inspector, running: bool) -> None:
@@ -112,15 +112,16 @@ def _draw(run: Inspector, running: bool) -> None:
 
     st.subheader("With and without dropout")
     _activation_numbers(run)
-    _side_by_side(frame, "hist_values", "hist_units")
+    slow = settings.INSIDE_SLOW_PANEL_SECONDS if running else 0.0  # a paused page shows every change at once
+    _side_by_side(frame, "hist_values", "hist_units", every=slow)
     st.caption(f"Inference mode on {settings.INSIDE_STATS} validation digits, for the run and its twin trained "
                "without dropout on the same batches (Srivastava et al. 2014, Fig. 8: dropout makes activations sparser).")
     if run.is_cnn:
-        _side_by_side(frame, "maps_1", "maps_2")
+        _side_by_side(frame, "maps_1", "maps_2", every=slow)
         st.caption("Feature maps of the chosen digit below, with one sampled channel mask: spatial dropout blanks "
                    "whole maps, never single pixels.")
     else:
-        _side_by_side(frame, "features", "twin_features")
+        _side_by_side(frame, "features", "twin_features", every=slow)
         st.caption(f"Incoming weights of the first {settings.INSIDE_FEATURES} units of the first layer as 28×28 "
                    "images (red positive, blue negative); both networks started from the same weights (Fig. 7).")
 

@@ -88,7 +88,7 @@ def _draw(run: Playground, running: bool) -> None:
         live_chart(frame["network"], KEY + "fig_network")
         live_chart(frame["kept"], KEY + "fig_kept")
         st.caption(f"Blue: kept. Grey cross: dropped in this step. * first {settings.DIAGRAM_UNITS} units shown.")
-    live_chart(frame["curves"], KEY + "fig_curves")
+    live_chart(frame["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)
     st.caption(f"Map shade: the network's P(blue); large dots: training points; faint dots: up to "
                f"{settings.MAP_VAL_POINTS} validation points. "
                "Curves: solid = training, dashed = validation, measured on the whole sets with dropout off.")

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 
 import torch
 
 from explorer import bench
+from explorer.datasets import Dataset
 from explorer.model import MLP, MLPConfig
+from explorer.training import make_optimizer as bench_make
 
 
-def test_run_bench_prints_one_json_object_with_every_number(capsys):
-    result = bench.run_bench(repeats=1, as_json=True, app=False, repeat_seconds=0.01, frame_epochs=3)
+def _head(data: Dataset, n: int = 128) -> Dataset:
+    """A case's data cut short: the bench's code paths at a fraction of its cost."""
+    return replace(data, x_train=data.x_train[:n], y_train=data.y_train[:n], x_val=data.x_val[:n], y_val=data.y_val[:n])
+
+
+def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch):
+    small = tuple(replace(case, data=lambda case=case: _head(case.data())) for case in bench.CASES)
+    monkeypatch.setattr(bench, "CASES", small)
+    result = bench.run_bench(repeats=1, as_json=True, app=False, repeat_seconds=0.01, frame_epochs=3, inside_steps=2)
     out = capsys.readouterr().out
     assert json.loads(out) == json.loads(json.dumps(result))  # stdout holds the JSON and nothing else
     assert result["threads"] >= 1 and result["repeats"] == 1
@@ -29,11 +39,41 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys):
     assert frame["epochs_trained"] == 3 and frame["frames"] >= 20
     assert frame["pass"] == (frame["frame_ms"] <= frame["target_ms"])
     assert {"boundary build", "twin build", "curves to_json", "kept build", "network to_json"} <= set(frame["parts_ms"])
+    assert frame["frame_kb"] > 0
+    inside = result["inside_frames"]
+    assert set(inside) == {"mlp", "cnn"}
+    for row in inside.values():
+        assert row["steps_trained"] == 2 and row["frames"] >= 10 and row["frame_ms"] > 0 and row["frame_kb"] > 0
+        assert {"inputs build", "mask build", "ensemble to_json", "curves build"} <= set(row["parts_ms"])
+    assert {"maps_1 build", "features build"} <= set(inside["cnn"]["parts_ms"]) | set(inside["mlp"]["parts_ms"])
+    load = result["subset_load"]
+    assert load["repeats"] >= 3 and load["cold_s"] > 0 and load["warm_s"] > 0
     assert result["app"]["status"].startswith("skipped")
 
     report = bench.format_report(result)  # what the command prints without --json
     verdicts = report.count("PASS") + report.count("BELOW")
     assert verdicts == len(bench.CASES) * len(bench.TARGETS) + 1  # one per Trainer run, one for the frame
+    assert "Inside page frame (CNN)" in report and "MNIST subset load" in report
+
+    page = {"status_line": "…", "epochs_per_s": 0.5, "updates_per_s": 4.0, "pause_s": 0.3}
+    result["app"] = {"status": "ok", **page, "target": 5.0, "pass": False, "peak_rss_mb": 900.0,
+                     "inside": {**page, "target": 2.0, "pass": True}}
+    report = bench.format_report(result)  # and with the browser's numbers: one verdict per live page
+    assert report.count("PASS") + report.count("BELOW") == verdicts + 2
+    assert report.count("0.50 epochs/s") == 2
+
+
+def test_the_mnist_case_is_the_reference_run_and_the_bare_loop_uses_its_optimiser(monkeypatch):
+    """Issue #3's comparison: 784-512-512-10 on the 5,000-digit subset, SGD with momentum on both sides."""
+    case = next(case for case in bench.CASES if "MNIST" in case.name)
+    assert (case.model.n_in, case.model.hidden, case.model.n_out) == (784, (512, 512), 10)
+    assert (case.train.optimizer, case.train.lr, case.train.momentum, case.train.batch_size) == ("sgd", 0.05, 0.9, 64)
+    data = case.data()
+    assert (len(data.y_train), len(data.y_val)) == (4000, 1000)
+    made = []
+    monkeypatch.setattr(bench, "make_optimizer", lambda *args: made.append(bench_make(*args)) or made[-1])
+    bench.bare_runner(case, _head(data))
+    assert isinstance(made[0], torch.optim.SGD) and made[0].defaults["momentum"] == 0.9
 
 
 def test_bare_twin_starts_from_the_same_weights():
@@ -48,3 +88,10 @@ def test_bare_twin_starts_from_the_same_weights():
 
 def test_peak_memory_reads_this_process():
     assert bench.peak_rss_mb(os.getpid()) > 1
+
+
+def test_the_status_parser_reads_the_pages_status_line():
+    """The browser part reads what pages.ui.controls.status prints while training."""
+    line = "Epoch 3 of 20 · step 190 · training · 0.5 epochs/s · 2.4 updates/s"
+    assert bench.STATUS.search(line).groups() == ("0.5", "2.4")
+    assert bench.STATUS.search("Epoch 3 of 20 · step 190 · paused") is None
