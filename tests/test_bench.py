@@ -11,7 +11,7 @@ import torch
 from explorer import bench
 from explorer.datasets import Dataset
 from explorer.model import MLP, MLPConfig
-from explorer.training import make_optimizer as bench_make
+from explorer.training import make_optimizer
 
 
 def _head(data: Dataset, n: int = 128) -> Dataset:
@@ -70,8 +70,13 @@ def test_the_mnist_case_is_the_reference_run_and_the_bare_loop_uses_its_optimise
     assert (case.train.optimizer, case.train.lr, case.train.momentum, case.train.batch_size) == ("sgd", 0.05, 0.9, 64)
     data = case.data()
     assert (len(data.y_train), len(data.y_val)) == (4000, 1000)
-    made = []
-    monkeypatch.setattr(bench, "make_optimizer", lambda *args: made.append(bench_make(*args)) or made[-1])
+    made: list[torch.optim.Optimizer] = []
+
+    def spy(params, cfg):
+        made.append(make_optimizer(params, cfg))
+        return made[-1]
+
+    monkeypatch.setattr(bench, "make_optimizer", spy)
     bench.bare_runner(case, _head(data))
     assert isinstance(made[0], torch.optim.SGD) and made[0].defaults["momentum"] == 0.9
 
