@@ -106,8 +106,10 @@ def _draw(run: Inspector, running: bool) -> None:
     with layers_box:
         live_chart(frame["pair"], KEY + "fig_pair")
         live_chart(frame["mask"], KEY + "fig_mask")
-        st.caption("Top: the activations of ten validation digits under one sampled mask (survivors scaled by 1/k), "
-                   "above the inference network's. Bottom: the mask of this step's mini-batch, one row per example: "
+        scaling = ("survivors scaled by 1/k" if run.exp.variant == "standard"
+                   else "survivors unscaled; the inference network scales by k")
+        st.caption(f"Top: the activations of ten validation digits under one sampled mask ({scaling}), above the "
+                   "inference network's. Bottom: the mask of this step's mini-batch, one row per example: "
                    "blue = kept, grey = dropped.")
 
     st.subheader("With and without dropout")

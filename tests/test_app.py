@@ -366,6 +366,13 @@ def test_inside_link_parameters_it_cannot_use_warn_and_fall_back():
     assert (run.exp.dataset, run.exp.p, run.exp.noise, run.exp.train_size) == ("mnist", 0.5, 0.0, 4000)
 
 
+def test_inside_says_how_the_variant_scales():
+    standard = " ".join(c.value for c in _inside(**SMALL_INSIDE).caption)
+    scaling = " ".join(c.value for c in _inside(**SMALL_INSIDE, variant="weight-scaling").caption)
+    assert "survivors scaled by 1/k" in standard and "1/k" not in scaling
+    assert "the inference network scales by k" in scaling
+
+
 def test_inside_valid_link_parameters_are_applied():
     at = _inside(**SMALL_INSIDE, model="cnn", conv_p="0.2", seed="3")
     assert _warnings(at) == []
