@@ -256,7 +256,7 @@ TOP_LEGEND = dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="botto
 
 def digits_figure(
     images: np.ndarray, title: str = "Input as the network sees it", labels: Sequence[str] | None = None,
-    height: int = 170,
+    height: int = 140,
 ) -> Figure:
     """A row of digits (n, 28, 28) in grey levels 0–1; NaN pixels (dropped) in a colour of their own.
 
