@@ -194,7 +194,7 @@ def kept_fraction_figure(
     return _figure([
         dict(type="bar", x=list(kept), y=list(layer_names), orientation="h", name="kept this step",
              marker=dict(color="#1a73e8"), text=[f"{k:.0%}" for k in kept], textposition="inside"),
-        dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected (1 − q)",
+        dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected",
              marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="#d93025"))),
     ], _layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
                yaxis=dict(autorange="reversed"),

@@ -10,7 +10,7 @@ from torch import nn
 
 from explorer.dropout import DropoutLayer, make_dropout, probing
 
-ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid}
+ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "selu": nn.SELU}
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,7 @@ class Playground(LiveRuns):
         model = self.run.model
         trace = model.last_trace()
         names = ["input", *[f"hidden {i}" for i in range(1, len(model.cfg.hidden) + 1)]]
-        expected = [d.keep for d in model.dropouts]
+        expected = [d.expected_kept for d in model.dropouts]
         if trace is None:
             kept = [1.0] * len(names)
         else:

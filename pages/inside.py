@@ -14,7 +14,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.datasets import Dataset
-from explorer.dropout import variants_for
+from explorer.dropout import VARIANTS, variants_for
 from explorer.experiment import Experiment, defaults_for, make_data, to_params
 from explorer.inspector import Inspector
 from explorer.mnist import SUBSET_SIZE
@@ -106,9 +106,8 @@ def _draw(run: Inspector, running: bool) -> None:
     with layers_box:
         live_chart(frame["pair"], KEY + "fig_pair")
         live_chart(frame["mask"], KEY + "fig_mask")
-        scaling = ("survivors scaled by 1/k" if run.exp.variant == "standard"
-                   else "survivors unscaled; the inference network scales by k")
-        st.caption(f"Top: the activations of ten validation digits under one sampled mask ({scaling}), above the "
+        st.caption(f"Top: the activations of ten validation digits under one sampled mask "
+                   f"({VARIANTS[run.exp.variant].survivors}), above the "
                    "inference network's. Bottom: the mask of this step's mini-batch, one row per example: "
                    "blue = kept, grey = dropped.")
 

@@ -18,7 +18,7 @@ from torch import nn
 
 
 class DropoutLayer(nn.Module):
-    """Base class: subclasses define ``train_forward`` and ``infer``.
+    """Base class: subclasses define ``train_forward``, and ``infer`` where inference is not the identity.
 
     ``record`` turns on the capture of ``last_mask`` (the units kept, as bool)
     and ``last_input`` (what the layer received) in training forward passes
@@ -37,6 +37,11 @@ class DropoutLayer(nn.Module):
     @property
     def keep(self) -> float:
         return 1.0 - self.p
+
+    @property
+    def expected_kept(self) -> float:
+        """The share of units a training step is expected to keep: k, or 1 for noise that removes none."""
+        return self.keep
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training:
@@ -57,7 +62,8 @@ class DropoutLayer(nn.Module):
         raise NotImplementedError
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """The identity: a variant whose training keeps E[output] runs the full network unchanged at inference."""
+        return x
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -92,6 +98,7 @@ class Variant:
     infer_rule: str   # LaTeX
     explanation: str
     reference: str
+    survivors: str    # what a training step does to the units, in a few words, for captions
     models: tuple[str, ...] = ("mlp",)
     params: dict[str, str] = field(default_factory=dict)
 

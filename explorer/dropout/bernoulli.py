@@ -18,9 +18,6 @@ class InvertedDropout(DropoutLayer):
             self.last_mask = noise > 0
         return x * noise
 
-    def infer(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
 
 class WeightScalingDropout(DropoutLayer):
     """The original paper's rule: no scaling in training, activations times k at inference."""
@@ -49,6 +46,7 @@ register(
             "This is what torch's nn.Dropout does."
         ),
         reference="Srivastava, Hinton, Krizhevsky, Sutskever, Salakhutdinov (2014), JMLR 15",
+        survivors="survivors scaled by 1/k",
         models=("mlp", "cnn"),
     )
 )
@@ -67,6 +65,7 @@ register(
             "network approximates the geometric mean of all 2^n thinned networks."
         ),
         reference="Hinton et al. (2012), arXiv:1207.0580; Srivastava et al. (2014)",
+        survivors="survivors unscaled; the inference network scales by k",
         models=("mlp", "cnn"),
     )
 )

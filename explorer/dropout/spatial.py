@@ -48,9 +48,6 @@ class SpatialDropout(DropoutLayer):
             self.last_mask = noise.reshape(x.shape[:2]) > 0
         return x * noise
 
-    def infer(self, x: torch.Tensor) -> torch.Tensor:
-        return x
-
 
 register(
     Variant(
@@ -75,6 +72,7 @@ register(
             "Tompson, Goroshin, Jain, LeCun, Bregler (2015), Efficient Object Localization "
             "Using Convolutional Networks, CVPR"
         ),
+        survivors="kept channels scaled by 1/k",
         models=("cnn",),
     )
 )
