@@ -96,6 +96,8 @@ class Inspector(LiveRuns):
                 trace = trainer.model.trace(self.stats_x, train_mode=False)
                 stats[name] = inside.activation_stats(trace.layers[self.layer].activation)
             self._stats = (key, stats)
+            self.numbers["activations"] = {name: {k: s[k] for k in ("mean", "near_zero", "eps")}
+                                           for name, s in stats.items()}
         return self._stats[1]
 
     def _named_trainers(self) -> dict[str, Trainer]:
@@ -106,7 +108,6 @@ class Inspector(LiveRuns):
 
     def histogram_figure(self, field: str) -> Figure:
         stats = self.layer_stats()
-        self.numbers["activations"] = {name: {k: s[k] for k in ("mean", "near_zero", "eps")} for name, s in stats.items()}
         layer = self.layer_names[self.layer]
         if field == "values":
             return figures.activation_histogram_figure(

@@ -97,8 +97,7 @@ def _draw(run: Inspector, running: bool) -> None:
     inputs_box, layer_box, layers_box = st.container(), st.container(), st.container()  # the order on screen
     with layer_box:
         layer = _choice("Layer", list(range(len(run.layer_names))), KEY + "layer", run.layer_names)
-    digit = st.session_state.get(KEY + "digit", 0)
-    run.select(layer, digit if digit in range(len(run.probe_y)) else 0)
+    run.select(layer, st.session_state.get(KEY + "digit", 0))  # select clamps to the probe digits
     frame = run.frame()
     with inputs_box:
         live_chart(frame["inputs"], KEY + "fig_inputs")
