@@ -118,7 +118,7 @@ class CNN(nn.Module):
         for layer in self.dropouts:
             layer.record = on
             if not on:
-                layer.last_mask = layer.last_input = None
+                layer.last_mask = layer.last_noise = layer.last_input = None
 
     # --- looking inside ----------------------------------------------------
     @torch.no_grad()

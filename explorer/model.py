@@ -98,7 +98,7 @@ class MLP(nn.Module):
         for layer in self.dropouts:
             layer.record = on
             if not on:
-                layer.last_mask = layer.last_input = None
+                layer.last_mask = layer.last_noise = layer.last_input = None
 
     def last_trace(self) -> Trace | None:
         """Masks and activations of the last training step, if capture was on."""

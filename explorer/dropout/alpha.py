@@ -16,13 +16,13 @@ class AlphaDropout(DropoutLayer):
     input standard normal, which is what a SELU network needs; zeroing units,
     as standard dropout does, would shift its mean and variance. Inference is
     the identity. At rate 1 every unit is dropped and the output is 0, as
-    ``nn.AlphaDropout(1.0)`` gives.
+    ``nn.AlphaDropout(1.0)`` gives. Its noise is not a multiplier: ``last_noise``
+    is the keep mask as 0/1.
     """
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         keep = self.bernoulli_keep(x)
-        if self.record:
-            self.last_mask = keep > 0
+        self.remember(keep > 0, keep)
         if self.keep == 0.0:
             return x * 0.0
         q = self.p

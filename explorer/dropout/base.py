@@ -20,10 +20,11 @@ from torch import nn
 class DropoutLayer(nn.Module):
     """Base class: subclasses define ``train_forward``, and ``infer`` where inference is not the identity.
 
-    ``record`` turns on the capture of ``last_mask`` (the units kept, as bool)
-    and ``last_input`` (what the layer received) in training forward passes
-    only, so evaluation and boundary maps never overwrite the latest training
-    step. Off by default, it costs nothing.
+    ``record`` turns on the capture of ``last_mask`` (the units kept, as bool),
+    ``last_noise`` (the factor each value was multiplied by, as float: m/k for
+    inverted dropout, r for Gaussian noise) and ``last_input`` (what the layer
+    received) in training forward passes only, so evaluation and boundary maps
+    never overwrite the latest training step. Off by default, it costs nothing.
     """
 
     def __init__(self, p: float = 0.5, generator: torch.Generator | None = None) -> None:
@@ -32,6 +33,7 @@ class DropoutLayer(nn.Module):
         self.generator = generator
         self.record = False
         self.last_mask: torch.Tensor | None = None
+        self.last_noise: torch.Tensor | None = None
         self.last_input: torch.Tensor | None = None
 
     @property
@@ -49,10 +51,14 @@ class DropoutLayer(nn.Module):
         if self.record:
             self.last_input = x.detach()
         if self.p == 0.0:
-            if self.record:
-                self.last_mask = torch.ones_like(x, dtype=torch.bool)
+            self.remember(torch.ones_like(x, dtype=torch.bool), torch.ones_like(x))
             return x
         return self.train_forward(x)
+
+    def remember(self, mask: torch.Tensor, noise: torch.Tensor) -> None:
+        """Keep this step's mask and multiplier if ``record`` is on (a no-op otherwise)."""
+        if self.record:
+            self.last_mask, self.last_noise = mask, noise.detach()
 
     def bernoulli_keep(self, x: torch.Tensor) -> torch.Tensor:
         """A fresh {0, 1} keep-mask shaped like ``x``, one draw per unit and example."""
@@ -76,20 +82,42 @@ def probing(layers: Sequence[DropoutLayer], seed: int) -> Iterator[None]:
     Looking inside a run (a page tracing one batch) then never changes the
     masks its training steps draw, nor the record of its latest step.
     """
-    saved = [(d.generator, d.record, d.last_mask, d.last_input) for d in layers]
+    saved = [(d.generator, d.record, d.last_mask, d.last_noise, d.last_input) for d in layers]
     probe = torch.Generator().manual_seed(seed)
     for d in layers:
         d.generator, d.record = probe, True
     try:
         yield
     finally:
-        for d, (generator, record, mask, seen) in zip(layers, saved):
-            d.generator, d.record, d.last_mask, d.last_input = generator, record, mask, seen
+        for d, (generator, record, mask, noise, seen) in zip(layers, saved):
+            d.generator, d.record, d.last_mask, d.last_noise, d.last_input = generator, record, mask, noise, seen
+
+
+PLACEMENTS = ("units", "activation", "weights", "head", "maps")
 
 
 @dataclass(frozen=True)
 class Variant:
-    """What the app and the command line need to know about a variant."""
+    """What the app and the command line need to know about a variant.
+
+    ``placement`` says where a network puts the layer and how it builds it:
+
+    - ``units``: after each activation (and on the inputs), ``layer(p, generator)``;
+    - ``activation``: replaces each hidden activation, ``layer(p, generator, activation)``,
+      because its noise depends on the pre-activation (standout); the inputs take
+      standard dropout;
+    - ``weights``: replaces each Linear (with its activation, ``None`` for the
+      output layer), ``layer(p, generator, linear, activation)``, the rate being
+      that of the units the Linear reads (dropconnect);
+    - ``head``: ``layer`` (standard dropout) everywhere, the last one sampled
+      ``samples`` times into one shared output layer (multisample);
+    - ``maps``: on convolutional feature maps, ``layer(p, generator)`` (spatial, dropblock).
+
+    ``params`` maps the ``Experiment`` fields a variant reads (its own
+    parameters) to one line about each. ``unit_masks``: the variant's noise is
+    one mask per unit of a layer and its rate a plain setting, as the
+    Playground and Inside pages draw and drive it.
+    """
 
     key: str
     name: str
@@ -101,6 +129,12 @@ class Variant:
     survivors: str    # what a training step does to the units, in a few words, for captions
     models: tuple[str, ...] = ("mlp",)
     params: dict[str, str] = field(default_factory=dict)
+    placement: str = "units"
+    unit_masks: bool = True
+
+    def __post_init__(self) -> None:
+        if self.placement not in PLACEMENTS:
+            raise ValueError(f"variant {self.key!r}: placement must be one of {', '.join(PLACEMENTS)}")
 
 
 VARIANTS: dict[str, Variant] = {}
@@ -113,13 +147,16 @@ def register(variant: Variant) -> Variant:
     return variant
 
 
-def variants_for(model: str) -> list[str]:
-    """Keys of the variants that apply to a model kind ("mlp", "cnn"), in registry order."""
-    return [key for key, variant in VARIANTS.items() if model in variant.models]
+def variants_for(model: str, unit_masks: bool = False) -> list[str]:
+    """Keys of the variants that apply to a model kind ("mlp", "cnn"), in registry order.
+
+    ``unit_masks``: only those the Playground and Inside pages can draw and drive.
+    """
+    return [key for key, v in VARIANTS.items() if model in v.models and (v.unit_masks or not unit_masks)]
 
 
 def make_dropout(key: str, p: float, generator: torch.Generator | None = None) -> DropoutLayer:
-    """Build the layer of a registered variant."""
+    """Build the layer of a registered variant placed on units or maps (``layer(p, generator)``)."""
     if key not in VARIANTS:
         raise ValueError(f"unknown variant {key!r}; choose from {', '.join(VARIANTS)}")
     return VARIANTS[key].layer(p, generator)

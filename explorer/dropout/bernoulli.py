@@ -14,8 +14,7 @@ class InvertedDropout(DropoutLayer):
         noise = self.bernoulli_keep(x)
         if self.keep > 0.0:  # at rate 1 every unit is dropped: zeros, as nn.Dropout(1.0) gives
             noise.div_(self.keep)
-        if self.record:
-            self.last_mask = noise > 0
+        self.remember(noise > 0, noise)
         return x * noise
 
 
@@ -24,8 +23,7 @@ class WeightScalingDropout(DropoutLayer):
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         mask = self.bernoulli_keep(x)
-        if self.record:
-            self.last_mask = mask > 0
+        self.remember(mask > 0, mask)
         return x * mask
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:

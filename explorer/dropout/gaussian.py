@@ -25,8 +25,7 @@ class GaussianDropout(DropoutLayer):
         if self.keep == 0.0:
             raise ValueError("Gaussian dropout needs a drop rate below 1 (its variance q/k is infinite at 1)")
         noise = torch.empty_like(x).normal_(1.0, math.sqrt(self.p / self.keep), generator=self.generator)
-        if self.record:
-            self.last_mask = torch.ones_like(x, dtype=torch.bool)
+        self.remember(torch.ones_like(x, dtype=torch.bool), noise)
         return x * noise
 
 

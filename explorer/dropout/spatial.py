@@ -31,7 +31,7 @@ class SpatialDropout(DropoutLayer):
             # the base class would record an all-True mask shaped like x; ours is (N, C)
             if self.record:
                 self.last_input = x.detach()
-                self.last_mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+            self.remember(torch.ones(x.shape[:2], dtype=torch.bool, device=x.device), torch.ones(x.shape[:2]))
             return x
         return super().forward(x)
 
@@ -44,8 +44,7 @@ class SpatialDropout(DropoutLayer):
         noise = self.channel_keep(x)
         if self.keep > 0.0:
             noise.div_(self.keep)  # same order of operations as nn.Dropout2d: bernoulli_(k), then /k
-        if self.record:
-            self.last_mask = noise.reshape(x.shape[:2]) > 0
+        self.remember(noise.reshape(x.shape[:2]) > 0, noise.reshape(x.shape[:2]))
         return x * noise
 
 
@@ -74,5 +73,6 @@ register(
         ),
         survivors="kept channels scaled by 1/k",
         models=("cnn",),
+        placement="maps",
     )
 )
