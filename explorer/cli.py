@@ -1,7 +1,8 @@
 """``python -m explorer``: the app's runs, headless.
 
-Subcommands: ``train`` (one run; ``--json`` for machines) and ``bench`` (the
-speed report). Bad input exits with status 2 and one line on stderr.
+Subcommands: ``train`` (one run; ``--json`` for machines), ``variants`` (every
+variant, schedule and inference mode with its formulas and parameters) and
+``bench`` (the speed report). Bad input exits with status 2 and one line on stderr.
 """
 
 from __future__ import annotations
@@ -29,7 +30,16 @@ HELP = {
     "p": "hidden drop rate q (probability of dropping a unit)",
     "input_p": "input drop rate",
     "conv_p": "the CNN's channel (spatial) drop rate on its conv feature maps",
-    "variant": "dropout variant of the input and hidden/dense layers (see the registry)",
+    "variant": "dropout variant of the input and hidden/dense layers, or a schedule: early, late (list: variants)",
+    "base_variant": "the variant an early or late schedule switches on and off",
+    "schedule_shape": "early dropout: constant (off at the cutoff) or linear (falls to 0 by it)",
+    "schedule_cutoff": "the epoch at which an early or late schedule switches (0 = a quarter of --epochs)",
+    "samples": "multisample: dropout masks per example, sharing one output layer",
+    "standout_alpha": "standout: how strongly a unit's keep probability follows its input",
+    "conv_variant": "the CNN's conv-map dropout: spatial (whole channels) or dropblock",
+    "block_size": "dropblock: side of the square blocks dropped (odd)",
+    "inference": "standard (one pass of the inference network) or mc (average of stochastic passes)",
+    "mc_samples": "MC inference: stochastic passes averaged per prediction",
     "optimizer": "optimiser",
     "lr": "learning rate",
     "batch_size": "mini-batch size",
@@ -70,6 +80,8 @@ def make_parser() -> argparse.ArgumentParser:
             shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
         train.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    variants = sub.add_parser("variants", help="list every dropout variant, schedule and inference mode")
+    variants.add_argument("--json", action="store_true", help="print a JSON list with formulas and parameters")
     bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -149,10 +161,25 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"train acc {final['train_acc']:.1%}, val acc {final['val_acc']:.1%} in {trainer.train_seconds:.1f} s")
 
 
+def cmd_variants(args: argparse.Namespace) -> None:
+    from explorer.catalogue import catalogue
+
+    entries = catalogue()
+    if args.json:
+        json.dump(entries, sys.stdout, allow_nan=False)
+        print()
+        return
+    for e in entries:
+        flags = ", ".join(f"{p['flag']} ({p['default']})" for p in e["params"])
+        print(f"{e['key']:<15} {e['kind']:<9} {'/'.join(e['models']):<8} {e['name']}" + (f"; {flags}" if flags else ""))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = make_parser().parse_args(argv)
     if args.command == "train":
         cmd_train(args)
+    elif args.command == "variants":
+        cmd_variants(args)
     else:
         from explorer.bench import run_bench
 

@@ -38,6 +38,7 @@ class CNNConfig:
     input_p: float = 0.0            # drop rate on the input pixels
     variant: str = "standard"       # input and dense dropout: an elementwise variant
     conv_variant: str = "spatial"   # conv dropout
+    block_size: int = 3             # dropblock's block side
     seed: int = 0                   # initial weights and the dropout masks' stream
 
 
@@ -66,7 +67,8 @@ class CNN(nn.Module):
             nn.Sequential(_conv(c_in, c_out, init), ACTIVATIONS[cfg.activation](), nn.MaxPool2d(2))
             for c_in, c_out in ((1, c1), (c1, c2))
         )
-        self.conv_drops = nn.ModuleList(make_dropout(cfg.conv_variant, cfg.conv_p, self.noise) for _ in self.blocks)
+        self.conv_drops = nn.ModuleList(make_dropout(cfg.conv_variant, cfg.conv_p, self.noise, block_size=cfg.block_size)
+                                        for _ in self.blocks)
         self.fc = _linear(c2 * (SIDE // 4) ** 2, cfg.hidden, init)
         self.act = ACTIVATIONS[cfg.activation]()
         self.drop = make_dropout(cfg.variant, cfg.p, self.noise)
@@ -112,6 +114,10 @@ class CNN(nn.Module):
                 layer.p = float(conv_p)
         if p is not None:
             self.drop.p = float(p)
+
+    def regularization(self, n_train: int) -> float:
+        """No learned rates in the CNN: nothing to add to the loss (the MLP's concrete dropout adds a prior)."""
+        return 0.0
 
     def capture(self, on: bool = True) -> None:
         """Record each dropout layer's mask and input during training forward passes."""

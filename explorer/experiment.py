@@ -22,6 +22,8 @@ from explorer import settings
 from explorer.cnn import CNN, CNNConfig
 from explorer.datasets import TOY_DATASETS, DataConfig, Dataset, make_toy
 from explorer.dropout import VARIANTS, variants_for
+from explorer.dropout.schedules import SCHEDULES, SHAPES, RateSchedule
+from explorer.mc import INFERENCE_MODES
 from explorer.mnist import MNIST_DATASETS, SUBSET_SIZE, make_mnist
 from explorer.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.training import OPTIMIZERS, TrainConfig, Trainer
@@ -37,9 +39,15 @@ class Experiment:
 
     ``model`` is ``mlp`` or ``cnn`` (MNIST sets only). The CNN's dense layer has
     ``hidden[0]`` units (further widths are not used); its conv feature maps take
-    spatial (channel) dropout at rate ``conv_p``, and ``variant`` is the dropout of
-    its input and dense layer. The MLP ignores ``conv_p``. ``data_dir`` is where
-    mnist-full and fashion-mnist are read from ("" = ``settings.default_data_dir``).
+    ``conv_variant`` dropout (spatial or dropblock) at rate ``conv_p``, and ``variant``
+    is the dropout of its input and dense layer. The MLP ignores ``conv_p``.
+    ``data_dir`` is where mnist-full and fashion-mnist are read from ("" =
+    ``settings.default_data_dir``).
+
+    ``variant`` is a layer variant or a schedule (``early``, ``late``) of
+    ``base_variant``; a variant's own parameters (``samples``, ``standout_alpha``,
+    ``block_size``, the schedule's) must keep their defaults unless it is chosen.
+    ``inference`` ``mc`` evaluates validation sets by MC dropout.
     """
 
     dataset: str = "xor"
@@ -54,6 +62,15 @@ class Experiment:
     input_p: float = 0.0
     conv_p: float = 0.1
     variant: str = "standard"
+    base_variant: str = "standard"
+    schedule_shape: str = "constant"
+    schedule_cutoff: int = 0  # 0 = a quarter of the epochs
+    samples: int = 8
+    standout_alpha: float = 1.0
+    conv_variant: str = "spatial"
+    block_size: int = 3
+    inference: str = "standard"
+    mc_samples: int = 30
     optimizer: str = "adam"
     lr: float = 0.01
     batch_size: int = 32
@@ -67,6 +84,22 @@ class Experiment:
     def is_mnist(self) -> bool:
         return self.dataset in MNIST_DATASETS
 
+    @property
+    def layer_variant(self) -> str:
+        """The variant the dropout layers implement: ``variant``, or the one a schedule switches."""
+        return self.base_variant if self.variant in SCHEDULES else self.variant
+
+    def schedule(self) -> RateSchedule | None:
+        """The trainer callback of an early or late schedule; ``None`` for a constant rate."""
+        if self.variant not in SCHEDULES:
+            return None
+        return RateSchedule(self.variant, self.schedule_shape, self.cutoff, self.p, self.input_p)
+
+    @property
+    def cutoff(self) -> int:
+        """The epoch a schedule switches at: ``schedule_cutoff``, or a quarter of the epochs if that is 0."""
+        return self.schedule_cutoff or max(1, self.epochs // 4)
+
     def data_config(self) -> DataConfig:
         return DataConfig(self.dataset, self.train_size, self.val_size, self.noise, self.label_noise, self.seed)
 
@@ -75,12 +108,14 @@ class Experiment:
         return Path(self.data_dir).expanduser() if self.data_dir else settings.default_data_dir(self.dataset)
 
     def model_config(self, n_in: int = 2, n_out: int = 2) -> MLPConfig:
-        return MLPConfig(n_in, self.hidden, n_out, self.activation, self.p, self.input_p, self.variant, self.seed)
+        return MLPConfig(n_in, self.hidden, n_out, self.activation, self.p, self.input_p, self.layer_variant, self.seed,
+                         self.samples, self.standout_alpha)
 
     def cnn_config(self, n_out: int = 10) -> CNNConfig:
         """The CNN's config: its dense layer has ``hidden[0]`` units; the conv maps use spatial dropout."""
         return CNNConfig(hidden=self.hidden[0], n_out=n_out, activation=self.activation, p=self.p,
-                         conv_p=self.conv_p, input_p=self.input_p, variant=self.variant, seed=self.seed)
+                         conv_p=self.conv_p, input_p=self.input_p, variant=self.layer_variant,
+                         conv_variant=self.conv_variant, block_size=self.block_size, seed=self.seed)
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
@@ -91,6 +126,8 @@ class Experiment:
             max_norm=self.max_norm,
             epochs=self.epochs,
             seed=self.seed,
+            inference=self.inference,
+            mc_samples=self.mc_samples,
         )
 
     def without_dropout(self) -> Experiment:
@@ -147,7 +184,12 @@ def build(exp: Experiment, data: Dataset | None = None) -> Trainer:
     if problems:
         raise ValueError(problems[0])
     data = data if data is not None else make_data(exp)
-    return Trainer(make_model(exp, data.n_features, data.n_classes), data, exp.train_config())
+    trainer = Trainer(make_model(exp, data.n_features, data.n_classes), data, exp.train_config())
+    schedule = exp.schedule()
+    if schedule is not None:
+        schedule(trainer)  # the first step's rates
+        trainer.add_callback("on_step_begin", schedule)
+    return trainer
 
 
 # --- parsing text into checked values ----------------------------------------
@@ -206,6 +248,16 @@ def _widths(text: str) -> tuple[int, ...]:
     return tuple(width(t) for t in parts)
 
 
+def _odd(lo: int, hi: int) -> Callable[[str], int]:
+    def parse(text: str) -> int:
+        value = _int(lo, hi)(text)
+        if value % 2 == 0:
+            raise ValueError(f"must be odd (a block centred on a pixel), got {value}")
+        return value
+
+    return parse
+
+
 def _directory(text: str) -> str:
     """A directory as text ("" = the default); whether it holds the files is found out when they are read."""
     if len(text) > 4096 or any(ord(c) < 32 for c in text):
@@ -226,7 +278,16 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "p": _rate,
     "input_p": _rate,
     "conv_p": _rate,
-    "variant": _choice(tuple(VARIANTS)),
+    "variant": _choice((*VARIANTS, *SCHEDULES)),
+    "base_variant": _choice(tuple(VARIANTS)),
+    "schedule_shape": _choice(SHAPES),
+    "schedule_cutoff": _int(0, settings.MAX_EPOCHS),
+    "samples": _int(1, settings.MAX_SAMPLES),
+    "standout_alpha": _float(0.0, 10.0),
+    "conv_variant": _choice(tuple(k for k, v in VARIANTS.items() if v.placement == "maps")),
+    "block_size": _odd(1, settings.MAX_BLOCK_SIZE),
+    "inference": _choice(INFERENCE_MODES),
+    "mc_samples": _int(1, settings.MAX_MC_SAMPLES),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _float(1e-6, settings.MAX_LR),
     "batch_size": _int(1, settings.MAX_BATCH_SIZE),
@@ -270,11 +331,21 @@ def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
         problems.append((("model", "dataset"),
                          "the CNN needs 28×28 images: use --dataset mnist, mnist-full or fashion-mnist"))
     allowed = _elementwise_variants(exp.model)
-    if exp.variant not in allowed:
+    if exp.layer_variant not in allowed:
         where = "the CNN's input and dense layers" if exp.model == "cnn" else "the MLP"
-        extra = "; the CNN's conv maps always take spatial dropout, at rate --conv-p" if exp.model == "cnn" else ""
-        problems.append((("variant", "model"),
-                         f"--variant {exp.variant} does not apply to {where}: choose from {', '.join(allowed)}{extra}"))
+        extra = "; the CNN's conv maps take --conv-variant, at rate --conv-p" if exp.model == "cnn" else ""
+        name = "base_variant" if exp.variant in SCHEDULES else "variant"
+        problems.append(((name, "model"), f"{_flag(name)} {exp.layer_variant} does not apply to {where}: "
+                                          f"choose from {', '.join(allowed)}{extra}"))
+    if exp.variant in SCHEDULES and exp.base_variant == "concrete":
+        problems.append((("base_variant", "variant"),
+                         "--base-variant concrete learns its rate: a schedule cannot set it; choose another"))
+    if exp.variant in SCHEDULES and exp.schedule_cutoff > exp.epochs:
+        problems.append((("schedule_cutoff", "epochs"),
+                         f"--schedule-cutoff {exp.schedule_cutoff} is after the last epoch (--epochs {exp.epochs})"))
+    if exp.model != "cnn" and exp.conv_variant != Experiment.conv_variant:
+        problems.append((("conv_variant", "model"), "--conv-variant applies to the CNN's conv maps (--model cnn)"))
+    problems += _idle_params(exp)
     max_train, max_val = ((settings.MAX_MNIST_TRAIN, settings.MAX_MNIST_VAL) if exp.is_mnist
                           else (settings.MAX_TRAIN_SIZE, settings.MAX_VAL_SIZE))
     if exp.train_size > max_train:
@@ -296,6 +367,33 @@ def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
                          f"--data-dir applies to {' and '.join(IDX_DATASETS)} (read from IDX files), "
                          f"not to {exp.dataset}"))
     return problems
+
+
+def _owners() -> dict[str, list[str]]:
+    """Each variant's own parameter (an Experiment field), with the choices that use it."""
+    owners: dict[str, list[str]] = {"mc_samples": ["mc"]}
+    for key, entry in {**VARIANTS, **SCHEDULES}.items():
+        for name in entry.params:
+            owners.setdefault(name, []).append(key)
+    return owners
+
+
+_CHOSEN_BY = {"mc_samples": "inference", "block_size": "conv_variant"}  # the field that picks the owner
+
+
+def _idle_params(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
+    """A variant's own parameter set away from its default while that variant is not chosen."""
+    chosen = {exp.variant, exp.layer_variant, exp.inference} | ({exp.conv_variant} if exp.model == "cnn" else set())
+    problems = []
+    for name, keys in _owners().items():
+        if getattr(exp, name) != getattr(Experiment, name) and not chosen & set(keys):
+            picker = _CHOSEN_BY.get(name, "variant")
+            problems.append(((name, picker), f"{_flag(name)} applies to {_flag(picker)} {' or '.join(keys)} only"))
+    return problems
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
 
 
 def check(exp: Experiment) -> list[str]:

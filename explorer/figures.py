@@ -463,3 +463,25 @@ def feature_maps_figure(grid_image: np.ndarray, title: str = "Feature maps", hei
     heat = dict(type="heatmap", z=z, zmin=min(0.0, float(finite.min())) if finite.size else 0.0, zmax=zmax,
                 colorscale="Viridis", colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>")
     return _figure([heat], _layout(title, height, **_image_axes(z.shape), margin=dict(l=10, r=10, t=40, b=10)))
+
+
+def noise_figure(noise: np.ndarray, title: str, x_label: str, y_label: str, height: int = 230) -> Figure:
+    """The multiplier a variant applied to each value of one batch: 0 (dropped) grey, 1 white, more blue.
+
+    The colour scale is fixed around 1 (kept as it was), so lanes of different
+    variants compare at a glance; values above 2 show as 2's blue.
+    """
+    noise = np.asarray(noise, dtype=np.float32)
+    scale = [[0.0, "#5f6368"], [0.5, "#ffffff"], [1.0, KEPT]]
+    heat = dict(
+        type="heatmap", z=noise, zmin=0.0, zmax=2.0, colorscale=scale,
+        colorbar=_colorbar("×", tickvals=[0, 1, 2], ticktext=["0", "1", "≥2"], len=0.8),
+        hovertemplate=y_label + " %{y}, " + x_label + " %{x}: ×%{z:.2f}<extra></extra>",
+    )
+    axis = dict(showgrid=False, zeroline=False)
+    return _figure([heat], _layout(
+        title, height,
+        xaxis=dict(axis, title=dict(text=x_label), range=[-0.5, noise.shape[1] - 0.5]),
+        yaxis=dict(axis, title=dict(text=y_label), range=[noise.shape[0] - 0.5, -0.5]),
+    ))
+

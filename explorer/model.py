@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from explorer.dropout import DropoutLayer, make_dropout, probing
+from explorer.dropout import VARIANTS, DropoutLayer, make_dropout, probing
+from explorer.dropout.multisample import MultiSampleHead
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "selu": nn.SELU}
 
@@ -23,6 +24,8 @@ class MLPConfig:
     input_p: float = 0.0    # drop rate on the inputs
     variant: str = "standard"
     seed: int = 0           # initial weights and the dropout masks' stream
+    samples: int = 8        # multisample: masks per example into the shared output layer
+    standout_alpha: float = 1.0
 
 
 @dataclass
@@ -45,31 +48,38 @@ class MLP(nn.Module):
     """input dropout → [Linear → activation → dropout] × depth → Linear.
 
     Weights are initialised from the config's seed with torch's default rule,
-    so two networks built from the same config (a run and its no-dropout twin)
-    start identical.
+    so two networks built from the same config (a run and its no-dropout twin,
+    or runs of different variants) start identical. Where a variant's noise
+    sits (after the activation, in it, on the weights, before a shared head) is
+    its ``placement``; every layer a unit's dropout rate applies to is still one
+    of ``dropouts``, input first.
     """
 
     def __init__(self, cfg: MLPConfig) -> None:
         super().__init__()
         if cfg.activation not in ACTIVATIONS:
             raise ValueError(f"unknown activation {cfg.activation!r}; choose from {', '.join(ACTIVATIONS)}")
+        if cfg.variant not in VARIANTS or "mlp" not in VARIANTS[cfg.variant].models:
+            raise ValueError(f"variant {cfg.variant!r} does not apply to the MLP")
         self.cfg = cfg
         self.noise = torch.Generator().manual_seed(cfg.seed + 1)
         init = torch.Generator().manual_seed(cfg.seed)
-        widths = (cfg.n_in, *cfg.hidden)
-        layers: list[nn.Module] = [make_dropout(cfg.variant, cfg.input_p, self.noise)]
-        for fan_in, fan_out in zip(widths[:-1], widths[1:]):
-            layers += [_linear(fan_in, fan_out, init), ACTIVATIONS[cfg.activation](), make_dropout(cfg.variant, cfg.p, self.noise)]
-        layers.append(_linear(widths[-1], cfg.n_out, init))
-        self.net = nn.Sequential(*layers)
+        widths = (cfg.n_in, *cfg.hidden, cfg.n_out)
+        linears = [_linear(fan_in, fan_out, init) for fan_in, fan_out in zip(widths[:-1], widths[1:])]
+        self.net = nn.Sequential(*_layers(cfg, linears, self.noise))
+        self._learned = [(d, lin) for d, lin in zip(self.dropouts, self.linears) if hasattr(d, "regularization")]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.net(x)
 
+    def regularization(self, n_train: int) -> torch.Tensor | float:
+        """What learned rates add to the loss (concrete dropout's prior); 0 for every other variant."""
+        return sum((d.regularization(lin, n_train) for d, lin in self._learned), 0.0)
+
     @property
     def dropouts(self) -> list[DropoutLayer]:
         """Input dropout first, then one per hidden layer."""
-        return [m for m in self.net if isinstance(m, DropoutLayer)]
+        return [m for m in self.net.modules() if isinstance(m, DropoutLayer)]
 
     @property
     def hidden_rate(self) -> float:
@@ -78,7 +88,7 @@ class MLP(nn.Module):
 
     @property
     def linears(self) -> list[nn.Linear]:
-        return [m for m in self.net if isinstance(m, nn.Linear)]
+        return [m for m in self.net.modules() if isinstance(m, nn.Linear)]
 
     @property
     def layer_sizes(self) -> list[int]:
@@ -141,6 +151,27 @@ class MLP(nn.Module):
             h = module(h)
         self.train(was_training)
         return Trace(input_mask=torch.ones_like(x, dtype=torch.bool), layers=layers, logits=h)
+
+
+def _layers(cfg: MLPConfig, linears: list[nn.Linear], noise: torch.Generator) -> list[nn.Module]:
+    """The network's layers in order, the variant's noise placed as its ``placement`` says."""
+    placement = VARIANTS[cfg.variant].placement
+    act = ACTIVATIONS[cfg.activation]
+    *hidden, out = linears
+    if placement == "weights":  # the noise is on each Linear's weights, at the rate of the units it reads
+        rates = [cfg.input_p] + [cfg.p] * len(hidden)
+        layer = VARIANTS[cfg.variant].layer
+        return [layer(r, noise, lin, act() if lin is not out else None) for r, lin in zip(rates, linears)]
+    units = cfg.variant if placement == "units" else "standard"  # standout and multisample: standard on the inputs
+    layers: list[nn.Module] = [make_dropout(units, cfg.input_p, noise)]
+    for lin in hidden:
+        if placement == "activation":
+            layers += [lin, VARIANTS[cfg.variant].layer(cfg.p, noise, act(), alpha=cfg.standout_alpha)]
+        else:
+            layers += [lin, act(), make_dropout(units, cfg.p, noise)]
+    if placement == "head":
+        return [*layers[:-1], MultiSampleHead(layers[-1], out, cfg.samples)]
+    return [*layers, out]
 
 
 def _linear(fan_in: int, fan_out: int, gen: torch.Generator) -> nn.Linear:

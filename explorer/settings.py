@@ -25,6 +25,9 @@ MAX_MAX_NORM = 100.0
 MAX_NOISE = 2.0
 MAX_SEED = 2**31 - 1
 MAX_RATE = 0.95           # drop rates are in [0, MAX_RATE]; 1 would drop everything
+MAX_SAMPLES = 16          # multisample dropout's masks per example (each a pass through the output layer)
+MAX_MC_SAMPLES = 100      # stochastic passes of MC-dropout inference, per evaluation
+MAX_BLOCK_SIZE = 7        # dropblock's block side (the CNN's smaller maps are 7×7)
 
 # --- Live training in the app ---------------------------------------------
 # While training, a page's fragment reruns every FRAME_INTERVAL seconds: it
@@ -49,6 +52,14 @@ INSIDE_PROBES = 10        # validation digits followed through the network, one 
 INSIDE_STATS = 500        # validation digits behind the activation statistics
 INSIDE_FEATURES = 16      # first-layer units drawn as 28×28 images
 INSIDE_MASKS = 300        # thinned networks sampled for one digit
+
+# --- The Variants lab and the sweeps --------------------------------------------
+LAB_MIN_LANES = 2
+LAB_MAX_LANES = 6         # variants trained side by side in one session
+LAB_FRAME_INTERVAL = 0.4
+LAB_NOISE_ROWS = 24       # examples of the fixed batch whose noise each lane shows
+LAB_NOISE_COLUMNS = 48    # units (or weights) per row of a noise picture
+LAB_NOISE_CHANNELS = 4    # dropblock: conv maps shown side by side
 
 
 def torch_threads(shared: bool) -> int:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from explorer.cnn import CNN
 from explorer.datasets import Dataset
+from explorer.mc import INFERENCE_MODES, mc_probabilities
 from explorer.model import MLP
 
 OPTIMIZERS = ("adam", "sgd")
@@ -36,7 +37,9 @@ class TrainConfig:
     weight_decay: float = 0.0
     max_norm: float = 0.0        # 0 = off; else each hidden unit's incoming weights kept to norm ≤ c
     epochs: int = 100            # where run() stops for good
-    seed: int = 0                # batch order
+    seed: int = 0                # batch order, and the masks of MC evaluation
+    inference: str = "standard"  # or "mc": validation metrics from the average of mc_samples stochastic passes
+    mc_samples: int = 30
 
 
 Callback = Callable[["Trainer"], None]
@@ -60,6 +63,8 @@ class Trainer:
     def __init__(self, model: Network, data: Dataset, cfg: TrainConfig) -> None:
         if cfg.optimizer not in OPTIMIZERS:
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
+        if cfg.inference not in INFERENCE_MODES:
+            raise ValueError(f"unknown inference {cfg.inference!r}; choose from {', '.join(INFERENCE_MODES)}")
         self.model, self.data, self.cfg = model, data, cfg
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.order = torch.Generator().manual_seed(cfg.seed)
@@ -74,7 +79,7 @@ class Trainer:
 
     # --- callbacks -------------------------------------------------------
     def add_callback(self, event: str, fn: Callback) -> None:
-        """Events: ``on_step_end`` and ``on_epoch_end``."""
+        """Events: ``on_step_begin`` (a rate schedule), ``on_step_end`` and ``on_epoch_end``."""
         self._callbacks[event].append(fn)
 
     def _fire(self, event: str) -> None:
@@ -125,9 +130,14 @@ class Trainer:
         if not self._batches:
             perm = torch.randperm(len(self.data.y_train), generator=self.order)
             self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
+        self._fire("on_step_begin")
         idx = self.last_batch = self._batches.pop()
         self.optimizer.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(self.model(self.data.x_train[idx]), self.data.y_train[idx])
+        logits, y = self.model(self.data.x_train[idx]), self.data.y_train[idx]
+        if len(logits) != len(y):  # several predictions per example, stacked (multisample): the mean of their losses
+            y = y.repeat(len(logits) // len(y))
+        loss = F.cross_entropy(logits, y)
+        loss = loss + self.model.regularization(len(self.data.y_train))  # concrete dropout's; 0 for the others
         loss.backward()
         self.optimizer.step()
         if self.cfg.max_norm > 0:
@@ -146,7 +156,7 @@ class Trainer:
     def _end_epoch(self) -> None:
         self.epoch += 1
         train_loss, train_acc = self.evaluate(self.data.x_train, self.data.y_train)
-        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val)
+        val_loss, val_acc = self.evaluate(self.data.x_val, self.data.y_val, mc=self.cfg.inference == "mc")
         row = {
             "epoch": self.epoch,
             "step": self.step,
@@ -164,19 +174,25 @@ class Trainer:
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> tuple[float, float]:
-        """Mean cross-entropy and accuracy of the inference-mode network.
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK, mc: bool = False) -> tuple[float, float]:
+        """Mean cross-entropy and accuracy of the inference-mode network (``mc``: of MC dropout's average).
 
         The set goes through in chunks of ``chunk`` examples (a CNN's conv maps for
         5,000 digits at once would take ~250 MB); the per-example losses are summed
         and divided by the whole set's size, so the result is that of a single pass.
+        MC evaluation averages ``cfg.mc_samples`` passes' probabilities, under masks
+        seeded by ``cfg.seed``: every epoch's validation sees the same masks.
         """
         self.model.eval()
         total, correct = 0.0, 0
-        for xs, ys in zip(x.split(chunk), y.split(chunk)):
-            logits = self.model(xs)
-            total += F.cross_entropy(logits, ys, reduction="sum").item()
-            correct += int((logits.argmax(1) == ys).sum())
+        for i, (xs, ys) in enumerate(zip(x.split(chunk), y.split(chunk))):
+            if mc:
+                probs = mc_probabilities(self.model, xs, self.cfg.mc_samples, self.cfg.seed + i)
+                log_probs = probs.mean(0).clamp_min(1e-12).log()
+            else:
+                log_probs = self.model(xs).log_softmax(1)
+            total += F.nll_loss(log_probs, ys, reduction="sum").item()
+            correct += int((log_probs.argmax(1) == ys).sum())
         n = len(y)
         return (total / n, correct / n) if n else (float("nan"), float("nan"))
 

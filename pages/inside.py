@@ -27,6 +27,7 @@ DEFAULT = defaults_for("mnist")
 MODELS = {"mlp": "MLP", "cnn": "CNN (2 conv layers + dense)"}
 REFUSALS = {
     "dataset": lambda v: v != "mnist" and f"{v} is read from files: `python -m explorer train --dataset {v}`",
+    **form.UNIT_PAGE_REFUSALS,
 }
 
 
@@ -53,7 +54,7 @@ def _controls() -> Experiment:
     cnn = s[KEY + "model"] == "cnn"
     form.network_widgets(KEY, "The CNN's dense layer takes the first width." if cnn else
                          f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
-    form.dropout_widgets(KEY, variants_for("mlp"), "Dense drop rate q" if cnn else "Hidden drop rate q")
+    form.dropout_widgets(KEY, variants_for("mlp", unit_masks=True), "Dense drop rate q" if cnn else "Hidden drop rate q")
     if cnn:
         sb.slider("Channel drop rate (conv maps)", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "conv_p",
                   help="Spatial dropout: whole feature maps are dropped, as nn.Dropout2d does.")

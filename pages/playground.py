@@ -26,6 +26,7 @@ REFUSALS = {
     "model": lambda v: v != "mlp" and f"it trains an MLP, not {v}",
     "conv_p": lambda v: "its MLP has no conv layers",
     "data_dir": lambda v: "it reads no data files",
+    **form.UNIT_PAGE_REFUSALS,
 }
 
 
@@ -55,7 +56,7 @@ def _controls() -> Experiment:
     sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise",
               help="Fraction of training labels flipped; validation labels stay clean.")
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size")
-    form.dropout_widgets(KEY, variants_for("mlp"))
+    form.dropout_widgets(KEY, variants_for("mlp", unit_masks=True))
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     form.training_widgets(KEY)

@@ -22,6 +22,8 @@ from explorer.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.training import OPTIMIZERS, TrainConfig
 
 FIELDS = [f.name for f in fields(Experiment)]
+VARIANT_PARAMS = ("base_variant", "schedule_shape", "schedule_cutoff", "samples", "standout_alpha", "conv_variant",
+                  "block_size", "inference", "mc_samples")
 FLOAT_FIELDS = [f.name for f in fields(Experiment) if isinstance(getattr(Experiment(), f.name), float)]
 
 # values each field must carry through text unchanged; several floats need more than 6 digits
@@ -37,7 +39,16 @@ ROUND_TRIP = {
     "input_p": [0.0, 0.2, 0.123456789],
     "conv_p": [0.0, 0.1, 0.25, 1 / 3],
     "model": list(MODELS),
-    "variant": list(VARIANTS),
+    "variant": [*VARIANTS, "early", "late"],
+    "base_variant": list(VARIANTS),
+    "schedule_shape": ["constant", "linear"],
+    "schedule_cutoff": [0, 5, settings.MAX_EPOCHS],
+    "samples": [1, 8, settings.MAX_SAMPLES],
+    "standout_alpha": [0.0, 1.0, 0.123456789, 10.0],
+    "conv_variant": ["spatial", "dropblock"],
+    "block_size": [1, 3, settings.MAX_BLOCK_SIZE],
+    "inference": ["standard", "mc"],
+    "mc_samples": [1, 30, settings.MAX_MC_SAMPLES],
     "optimizer": list(OPTIMIZERS),
     "lr": [1e-6, 0.001, 0.00123456789, 3e-4, settings.MAX_LR],
     "batch_size": [1, 64, settings.MAX_BATCH_SIZE],
@@ -199,7 +210,8 @@ def test_url_round_trip_of_a_heavily_modified_experiment():
                      optimizer="sgd", lr=0.00123456789, batch_size=7, weight_decay=5e-7, max_norm=3.5,
                      epochs=17, seed=99, conv_p=0.3)
     params = to_params(exp)
-    assert set(params) == set(FIELDS) - {"model", "data_dir"}  # a toy run takes neither the CNN nor a data directory
+    # a toy run takes neither the CNN nor a data directory; the variant's own parameters keep their defaults
+    assert set(params) == set(FIELDS) - {"model", "data_dir", *VARIANT_PARAMS}
     assert all(isinstance(v, str) for v in params.values())
     assert from_params(params) == (exp, [])
 

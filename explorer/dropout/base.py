@@ -155,8 +155,12 @@ def variants_for(model: str, unit_masks: bool = False) -> list[str]:
     return [key for key, v in VARIANTS.items() if model in v.models and (v.unit_masks or not unit_masks)]
 
 
-def make_dropout(key: str, p: float, generator: torch.Generator | None = None) -> DropoutLayer:
-    """Build the layer of a registered variant placed on units or maps (``layer(p, generator)``)."""
+def make_dropout(key: str, p: float, generator: torch.Generator | None = None, **params: object) -> DropoutLayer:
+    """Build the layer of a registered variant placed on units or maps (``layer(p, generator)``).
+
+    Of ``params``, the variant takes those it declares (``block_size`` for dropblock).
+    """
     if key not in VARIANTS:
         raise ValueError(f"unknown variant {key!r}; choose from {', '.join(VARIANTS)}")
-    return VARIANTS[key].layer(p, generator)
+    variant = VARIANTS[key]
+    return variant.layer(p, generator, **{k: v for k, v in params.items() if k in variant.params})

@@ -15,7 +15,7 @@ from typing import Callable, Mapping
 import streamlit as st
 
 from explorer import settings
-from explorer.dropout import VARIANTS
+from explorer.dropout import VARIANTS, variants_for
 from explorer.experiment import Experiment, check, format_field, from_params, parse_field
 from explorer.model import ACTIVATIONS
 from explorer.training import OPTIMIZERS
@@ -26,6 +26,15 @@ WEIGHT_DECAYS = (0.0, 1e-5, 1e-4, 1e-3, 1e-2, 0.1)
 MAX_NORMS = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)
 
 Refusal = Callable[[str], str]  # a link value → why this page does not use it ("" = it does)
+
+_IN_THE_LAB = "it is set on the Variants lab page"
+# What the pages that draw unit masks (Playground, Inside) refuse: variants they cannot draw, and their parameters.
+UNIT_PAGE_REFUSALS: dict[str, Refusal] = {
+    "variant": lambda v: v not in variants_for("mlp", unit_masks=True) and f"{v} is compared on the Variants lab page",
+    **{name: lambda v: _IN_THE_LAB for name in ("base_variant", "schedule_shape", "schedule_cutoff", "samples",
+                                                "standout_alpha", "conv_variant", "block_size", "inference",
+                                                "mc_samples")},
+}
 
 
 def load_settings(prefix: str, default: Experiment, params: dict[str, str], refusals: Mapping[str, Refusal],

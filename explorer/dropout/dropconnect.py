@@ -1,0 +1,80 @@
+"""DropConnect (Wan et al. 2013): drop weights instead of units, a fresh mask per example."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from explorer.dropout.base import DropoutLayer, Variant, register
+
+INFERENCE_SAMPLES = 200  # Z: draws of the moment-matched Gaussian averaged through the activation
+INFERENCE_SEED = 0       # inference draws from a generator of its own: deterministic, and training's stream untouched
+
+
+class DropConnectLinear(DropoutLayer):
+    """A Linear layer (and its activation) whose weights and biases are each kept with probability k.
+
+    Training: u_n = (M_n ⊙ W) v_n + m_n ⊙ b with M_n, m_n ~ Bernoulli(k) drawn
+    for every example n, unscaled, then a(u). Inference (moment matching): u is
+    close to Gaussian with mean k(Wv + b) and variance k(1−k)((W⊙W)(v⊙v) + b⊙b);
+    the output is the mean of a(u) over ``INFERENCE_SAMPLES`` draws (the mean
+    itself when there is no activation). ``last_mask`` is the (N, out, in) weight mask.
+    """
+
+    def __init__(self, p: float, generator: torch.Generator | None, linear: nn.Linear,
+                 activation: nn.Module | None) -> None:
+        super().__init__(p, generator)
+        self.linear, self.activation = linear, activation
+
+    def _act(self, u: torch.Tensor) -> torch.Tensor:
+        return u if self.activation is None else self.activation(u)
+
+    def forward(self, v: torch.Tensor) -> torch.Tensor:
+        w, b = self.linear.weight, self.linear.bias
+        if self.training and self.record:
+            self.last_input = v.detach()
+        if self.p == 0.0:
+            if self.training:
+                self.remember(torch.ones(len(v), *w.shape, dtype=torch.bool), torch.ones(len(v), *w.shape))
+            return self._act(self.linear(v))
+        if not self.training:
+            return self.infer(v)
+        mask = torch.empty(len(v), *w.shape, dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
+        bias_mask = torch.empty(len(v), len(b), dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
+        self.remember(mask > 0, mask)
+        u = torch.bmm(mask * w, v.unsqueeze(-1)).squeeze(-1) + bias_mask * b
+        return self._act(u)
+
+    def infer(self, v: torch.Tensor) -> torch.Tensor:
+        w, b, k = self.linear.weight, self.linear.bias, self.keep
+        mean = k * self.linear(v)
+        if self.activation is None:
+            return mean
+        std = (k * (1.0 - k) * ((v * v) @ (w * w).T + b * b)).sqrt()
+        eps = torch.Generator().manual_seed(INFERENCE_SEED)
+        draws = torch.randn(INFERENCE_SAMPLES, *mean.shape, generator=eps, dtype=mean.dtype)
+        return self._act(mean + std * draws).mean(0)
+
+
+register(
+    Variant(
+        key="dropconnect",
+        name="DropConnect",
+        layer=DropConnectLinear,
+        train_rule=(r"u = (M \odot W)\, v + m \odot b,\quad M_{ij}, m_i \sim \mathrm{Bernoulli}(k)"
+                    r"\ \text{fresh for every example}"),
+        infer_rule=(r"a \approx \frac{1}{Z}\sum_{z=1}^{Z} a(u_z),\ u_z \sim \mathcal{N}\big(k(Wv + b),\ "
+                    r"k(1-k)\,((W \odot W)(v \odot v) + b \odot b)\big)"),
+        explanation=(
+            "Instead of units, single connections are dropped: every weight and bias is kept with "
+            "probability k, with a fresh mask for every example, so each example sees its own thinned "
+            "set of weights (dropout is the special case where all of a unit's outgoing weights go "
+            "together). A unit's input is then a sum of many random terms, close to Gaussian; inference "
+            "matches its mean and variance and averages the activation over samples of that Gaussian."
+        ),
+        reference="Wan, Zeiler, Zhang, LeCun, Fergus (2013), Regularization of Neural Networks using DropConnect, ICML",
+        survivors="each weight kept with probability k, unscaled",
+        placement="weights",
+        unit_masks=False,
+    )
+)
