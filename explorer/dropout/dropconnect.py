@@ -17,8 +17,9 @@ class DropConnectLinear(DropoutLayer):
     Training: u_n = (M_n ⊙ W) v_n + m_n ⊙ b with M_n, m_n ~ Bernoulli(k) drawn
     for every example n, unscaled, then a(u). Inference (moment matching): u is
     close to Gaussian with mean k(Wv + b) and variance k(1−k)((W⊙W)(v⊙v) + b⊙b);
-    the output is the mean of a(u) over ``INFERENCE_SAMPLES`` draws (the mean
-    itself when there is no activation). ``last_mask`` is the (N, out, in) weight mask.
+    the output is E[a(u)]: in closed form for ReLU (μΦ(μ/σ) + σφ(μ/σ)), the
+    mean itself without activation, else the mean of a(u) over
+    ``INFERENCE_SAMPLES`` draws. ``last_mask`` is the (N, out, in) weight mask.
     """
 
     def __init__(self, p: float, generator: torch.Generator | None, linear: nn.Linear,
@@ -51,6 +52,10 @@ class DropConnectLinear(DropoutLayer):
         if self.activation is None:
             return mean
         std = (k * (1.0 - k) * ((v * v) @ (w * w).T + b * b)).sqrt()
+        if isinstance(self.activation, nn.ReLU):
+            normal = torch.distributions.Normal(0.0, 1.0)
+            ratio = mean / std.clamp_min(1e-12)
+            return mean * normal.cdf(ratio) + std * normal.log_prob(ratio).exp()
         eps = torch.Generator().manual_seed(INFERENCE_SEED)
         draws = torch.randn(INFERENCE_SAMPLES, *mean.shape, generator=eps, dtype=mean.dtype)
         return self._act(mean + std * draws).mean(0)
@@ -63,8 +68,9 @@ register(
         layer=DropConnectLinear,
         train_rule=(r"u = (M \odot W)\, v + m \odot b,\quad M_{ij}, m_i \sim \mathrm{Bernoulli}(k)"
                     r"\ \text{fresh for every example}"),
-        infer_rule=(r"a \approx \frac{1}{Z}\sum_{z=1}^{Z} a(u_z),\ u_z \sim \mathcal{N}\big(k(Wv + b),\ "
-                    r"k(1-k)\,((W \odot W)(v \odot v) + b \odot b)\big)"),
+        infer_rule=(r"a = \mathbb{E}[a(u)],\ u \sim \mathcal{N}\big(k(Wv + b),\ "
+                    r"k(1-k)\,((W \odot W)(v \odot v) + b \odot b)\big)"
+                    r"\ \text{(closed form for ReLU, else the mean of } Z \text{ samples)}"),
         explanation=(
             "Instead of units, single connections are dropped: every weight and bias is kept with "
             "probability k, with a fresh mask for every example, so each example sees its own thinned "
