@@ -1,7 +1,8 @@
 """``python -m explorer``: the app's runs, headless.
 
 Subcommands: ``train`` (one run; ``--json`` for machines), ``variants`` (every
-variant, schedule and inference mode with its formulas and parameters) and
+variant, schedule and inference mode with its formulas and parameters),
+``sweep`` (error vs drop rate or training-set size, many models batched) and
 ``bench`` (the speed report). Bad input exits with status 2 and one line on stderr.
 """
 
@@ -12,10 +13,11 @@ import json
 import math
 import sys
 from dataclasses import fields, replace
-from typing import Any, Sequence, TextIO
+from typing import Any, Callable, Sequence, TextIO
 
 from explorer import settings
-from explorer.experiment import IDX_DATASETS, Experiment, build, check, defaults_for, format_field, parse_field
+from explorer.experiment import IDX_DATASETS, PARSERS, Experiment, build, check, defaults_for, format_field, parse_field
+from explorer.sweep import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.training import Trainer
 
 HELP = {
@@ -72,14 +74,21 @@ def make_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     train = sub.add_parser("train", help="train one network and print its history",
                            description="Defaults depend on --dataset: those shown, or the MNIST ones in brackets.")
-    toy, digits = Experiment(), defaults_for("mnist")
-    for f in fields(Experiment):
-        default, for_digits = (format_field(getattr(e, f.name)) for e in (toy, digits))
-        shown = default if f.name == "dataset" or default == for_digits else f"{default} [MNIST: {for_digits}]"
-        if f.name == "data_dir":
-            shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
-        train.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
+    _experiment_flags(train, Experiment(), defaults_for("mnist"))
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    sweep = sub.add_parser("sweep", help="error vs drop rate or training-set size (Srivastava et al. Fig. 9, 10)",
+                           description="Many MLPs with standard dropout, trained together in batched stacks. "
+                                       "Defaults: the MNIST subset, 784-256-256-10, 10 epochs.")
+    sweep.add_argument("--over", choices=OVER, default="rate", help="what varies: the hidden drop rate, or the "
+                       "training-set size (with and without dropout)")
+    sweep.add_argument("--mode", choices=MODES, default="fixed-width", help="rate sweeps: keep the widths n, or use "
+                       "n/k units so n·k are kept on average")
+    sweep.add_argument("--rates", metavar="Q,Q,...", help="hidden drop rates (default 0,0.1,...,0.9)")
+    sweep.add_argument("--sizes", metavar="N,N,...", help="training-set sizes (default 100,...,4000 on MNIST; "
+                       "20,...,1000 on toy data)")
+    sweep.add_argument("--seeds", metavar="S", default="3", help="seeds per point (default 3)")
+    _experiment_flags(sweep, sweep_defaults("xor"), sweep_defaults("mnist"), dataset_default="mnist")
+    sweep.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     variants = sub.add_parser("variants", help="list every dropout variant, schedule and inference mode")
     variants.add_argument("--json", action="store_true", help="print a JSON list with formulas and parameters")
     bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
@@ -89,6 +98,19 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _experiment_flags(parser: argparse.ArgumentParser, toy: Experiment, digits: Experiment,
+                      dataset_default: str = Experiment.dataset) -> None:
+    """A flag per Experiment field; help shows the toy default and, where it differs, the MNIST one."""
+    for f in fields(Experiment):
+        default, for_digits = (format_field(getattr(e, f.name)) for e in (toy, digits))
+        shown = default if default == for_digits else f"{default} [MNIST: {for_digits}]"
+        if f.name == "dataset":
+            shown = dataset_default
+        if f.name == "data_dir":
+            shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
+        parser.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
+
+
 def _parse(name: str, text: str) -> Any:
     try:
         return parse_field(name, text)
@@ -96,9 +118,11 @@ def _parse(name: str, text: str) -> Any:
         fail(f"{_flag(name)}: {err}")
 
 
-def experiment_from_args(args: argparse.Namespace) -> Experiment:
-    """``--dataset`` first: its defaults (toy or MNIST), then every other flag given, then ``check``."""
-    base = defaults_for(Experiment.dataset if args.dataset is None else _parse("dataset", args.dataset))
+def experiment_from_args(args: argparse.Namespace, defaults: Callable[[str], Experiment] = defaults_for,
+                         dataset: str = Experiment.dataset, **implied: Any) -> Experiment:
+    """``--dataset`` first: its ``defaults`` (toy or MNIST), then ``implied`` values, then every other flag
+    given, then ``check``."""
+    base = replace(defaults(dataset if args.dataset is None else _parse("dataset", args.dataset)), **implied)
     values = {f.name: _parse(f.name, getattr(args, f.name)) for f in fields(Experiment)
               if f.name != "dataset" and getattr(args, f.name) is not None}
     exp = replace(base, **values)
@@ -174,12 +198,59 @@ def cmd_variants(args: argparse.Namespace) -> None:
         print(f"{e['key']:<15} {e['kind']:<9} {'/'.join(e['models']):<8} {e['name']}" + (f"; {flags}" if flags else ""))
 
 
+def _numbers(flag: str, text: str, parse: Callable[[str], Any]) -> tuple:
+    try:
+        values = tuple(parse(t) for t in text.replace(" ", "").split(",") if t)
+    except ValueError as err:
+        fail(f"{flag}: {err}")
+    if not values:
+        fail(f"{flag}: expected comma-separated values")
+    return values
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    dataset = "mnist" if args.dataset is None else _parse("dataset", args.dataset)
+    sizes = _numbers("--sizes", args.sizes, PARSERS["train_size"]) if args.sizes else default_sizes(dataset)
+    implied = {"train_size": max(sizes)} if args.over == "size" and args.train_size is None else {}
+    base = experiment_from_args(args, sweep_defaults, "mnist", **implied)
+    rates = _numbers("--rates", args.rates, PARSERS["p"]) if args.rates else SweepSpec.rates
+    spec = SweepSpec(over=args.over, mode=args.mode, rates=rates, sizes=sizes,
+                     seeds=_numbers("--seeds", args.seeds, PARSERS["seed"])[0], base=base)
+    problems = spec.problems()
+    if problems:
+        fail(problems[0])
+    settings.configure_torch(shared=False)
+    try:
+        sweep = Sweep(spec)
+    except ValueError as err:
+        fail(" ".join(str(err).split()))
+    bar = sys.stderr if sys.stderr.isatty() and not args.json else None
+    while not sweep.advance(max_seconds=1.0):
+        if bar is not None:
+            print(f"\r{sweep.progress:6.1%} of {spec.models()} models' steps", end="", file=bar, flush=True)
+    if bar is not None:
+        print("\r" + " " * 40 + "\r", end="", file=bar)
+    result = sweep.results()
+    if args.json:
+        json.dump(_strict(result), sys.stdout, allow_nan=False)
+        print()
+        return
+    x_name = "drop rate" if spec.over == "rate" else "train size"
+    print(f"{x_name:>10}  {'dropout':>7}  {'hidden':>10}  {'train error':>15}  {'val error':>15}")
+    for p in result["points"]:
+        print(f"{p['x']:>10g}  {'yes' if p['dropout'] else 'no':>7}  {','.join(map(str, p['hidden'])):>10}  "
+              f"{p['train_error_mean']:>8.2%} ± {p['train_error_std']:<5.2%}  {p['val_error_mean']:>8.2%} ± {p['val_error_std']:<5.2%}")
+    print(f"{spec.models()} models ({spec.seeds} seeds per point) in {result['seconds']:.1f} s")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = make_parser().parse_args(argv)
     if args.command == "train":
         cmd_train(args)
     elif args.command == "variants":
         cmd_variants(args)
+    elif args.command == "sweep":
+        cmd_sweep(args)
     else:
         from explorer.bench import run_bench
 

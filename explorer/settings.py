@@ -60,6 +60,10 @@ LAB_FRAME_INTERVAL = 0.4
 LAB_NOISE_ROWS = 24       # examples of the fixed batch whose noise each lane shows
 LAB_NOISE_COLUMNS = 48    # units (or weights) per row of a noise picture
 LAB_NOISE_CHANNELS = 4    # dropblock: conv maps shown side by side
+MAX_SWEEP_SEEDS = 10
+MAX_SWEEP_MODELS = 120    # models of one sweep (they train together, in a few batched stacks)
+SWEEP_TURN_STEPS = 5      # steps a stack takes before the next stack's turn
+SWEEP_FRAME_INTERVAL = 0.5
 
 
 def torch_threads(shared: bool) -> int:
