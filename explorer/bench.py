@@ -46,6 +46,7 @@ from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
+from explorer.bench_batched import BATCHED_CASES, batched_lines, measure_batched_case, measure_sweep
 from explorer.datasets import DataConfig, Dataset, make_toy
 from explorer.dropout import DropoutLayer
 from explorer.experiment import Experiment, defaults_for, make_data
@@ -54,6 +55,7 @@ from explorer.live_runs import LiveRuns
 from explorer.mnist import load_subset, make_mnist
 from explorer.model import MLP, MLPConfig
 from explorer.playground import Playground
+from explorer.sweep import SweepSpec
 from explorer.training import EVAL_CHUNK, TrainConfig, Trainer, make_optimizer
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -494,23 +496,28 @@ def format_report(result: dict[str, Any]) -> str:
               f"on {result['cores']} cores", ""]
     cases = [line for case in result["cases"] for line in _case_lines(case)]
     note = ["  (an epoch is the training steps plus the evaluation on the training and validation sets)", ""]
-    return "\n".join(header + cases + note + _frame_lines(result["frame"]) + _inside_lines(result["inside_frames"])
+    batched = batched_lines(result["batched"], result["sweep"])
+    return "\n".join(header + cases + note + batched + _frame_lines(result["frame"]) + _inside_lines(result["inside_frames"])
                      + _load_lines(result["subset_load"]) + _app_lines(result["app"]))
 
 
 def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True, repeat_seconds: float = 0.5,
-              frame_epochs: int = Experiment().epochs, inside_steps: int = 200) -> dict[str, Any]:
+              frame_epochs: int = Experiment().epochs, inside_steps: int = 200,
+              sweep: SweepSpec = SweepSpec()) -> dict[str, Any]:
     """Measure everything, print the report (or JSON) on stdout and return the same numbers.
 
     ``repeat_seconds`` sizes one timed repeat of a throughput case,
     ``frame_epochs`` the history the Playground frame's curves show and
-    ``inside_steps`` the Inside page's training before its frames; shrink them
-    for a quick check of the report's shape.
+    ``inside_steps`` the Inside page's training before its frames, ``sweep`` the
+    timed sweep; shrink them for a quick check of the report's shape.
     """
     settings.configure_torch()
     result: dict[str, Any] = {"torch": torch.__version__, "threads": torch.get_num_threads(), "repeats": repeats,
                               "cores": len(os.sched_getaffinity(0)), "load_before": os.getloadavg()[0]}
     result["cases"] = [measure_case(case, repeats, repeat_seconds) for case in CASES]
+    _log("batched engine vs one after another, and the rate sweep")
+    result["batched"] = [measure_batched_case(case, repeats) for case in BATCHED_CASES]
+    result["sweep"] = measure_sweep(sweep)
     settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
     result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)
     result["inside_frames"] = measure_inside_frames(max(10, 2 * repeats), inside_steps)
