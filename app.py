@@ -72,12 +72,15 @@ def home() -> None:
                  "compare with a twin trained without dropout", icon=":material/tune:")
     st.page_link("pages/inside.py", label="Inside the network: real MNIST digits, the masks of every step, "
                  "activations and first-layer features with and without dropout", icon=":material/neurology:")
+    st.page_link("pages/sweep.py", label="Sweeps: error vs drop rate and vs data size (the paper's Fig. 9 and 10), "
+                 "dozens of networks trained together", icon=":material/show_chart:")
 
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
+    st.Page("pages/sweep.py", title="Sweeps", icon=":material/show_chart:", url_path="sweep"),
 ]
 page = st.navigation(pages)
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))

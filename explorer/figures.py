@@ -485,3 +485,39 @@ def noise_figure(noise: np.ndarray, title: str, x_label: str, y_label: str, heig
         yaxis=dict(axis, title=dict(text=y_label), range=[noise.shape[0] - 0.5, -0.5]),
     ))
 
+
+
+def _with_band(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, color: str, dash: str = "solid",
+               **axes: str) -> list[dict[str, Any]]:
+    """A mean line with markers and a shaded band of ± one standard deviation across seeds."""
+    band = dict(type="scatter", x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
+                fill="toself", fillcolor=color, opacity=0.15, line=dict(width=0), hoverinfo="skip",
+                showlegend=False, legendgroup=name, **axes)
+    line = dict(type="scatter", mode="lines+markers", x=x, y=mean, name=name, legendgroup=name,
+                line=dict(color=color, width=2, dash=dash), marker=dict(size=7, color=color),
+                customdata=std, hovertemplate=name + ": %{y:.1%} ± %{customdata:.1%} at %{x}<extra></extra>", **axes)
+    return [band, line]
+
+
+def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, height: int = 380) -> Figure:
+    """Error against the drop rate (training and validation) or the training-set size (validation, with and
+    without dropout): each seed's latest epoch, mean line and a ± one-std band across seeds."""
+    traces: list[dict[str, Any]] = []
+    if over == "rate":
+        series = [("validation error", "val_error", None, RUN_COLORS[0], "solid"),
+                  ("training error", "train_error", None, RUN_COLORS[1], "dash")]
+        xaxis = dict(title=dict(text="drop rate q of the hidden layers"), gridcolor="#eeeeee")
+    else:
+        series = [("validation error, dropout", "val_error", True, RUN_COLORS[0], "solid"),
+                  ("validation error, no dropout", "val_error", False, RUN_COLORS[1], "solid")]
+        xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee")
+    for name, metric, dropout, color, dash in series:
+        chosen = [p for p in points if dropout is None or p["dropout"] == dropout]
+        if chosen:
+            x = np.array([p["x"] for p in chosen], dtype=float)
+            traces += _with_band(x, np.array([p[f"{metric}_mean"] for p in chosen]),
+                                 np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
+    layout = _layout(title, height, xaxis=xaxis,
+                     yaxis=dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee"))
+    layout["legend"]["y"] = -0.2
+    return _figure(traces, layout)

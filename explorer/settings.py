@@ -64,6 +64,8 @@ MAX_SWEEP_SEEDS = 10
 MAX_SWEEP_MODELS = 120    # models of one sweep (they train together, in a few batched stacks)
 SWEEP_TURN_STEPS = 5      # steps a stack takes before the next stack's turn
 SWEEP_FRAME_INTERVAL = 0.5
+SWEEP_PAGE_MAX_SEEDS = 5     # the Sweeps page's limits (the command line takes MAX_SWEEP_SEEDS)
+SWEEP_PAGE_MAX_EPOCHS = 200
 
 
 def torch_threads(shared: bool) -> int:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import statistics
+import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -31,6 +32,7 @@ from explorer import settings
 from explorer.batched import StackedMLP, StackedTrainer
 from explorer.datasets import Dataset
 from explorer.experiment import Experiment, check, defaults_for, make_data
+from explorer.live_runs import locked
 
 OVER = ("rate", "size")
 MODES = ("fixed-width", "fixed-kept")
@@ -117,6 +119,7 @@ class Sweep:
         self.data = data if data is not None else make_data(spec.base)
         self.groups = self._rate_groups() if spec.over == "rate" else self._size_groups()
         self.seconds = 0.0
+        self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
 
     def _stack(self, exps: list[Experiment], data: Dataset, **info: list) -> Group:
         cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
@@ -159,6 +162,7 @@ class Sweep:
         total = sum(g.trainer.cfg.epochs * g.trainer.steps_per_epoch for g in self.groups)
         return sum(g.trainer.step for g in self.groups) / total
 
+    @locked
     def advance(self, max_seconds: float | None = None) -> bool:
         """Train every unfinished stack in turns for about ``max_seconds`` (all of it if None); True when done."""
         start = time.perf_counter()
@@ -172,6 +176,7 @@ class Sweep:
         return self.done
 
     # --- results ---------------------------------------------------------------
+    @locked
     def results(self) -> dict[str, Any]:
         """Per point (x, width, dropout): every seed's latest epoch, and mean and std of the errors across seeds."""
         points: dict[tuple[float, bool, tuple[int, ...]], list[dict[str, float]]] = {}

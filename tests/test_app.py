@@ -69,6 +69,7 @@ def test_home_renders_title_figures_and_link():
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     assert "Playground" in links.get("playground", ""), links
     assert "Inside the network" in links.get("inside", ""), links
+    assert "Sweeps" in links.get("sweep", ""), links
 
 
 # --- the Playground -----------------------------------------------------------

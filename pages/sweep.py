@@ -1,0 +1,141 @@
+"""Sweeps: the dropout paper's Fig. 9 (error vs drop rate) and Fig. 10 (error vs data size), trained live.
+
+The page wires widgets to ``explorer.sweep.Sweep`` (many MLPs trained
+together in batched stacks) and redraws the curve as the models learn.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import streamlit as st
+
+from explorer import settings
+from explorer.datasets import TOY_DATASETS, Dataset
+from explorer.experiment import make_data
+from explorer.figures import sweep_figure
+from explorer.sweep import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
+from pages.ui.live import live_chart, steady_display
+from pages.ui.router import ensure_router
+
+KEY = "sw_"
+DATASETS = ("mnist", *TOY_DATASETS)
+OVER = {"rate": "Drop rate (Fig. 9)", "size": "Training-set size (Fig. 10)"}
+MODES = {"fixed-width": "Width n fixed", "fixed-kept": "n·k fixed (n/k units)"}
+FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
+    "rate": "The paper found: with n fixed, the test error is flat for keep rates 0.4–0.8 (q 0.2–0.6) and rises at "
+            "both ends; too much dropout underfits, and the training error rises with it. With n·k fixed the best "
+            "keep rate is about 0.6 (q ≈ 0.4).",
+    "size": "The paper found: on 100–500 examples dropout gains nothing; the gain grows with the data, then "
+            "shrinks again when there is so much data that overfitting is no longer the problem.",
+}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
+def _data(dataset: str, train_size: int, val_size: int, seed: int) -> Dataset:
+    """One split per setting, shared read-only by every session (training never writes it)."""
+    return make_data(replace(sweep_defaults(dataset), train_size=train_size, val_size=val_size, seed=seed))
+
+
+def _spec() -> SweepSpec | None:
+    """The sidebar; the sweep it describes, or None (with the reason shown) when it cannot run."""
+    sb, s = st.sidebar, st.session_state
+    sb.header("Sweep")
+    over = sb.radio("Sweep over", list(OVER), format_func=OVER.get, key=KEY + "over")
+    dataset = sb.selectbox("Dataset", DATASETS, key=KEY + "dataset",
+                           format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    base = sweep_defaults(dataset)
+    if over == "rate":
+        mode = sb.radio("Mode", list(MODES), format_func=MODES.get, key=KEY + "mode",
+                        help="n·k fixed: a layer at drop rate q has n/k units, so n·k units are kept on average.")
+        rates = sb.multiselect("Drop rates", DEFAULT_RATES, default=list(DEFAULT_RATES), key=KEY + "rates")
+        sizes = default_sizes(dataset)
+    else:
+        mode, rates = "fixed-width", DEFAULT_RATES
+        options = default_sizes(dataset)
+        sizes = sb.multiselect("Training-set sizes", options, default=list(options), key=KEY + "sizes")
+        sb.slider("Hidden drop rate with dropout", 0.0, 0.9, base.p, 0.05, key=KEY + "p")
+        sb.slider("Input drop rate with dropout", 0.0, 0.9, base.input_p, 0.05, key=KEY + "input_p")
+        base = replace(base, p=s[KEY + "p"], input_p=s[KEY + "input_p"], train_size=max(sizes, default=base.train_size))
+    sb.header("Models")
+    width = sb.select_slider("Hidden width n (two layers)", [32, 64, 128, 256, 512], value=base.hidden[0],
+                             key=KEY + "hidden")
+    epochs = sb.number_input("Epochs", 1, settings.SWEEP_PAGE_MAX_EPOCHS, base.epochs, key=KEY + "epochs",
+                             help="Size sweeps count them at the largest size: every size gets as many steps.")
+    seeds = sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, 3, key=KEY + "seeds")
+    spec = SweepSpec(over=over, mode=mode, rates=tuple(sorted(rates)), sizes=tuple(sorted(sizes)), seeds=int(seeds),
+                     base=replace(base, hidden=(width, width), epochs=int(epochs)))
+    problems = spec.problems()
+    for problem in problems:
+        sb.error(problem)
+    return None if problems else spec
+
+
+def _sweep(spec: SweepSpec) -> Sweep:
+    """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
+    s = st.session_state
+    if s.get(KEY + "spec") != spec:
+        b = spec.base
+        s[KEY + "sweep"] = Sweep(spec, _data(b.dataset, b.train_size, b.val_size, b.seed))
+        s[KEY + "spec"], s[KEY + "running"] = spec, False
+    return s[KEY + "sweep"]
+
+
+def _title(spec: SweepSpec) -> str:
+    if spec.over == "size":
+        return "Validation error vs training-set size, with and without dropout"
+    return "Error vs drop rate" + (", width fixed" if spec.mode == "fixed-width" else ", n·k fixed")
+
+
+def _draw(sweep: Sweep) -> None:
+    result = sweep.results()
+    spec = sweep.spec
+    state = "finished" if result["done"] else ("training" if st.session_state[KEY + "running"] else "paused")
+    st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
+                                         f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {state}")
+    live_chart(sweep_figure(result["points"], spec.over, _title(spec)), KEY + "fig")
+
+
+def _reset() -> None:
+    st.session_state.pop(KEY + "spec", None)
+
+
+def sweep_page() -> None:
+    st.title("Sweeps")
+    steady_display()
+    st.markdown(
+        "The dropout paper's two classic experiments, re-run here in seconds: many networks, one per setting and "
+        "seed, train **together** in one batched computation, and the curve fills in as they learn. Each point "
+        "is the mean over seeds of the latest epoch, the band ± one standard deviation."
+    )
+    spec = _spec()
+    if spec is None:
+        st.info("Change the settings in the sidebar: the sweep cannot run as they are.")
+        return
+    sweep = _sweep(spec)
+    s = st.session_state
+    top = st.columns([1, 1, 4], vertical_alignment="center")
+    if s[KEY + "running"]:
+        top[0].button("Pause", on_click=lambda: s.update({KEY + "running": False}), type="primary", width="stretch")
+    else:
+        top[0].button("Run", on_click=lambda: s.update({KEY + "running": True}), type="primary", width="stretch",
+                      disabled=sweep.done)
+    top[1].button("Reset", on_click=_reset, width="stretch", help="New models from the seeds.")
+    top[2].caption(FOUND[spec.over])
+    running = s[KEY + "running"] and not sweep.done
+
+    @st.fragment(run_every=settings.SWEEP_FRAME_INTERVAL if running else None)
+    def live() -> None:
+        if s[KEY + "running"] != running:
+            st.rerun()
+        current: Sweep = s[KEY + "sweep"]
+        if running and current.advance(max_seconds=(1 - settings.IDLE_SHARE) * settings.SWEEP_FRAME_INTERVAL):
+            s[KEY + "running"] = False
+            st.rerun()
+        _draw(current)
+
+    live()
+
+
+ensure_router()
+sweep_page()
