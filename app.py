@@ -72,6 +72,8 @@ def home() -> None:
                  "compare with a twin trained without dropout", icon=":material/tune:")
     st.page_link("pages/inside.py", label="Inside the network: real MNIST digits, the masks of every step, "
                  "activations and first-layer features with and without dropout", icon=":material/neurology:")
+    st.page_link("pages/lab.py", label="Variants lab: every dropout variant, two to six trained side by side on "
+                 "the same data and weights, with the noise each applies", icon=":material/compare:")
     st.page_link("pages/sweep.py", label="Sweeps: error vs drop rate and vs data size (the paper's Fig. 9 and 10), "
                  "dozens of networks trained together", icon=":material/show_chart:")
 
@@ -80,6 +82,7 @@ pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
+    st.Page("pages/lab.py", title="Variants lab", icon=":material/compare:", url_path="lab"),
     st.Page("pages/sweep.py", title="Sweeps", icon=":material/show_chart:", url_path="sweep"),
 ]
 page = st.navigation(pages)

@@ -53,7 +53,13 @@ def lane_label(exp: Experiment) -> str:
 
 
 class Lab:
-    """Lanes that share everything but their dropout, trained in turns."""
+    """Lanes that share everything but their dropout, trained in turns.
+
+    For the pages' controls it answers as a ``LiveRuns`` does: ``exp`` (here the
+    lanes, what a new lab is made from), ``compare`` and ``apply``.
+    """
+
+    compare = False  # no twin: the lanes compare with each other
 
     def __init__(self, lanes: Sequence[Experiment], data: Dataset) -> None:
         if not settings.LAB_MIN_LANES <= len(lanes) <= settings.LAB_MAX_LANES:
@@ -71,6 +77,14 @@ class Lab:
     @property
     def done(self) -> bool:
         return all(t.done for t in self.trainers)
+
+    @property
+    def exp(self) -> list[Experiment]:
+        return self.lanes
+
+    def apply(self, lanes: Sequence[Experiment], compare: bool = False) -> bool:
+        """Settings change nothing in place: True only if they are this lab's."""
+        return list(lanes) == self.lanes
 
     @property
     def epoch(self) -> int:

@@ -70,6 +70,7 @@ def test_home_renders_title_figures_and_link():
     assert "Playground" in links.get("playground", ""), links
     assert "Inside the network" in links.get("inside", ""), links
     assert "Sweeps" in links.get("sweep", ""), links
+    assert "Variants lab" in links.get("lab", ""), links
 
 
 # --- the Playground -----------------------------------------------------------

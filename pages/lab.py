@@ -1,0 +1,230 @@
+"""Variants lab: two to six dropout variants trained live side by side on the same data, weights and batches.
+
+The page wires widgets to ``explorer.lab.Lab`` and draws its figures: the
+overlaid curves, a table of where each lane stands, and for each lane the
+noise it applies to one batch with its formulas. The live loop is
+``pages.ui.controls``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields, replace
+
+import streamlit as st
+
+from explorer import settings
+from explorer.catalogue import catalogue
+from explorer.datasets import TOY_DATASETS, Dataset
+from explorer.dropout import VARIANTS
+from explorer.dropout.schedules import SCHEDULES, SHAPES
+from explorer.experiment import Experiment, check, defaults_for, format_field, make_data, to_params
+from explorer.lab import Lab, lane
+from pages.ui import controls, form
+from pages.ui.live import live_chart, steady_display
+from pages.ui.router import ensure_router
+
+KEY = "lab_"
+DATASETS = (*TOY_DATASETS, "mnist")
+DEFAULT_LANES = ("standard", "gaussian", "dropconnect", "early")
+ENTRIES = {e["key"]: e for e in catalogue()}
+MODELS = {"mlp": "MLP", "cnn": "CNN (MNIST)"}
+REFUSALS = {
+    "dataset": lambda v: v not in DATASETS and f"it trains on toy data or the embedded MNIST subset, not {v}",
+    "data_dir": lambda v: "it reads no data files",
+    **{name: (lambda v: "each lane sets its own dropout in the sidebar")
+       for name in ("variant", "base_variant", "schedule_shape", "schedule_cutoff", "samples", "standout_alpha",
+                    "conv_variant", "block_size", "inference", "mc_samples")},
+}
+
+
+@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
+def _data(dataset: str, train_size: int, val_size: int, noise: float, label_noise: float, seed: int) -> Dataset:
+    """One dataset per data setting, shared read-only by every session (training never writes it)."""
+    return make_data(replace(defaults_for(dataset), train_size=train_size, val_size=val_size, noise=noise,
+                             label_noise=label_noise, seed=seed))
+
+
+def _make(lanes: list[Experiment], compare: bool = False) -> Lab:
+    e = lanes[0]
+    return Lab(lanes, _data(e.dataset, e.train_size, e.val_size, e.noise, e.label_noise, e.seed))
+
+
+def _dataset_changed() -> None:
+    """A new dataset brings its own defaults (MNIST: the reference run), as on the command line."""
+    s = st.session_state
+    exp = defaults_for(s[KEY + "dataset"])
+    for f in fields(Experiment):
+        if f.name != "dataset":
+            value = getattr(exp, f.name)
+            s[KEY + f.name] = format_field(value) if f.name == "hidden" else value
+
+
+def _lane_options(model: str) -> list[str]:
+    """What a lane may run: the variants of the model's (input and dense) layers, the schedules, and for the
+    CNN the variants of its conv maps."""
+    units = [k for k, v in VARIANTS.items() if "mlp" in v.models and (model == "mlp" or "cnn" in v.models)]
+    maps = [k for k, v in VARIANTS.items() if v.placement == "maps" and k != "spatial"] if model == "cnn" else []
+    return [*units, *maps, *SCHEDULES]
+
+
+def _load_settings() -> None:
+    """The link's shared settings and lanes on the first visit, else what the session holds."""
+    s = st.session_state
+    lab: Lab | None = s.get(KEY + "run")
+    params = st.query_params.to_dict()
+    lanes_text = params.pop("variants", None)
+    named = params.get("dataset", "").strip()
+    default = defaults_for(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
+    warnings = form.load_settings(KEY, default, params, REFUSALS, "the Variants lab", lab.lanes[0] if lab else None)
+    if warnings is None:
+        return
+    keys = list(DEFAULT_LANES)
+    if lanes_text is not None:
+        asked = [k for k in lanes_text.split(",") if k]
+        unknown = [k for k in asked if k not in _lane_options(s[KEY + "model"])]
+        known = list(dict.fromkeys(k for k in asked if k not in unknown))
+        if unknown:
+            warnings.append(f"variants: {', '.join(unknown)} cannot run here; choose from "
+                            f"{', '.join(_lane_options(s[KEY + 'model']))}")
+        if len(known) >= settings.LAB_MIN_LANES:
+            keys = known[: settings.LAB_MAX_LANES]
+    s[KEY + "lanes"] = keys
+    s[KEY + "warnings"] = warnings
+
+
+def _data_widgets() -> None:
+    s, sb = st.session_state, st.sidebar
+    sb.header("Data")
+    if s.get(KEY + "dataset") not in DATASETS:
+        s[KEY + "dataset"] = "xor"
+    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
+                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    if s[KEY + "dataset"] == "mnist":
+        sb.radio("Model", list(MODELS), key=KEY + "model", format_func=MODELS.get, horizontal=True)
+    else:
+        s[KEY + "model"] = "mlp"
+
+
+def _lane_widgets(key: str, base: Experiment) -> Experiment:
+    """One lane's expander: its rates and its own parameters; returns the lane's experiment."""
+    s, p = st.session_state, f"{KEY}lane_{key}_"
+    entry = ENTRIES[key]
+    with st.sidebar.expander(entry["name"]):
+        maps = key in VARIANTS and VARIANTS[key].placement == "maps"
+        rate = st.slider("Conv-map drop rate" if maps else "Hidden drop rate q", 0.0, settings.MAX_RATE,
+                         base.conv_p if maps else base.p, 0.05, key=p + "p")
+        changes: dict = {"conv_p": rate} if maps else {"p": rate}
+        if not maps:
+            changes["input_p"] = st.slider("Input drop rate", 0.0, settings.MAX_RATE, base.input_p, 0.05,
+                                           key=p + "input_p")
+        if key == "multisample":
+            changes["samples"] = st.slider("Masks M", 1, settings.MAX_SAMPLES, Experiment.samples, key=p + "samples")
+        if key == "standout":
+            changes["standout_alpha"] = st.slider("α", 0.0, 5.0, Experiment.standout_alpha, 0.25, key=p + "alpha")
+        if key == "dropblock":
+            changes["block_size"] = st.select_slider("Block size b", [1, 3, 5, 7], 3, key=p + "block")
+        if key in SCHEDULES:
+            wrapped = [k for k in _lane_options(base.model) if k in VARIANTS and VARIANTS[k].placement != "maps"
+                       and k != "concrete"]
+            changes["base_variant"] = st.selectbox("Of the variant", wrapped, key=p + "base",
+                                                   format_func=lambda k: VARIANTS[k].name)
+            changes["schedule_cutoff"] = st.number_input("Cutoff epoch (0 = a quarter of the epochs)", 0,
+                                                         settings.MAX_EPOCHS, 0, key=p + "cutoff")
+            if key == "early":
+                changes["schedule_shape"] = st.radio("Shape", SHAPES, horizontal=True, key=p + "shape")
+        if st.toggle("MC inference", key=p + "mc", help="Validate with the average of T stochastic passes."):
+            changes |= {"inference": "mc", "mc_samples": st.slider("Passes T", 2, settings.MAX_MC_SAMPLES, 20,
+                                                                   key=p + "mc_samples")}
+    return lane(base, key, **changes)
+
+
+def _controls() -> list[Experiment] | None:
+    """The sidebar; the lanes it describes, or None (with the reason shown) when they cannot run."""
+    s, sb = st.session_state, st.sidebar
+    _data_widgets()
+    options = _lane_options(s[KEY + "model"])
+    s[KEY + "lanes"] = [k for k in s.get(KEY + "lanes", DEFAULT_LANES) if k in options]
+    sb.header("Variants")
+    keys = sb.multiselect("Compare", options, key=KEY + "lanes", format_func=lambda k: ENTRIES[k]["name"],
+                          max_selections=settings.LAB_MAX_LANES, help="Two to six; each has its settings below.")
+    dataset, model = s[KEY + "dataset"], s[KEY + "model"]
+    sb.header("Network")
+    form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
+    form.training_widgets(KEY)
+    lab: Lab | None = s.get(KEY + "run")
+    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(defaults_for(dataset), model=model))
+    lanes = [_lane_widgets(k, base) for k in keys]
+    if len(lanes) < settings.LAB_MIN_LANES:
+        st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")
+        return None
+    problems = [f"{ENTRIES[k]['name']}: {p}" for k, e in zip(keys, lanes) for p in check(e)]
+    for problem in problems:
+        sb.error(f"Not applied: {problem}")
+    return None if problems else lanes
+
+
+def _status(lab: Lab, running: bool) -> str:
+    state = "training" if running else ("finished" if lab.done else "paused")
+    return f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · {len(lab.lanes)} variants · {state}"
+
+
+def _table(lab: Lab) -> None:
+    rows = [{"variant": r["variant"], "train loss": r["train_loss"], "val loss": r["val_loss"],
+             "train acc": 100 * r["train_acc"], "val acc": 100 * r["val_acc"], "gap (points)": 100 * r["gap"],
+             "s / epoch": r["seconds_per_epoch"]} for r in lab.rows()]
+    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+        "train loss": st.column_config.NumberColumn(format="%.3f"), "val loss": st.column_config.NumberColumn(format="%.3f"),
+        "train acc": st.column_config.NumberColumn(format="%.1f%%"), "val acc": st.column_config.NumberColumn(format="%.1f%%"),
+        "gap (points)": st.column_config.NumberColumn(format="%.1f", help="training accuracy − validation accuracy"),
+        "s / epoch": st.column_config.NumberColumn(format="%.3f")})
+
+
+def _card(lab: Lab, index: int, frame: dict) -> None:
+    exp = lab.lanes[index]
+    key = exp.conv_variant if exp.model == "cnn" and exp.conv_variant != "spatial" else exp.variant
+    entry = ENTRIES[key]
+    live_chart(frame[f"noise {index}"], f"{KEY}fig_noise_{index}")
+    st.latex(r"\text{train: } " + entry["train_rule"])
+    st.latex(r"\text{test: } " + entry["infer_rule"])
+    with st.expander("What it does"):
+        st.write(entry["explanation"])
+        st.caption(entry["reference"])
+
+
+def _draw(lab: Lab, running: bool) -> None:
+    st.caption(_status(lab, running))
+    frame = lab.frame(seed=lab.trainers[0].step)
+    live_chart(frame["curves"], KEY + "fig_curves")
+    _table(lab)
+    st.subheader("The noise each variant applies to one batch")
+    st.caption("Each cell is the factor a value was multiplied by in one training step of a fixed batch: "
+               "grey 0 (dropped), white 1, blue 2 or more (inverted dropout's ×1/k). A fresh draw every frame.")
+    columns = st.columns(3)
+    for i in range(len(lab.lanes)):
+        with columns[i % 3]:
+            _card(lab, i, frame)
+
+
+def lab_page() -> None:
+    st.title("Variants lab")
+    steady_display()
+    _load_settings()
+    for warning in st.session_state[KEY + "warnings"]:
+        st.warning(f"Link parameter not used: {warning}")
+    st.caption("Every variant trains the same network from the same initial weights on the same batches: "
+               "the differences below are the variants' own.")
+    lanes = _controls()
+    if lanes is None:
+        return
+    shared = to_params(lanes[0] if lanes[0].variant == "standard" else replace(lanes[0], variant="standard"))
+    st.query_params.from_dict({k: v for k, v in shared.items() if k not in REFUSALS or k == "dataset"}
+                              | {"variants": ",".join(st.session_state[KEY + "lanes"])})
+    lab = controls.current_run(KEY, lanes, False, _make)
+    top = st.columns([1, 1, 1, 4], vertical_alignment="center")
+    running = controls.buttons(KEY, lab, _make, top)
+    top[3].caption("Changing a setting starts the lanes afresh.")
+    controls.live(KEY, running, _draw, settings.LAB_FRAME_INTERVAL)
+
+
+ensure_router()
+lab_page()
