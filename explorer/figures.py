@@ -97,12 +97,14 @@ def boundary_figure(
                                      yaxis=dict(bare, range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1)))
 
 
-def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320) -> Figure:
+def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320,
+                  per_run_legend: bool = False) -> Figure:
     """Loss and accuracy per epoch; each run a colour, training solid and validation dashed.
 
     Two panels side by side, laid out as make_subplots(1, 2, horizontal_spacing=0.08)
     would; the series go to plotly as numpy arrays, which it copies and encodes
-    far faster than lists.
+    far faster than lists. ``per_run_legend``: one legend entry per run (a click
+    hides both its lines), for many runs whose line styles a caption explains.
     """
     traces: list[dict[str, Any]] = []
     for i, (name, history) in enumerate(runs.items()):
@@ -113,8 +115,9 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
                 traces.append(dict(
                     type="scatter", mode="lines+markers" if len(history) <= 30 else "lines",  # one epoch shows
                     x=epochs, y=np.array([r[f"{split}_{metric}"] for r in history], dtype=float),
-                    name=f"{name} · {'training' if split == 'train' else 'validation'}",
-                    legendgroup=f"{name}{split}", showlegend=not panel,
+                    name=name if per_run_legend else f"{name} · {'training' if split == 'train' else 'validation'}",
+                    legendgroup=name if per_run_legend else f"{name}{split}",
+                    showlegend=not panel and (split == "val" or not per_run_legend),
                     line=dict(color=color, dash=dash, width=2), xaxis=f"x{panel}", yaxis=f"y{panel}",
                 ))
     panel_title = dict(font=dict(size=16), showarrow=False, xanchor="center", xref="paper",
@@ -128,6 +131,8 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
         annotations=[dict(panel_title, text="Loss (cross-entropy)", x=0.23), dict(panel_title, text="Accuracy", x=0.77)],
     )
     layout["margin"]["t"], layout["legend"]["y"] = 30, -0.3  # below the "epoch" titles
+    if per_run_legend:
+        layout["legend"] |= dict(orientation="v", x=1.02, xanchor="left", y=1.0, yanchor="top")
     return _figure(traces, layout)
 
 
@@ -519,5 +524,5 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
                                  np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
     layout = _layout(title, height, xaxis=xaxis,
                      yaxis=dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee"))
-    layout["legend"]["y"] = -0.2
+    layout["legend"] |= dict(y=1.0, yanchor="bottom", x=1.0, xanchor="right")  # above the plot, clear of the axis title
     return _figure(traces, layout)

@@ -118,7 +118,8 @@ class Lab:
 
     # --- figures -----------------------------------------------------------
     def curves_figure(self) -> Figure:
-        return figures.curves_figure({label: t.history for label, t in zip(self.labels, self.trainers)})
+        return figures.curves_figure({label: t.history for label, t in zip(self.labels, self.trainers)},
+                                     height=340, per_run_legend=True)
 
     @torch.no_grad()
     def noise(self, index: int, seed: int = 0) -> tuple[np.ndarray, str]:
@@ -142,7 +143,14 @@ class Lab:
 
     def noise_figure(self, index: int, seed: int = 0) -> Figure:
         image, (x_label, y_label) = self.noise(index, seed)
-        return figures.noise_figure(image, self.labels[index], x_label, y_label)
+        return figures.noise_figure(image, self._now(index), x_label, y_label)
+
+    def _now(self, index: int) -> str:
+        """A lane's label, with the rate in effect now where it moves (a schedule, a learned rate)."""
+        exp, rate = self.lanes[index], self.trainers[index].model.hidden_rate
+        if exp.variant in SCHEDULES or exp.variant == "concrete":
+            return f"{self.labels[index]} · now {rate:.2g}" + (" (off: ×1)" if rate == 0 else "")
+        return self.labels[index]
 
     @locked
     def frame(self, seed: int = 0) -> dict[str, Figure]:
@@ -172,7 +180,7 @@ def _as_image(noise: torch.Tensor, model: torch.nn.Module, exp: Experiment) -> t
     heads = [m for m in model.modules() if isinstance(m, MultiSampleHead)]
     if heads:  # multisample: (M·N, units); the M masks of the first example
         rows = noise.reshape(heads[0].samples, -1, noise.shape[-1])[:, 0, :cols]
-        return rows.numpy(), ("unit of the last hidden layer", "sample (one mask each)")
+        return rows.numpy(), ("unit of the last hidden layer", "mask")
     return noise[:, :cols].numpy(), ("unit", "example")
 
 

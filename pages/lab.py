@@ -165,7 +165,8 @@ def _controls() -> list[Experiment] | None:
 
 def _status(lab: Lab, running: bool) -> str:
     state = "training" if running else ("finished" if lab.done else "paused")
-    return f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · {len(lab.lanes)} variants · {state}"
+    step = min(t.step for t in lab.trainers)
+    return f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · step {step} · {len(lab.lanes)} variants · {state}"
 
 
 def _table(lab: Lab) -> None:
@@ -179,22 +180,30 @@ def _table(lab: Lab) -> None:
         "s / epoch": st.column_config.NumberColumn(format="%.3f")})
 
 
-def _card(lab: Lab, index: int, frame: dict) -> None:
-    exp = lab.lanes[index]
-    key = exp.conv_variant if exp.model == "cnn" and exp.conv_variant != "spatial" else exp.variant
-    entry = ENTRIES[key]
-    live_chart(frame[f"noise {index}"], f"{KEY}fig_noise_{index}")
-    st.latex(r"\text{train: } " + entry["train_rule"])
-    st.latex(r"\text{test: } " + entry["infer_rule"])
-    with st.expander("What it does"):
-        st.write(entry["explanation"])
-        st.caption(entry["reference"])
+def _lane_key(exp: Experiment) -> str:
+    return exp.conv_variant if exp.model == "cnn" and exp.conv_variant != "spatial" else exp.variant
+
+
+def _rules(lab: Lab) -> None:
+    """Each lane's formulas, explanation and reference, a tab each (drawn once, not every frame)."""
+    st.subheader("The rules")
+    keys = list(dict.fromkeys(_lane_key(e) for e in lab.lanes))
+    extra = ["mc"] if any(e.inference == "mc" for e in lab.lanes) else []
+    for tab, key in zip(st.tabs([ENTRIES[k]["name"] for k in keys + extra]), keys + extra):
+        entry = ENTRIES[key]
+        with tab:
+            st.latex(r"\text{training: }\ " + entry["train_rule"])
+            st.latex(r"\text{inference: }\ " + entry["infer_rule"])
+            st.write(entry["explanation"])
+            st.caption(entry["reference"])
 
 
 def _draw(lab: Lab, running: bool) -> None:
     st.caption(_status(lab, running))
     frame = lab.frame(seed=lab.trainers[0].step)
     live_chart(frame["curves"], KEY + "fig_curves")
+    st.caption("Solid: training; dashed: validation; measured on the whole sets with dropout off "
+               "(or by MC dropout where a lane says MC). Click a variant in the legend to hide it.")
     _table(lab)
     st.subheader("The noise each variant applies to one batch")
     st.caption("Each cell is the factor a value was multiplied by in one training step of a fixed batch: "
@@ -202,7 +211,7 @@ def _draw(lab: Lab, running: bool) -> None:
     columns = st.columns(3)
     for i in range(len(lab.lanes)):
         with columns[i % 3]:
-            _card(lab, i, frame)
+            live_chart(frame[f"noise {i}"], f"{KEY}fig_noise_{i}")
 
 
 def lab_page() -> None:
@@ -224,6 +233,7 @@ def lab_page() -> None:
     running = controls.buttons(KEY, lab, _make, top)
     top[3].caption("Changing a setting starts the lanes afresh.")
     controls.live(KEY, running, _draw, settings.LAB_FRAME_INTERVAL)
+    _rules(lab)
 
 
 ensure_router()

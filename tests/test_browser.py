@@ -37,7 +37,7 @@ LOAD_TIMEOUT = 60_000    # ms for the first page of a cold server
 TIMEOUT = 30_000         # ms for everything else
 EPOCH = re.compile(r"Epoch (\d+) of (\d+)")
 STEP = re.compile(r"step (\d+)")
-NAV = ["Home", "Playground", "Inside the network"]  # app.py's router, in order
+NAV = ["Home", "Playground", "Inside the network", "Variants lab", "Sweeps"]  # app.py's router, in order
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -419,3 +419,58 @@ def test_inside_page_trains_live_on_mnist(server, new_page):
     _pause(page, _step)
     _shot(page, "inside_paused.png")
     _no_exceptions(page, server, "the paused Inside page")
+
+
+def test_lab_page_trains_every_lane_live(server, new_page):
+    """Deep link with four lanes, Train: the curves and every lane's noise drawn and redrawn, then Pause."""
+    page = new_page(server, "/lab?dataset=moons&train_size=200&epochs=200&variants=standard,gaussian,dropconnect,late")
+    expect = _expect()
+    _wait_for_heading(page, "Variants lab")
+    assert _nav_labels(page) == NAV
+    expect(_live_charts(page)).to_have_count(5)
+    texts = _expect_drawn(page, 5, "DropConnect q=0.5")
+    assert any("Late dropout (standard) q=0.5 · now 0 (off: ×1)" in t for t in texts), texts
+    assert _step(page)[0] == 0
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    first, text = _wait_above(_step, page, 0)
+    assert "4 variants · training" in text, text
+    later, _ = _wait_above(_step, page, first)
+    for _ in range(3):  # redrawn in place: never blank while training
+        assert len(_drawn_live_charts(page)) == 5, "a live chart blanked out while training"
+        time.sleep(0.3)
+    expect(page.get_by_role("tab", name="DropConnect")).to_be_visible()
+    _shot(page, "lab_training.png")
+    _no_exceptions(page, server, "the Variants lab while training")
+    _pause(page, _step)
+    _no_exceptions(page, server, "the paused Variants lab")
+
+
+PROGRESS = re.compile(r"(\d+)% of their steps")
+
+
+def _progress(page) -> tuple[int, str]:
+    text = page.get_by_text(PROGRESS).first.inner_text()
+    return int(PROGRESS.search(text).group(1)), text
+
+
+def test_sweep_page_runs_live_and_pauses(server, new_page):
+    page = new_page(server, "/sweep")
+    expect = _expect()
+    _wait_for_heading(page, "Sweeps")
+    assert _nav_labels(page) == NAV
+    _expect_drawn(page, 1, "Error vs drop rate, width fixed")
+    assert _progress(page)[0] == 0
+    page.get_by_role("button", name="Run", exact=True).click()
+    expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
+    _wait_above(_progress, page, 0, timeout=60.0)
+    _expect_drawn(page, 1, "validation error")
+    _shot(page, "sweep_running.png")
+    page.get_by_role("button", name="Pause", exact=True).click()
+    expect(page.get_by_role("button", name="Run", exact=True)).to_be_visible()
+    expect(page.get_by_text("paused").first).to_be_visible(timeout=5_000)
+    paused = _progress(page)[0]
+    time.sleep(1.5)
+    assert _progress(page)[0] == paused
+    _no_exceptions(page, server, "the Sweeps page")
+
