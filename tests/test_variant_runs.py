@@ -49,7 +49,7 @@ def test_inference_is_deterministic_and_needs_no_generator(key):
     assert torch.equal(model.noise.get_state(), state)  # inference draws nothing from the masks' stream
 
 
-@pytest.mark.parametrize("key", ["standard", "gaussian", "uniform", "alpha"])
+@pytest.mark.parametrize("key", ["standard", "gaussian", "uniform", "alpha", "concrete", "multisample"])
 def test_identity_variants_run_the_plain_network_at_inference(key):
     """Variants whose training keeps E[output] are, in eval mode, the same network without dropout."""
     with_noise = MLP(MLPConfig(hidden=(16, 16), variant=key, p=0.4, input_p=0.2)).eval()

@@ -9,6 +9,7 @@ from explorer.dropout.base import DropoutLayer, Variant, register
 
 INFERENCE_SAMPLES = 200  # Z: draws of the moment-matched Gaussian averaged through the activation
 INFERENCE_SEED = 0       # inference draws from a generator of its own: deterministic, and training's stream untouched
+INFERENCE_CHUNK = 2**23  # values of a(u) held at once: bounds the memory of Z × examples × units
 
 
 class DropConnectLinear(DropoutLayer):
@@ -18,8 +19,11 @@ class DropConnectLinear(DropoutLayer):
     for every example n, unscaled, then a(u). Inference (moment matching): u is
     close to Gaussian with mean k(Wv + b) and variance k(1−k)((W⊙W)(v⊙v) + b⊙b);
     the output is E[a(u)]: in closed form for ReLU (μΦ(μ/σ) + σφ(μ/σ)), the
-    mean itself without activation, else the mean of a(u) over
-    ``INFERENCE_SAMPLES`` draws. ``last_mask`` is the (N, out, in) weight mask.
+    mean itself without activation, else the mean of a(μ + σε) over
+    ``INFERENCE_SAMPLES`` draws of ε (in ± pairs), the same draws for every
+    unit and example: an example's prediction does not depend on its batch
+    (up to rounding).
+    ``last_mask`` is the (N, out, in) weight mask.
     """
 
     def __init__(self, p: float, generator: torch.Generator | None, linear: nn.Linear,
@@ -35,8 +39,9 @@ class DropConnectLinear(DropoutLayer):
         if self.training and self.record:
             self.last_input = v.detach()
         if self.p == 0.0:
-            if self.training:
-                self.remember(torch.ones(len(v), *w.shape, dtype=torch.bool), torch.ones(len(v), *w.shape))
+            if self.training and self.record:  # N·out·in values: built only when asked for
+                ones = torch.ones(len(v), *w.shape)
+                self.remember(ones > 0, ones)
             return self._act(self.linear(v))
         if not self.training:
             return self.infer(v)
@@ -51,14 +56,16 @@ class DropConnectLinear(DropoutLayer):
         mean = k * self.linear(v)
         if self.activation is None:
             return mean
-        std = (k * (1.0 - k) * ((v * v) @ (w * w).T + b * b)).sqrt()
+        # clamped so that sqrt has a finite gradient where no input reaches a unit
+        std = (k * (1.0 - k) * ((v * v) @ (w * w).T + b * b)).clamp_min(1e-12).sqrt()
         if isinstance(self.activation, nn.ReLU):
             normal = torch.distributions.Normal(0.0, 1.0)
-            ratio = mean / std.clamp_min(1e-12)
+            ratio = mean / std
             return mean * normal.cdf(ratio) + std * normal.log_prob(ratio).exp()
-        eps = torch.Generator().manual_seed(INFERENCE_SEED)
-        draws = torch.randn(INFERENCE_SAMPLES, *mean.shape, generator=eps, dtype=mean.dtype)
-        return self._act(mean + std * draws).mean(0)
+        half = torch.randn(INFERENCE_SAMPLES // 2, generator=torch.Generator().manual_seed(INFERENCE_SEED), dtype=mean.dtype)
+        eps = torch.cat([half, -half])  # antithetic pairs: the draws' mean is exactly 0
+        chunks = eps.split(max(1, INFERENCE_CHUNK // mean.numel()))
+        return sum(self._act(mean + std * e[:, None, None]).sum(0) for e in chunks) / len(eps)
 
 
 register(
