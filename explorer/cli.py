@@ -195,7 +195,7 @@ def cmd_variants(args: argparse.Namespace) -> None:
         return
     for e in entries:
         flags = ", ".join(f"{p['flag']} ({p['default']})" for p in e["params"])
-        print(f"{e['key']:<15} {e['kind']:<9} {'/'.join(e['models']):<8} {e['name']}" + (f"; {flags}" if flags else ""))
+        print(f"{e['key']:<15} {e['select']:<37} {e['name']}" + (f"; {flags}" if flags else ""))
 
 
 def _numbers(flag: str, text: str, parse: Callable[[str], Any]) -> tuple:

@@ -334,6 +334,8 @@ def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
     if exp.layer_variant not in allowed:
         where = "the CNN's input and dense layers" if exp.model == "cnn" else "the MLP"
         extra = "; the CNN's conv maps take --conv-variant, at rate --conv-p" if exp.model == "cnn" else ""
+        if exp.layer_variant in VARIANTS and VARIANTS[exp.layer_variant].placement == "maps":
+            extra = f"; {exp.layer_variant} acts on conv maps: --model cnn --conv-variant {exp.layer_variant}"
         name = "base_variant" if exp.variant in SCHEDULES else "variant"
         problems.append(((name, "model"), f"{_flag(name)} {exp.layer_variant} does not apply to {where}: "
                                           f"choose from {', '.join(allowed)}{extra}"))

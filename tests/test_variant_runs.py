@@ -230,6 +230,7 @@ def test_catalogue_lists_every_key_with_formulas_and_parameters():
     for e in entries.values():
         assert e["train_rule"] and e["infer_rule"] and e["explanation"] and e["reference"] and e["models"]
     assert [p["flag"] for p in entries["multisample"]["params"]] == ["--samples"]
+    assert entries["dropblock"]["select"] == "--model cnn --conv-variant dropblock" and entries["mc"]["select"] == "--inference mc"
     assert {p["flag"] for p in entries["early"]["params"]} == {"--base-variant", "--schedule-cutoff", "--schedule-shape"}
     assert entries["early"]["params"][1]["default"] == "0" and entries["mc"]["params"][0]["default"] == "30"
 
