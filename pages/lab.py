@@ -49,10 +49,17 @@ def _make(lanes: list[Experiment], compare: bool = False) -> Lab:
     return Lab(lanes, _data(e.dataset, e.train_size, e.val_size, e.noise, e.label_noise, e.seed))
 
 
+def _defaults(dataset: str) -> Experiment:
+    """The dataset's defaults; on MNIST with 256-unit layers, where DropConnect's per-example weight masks
+    (64 × 784 × 512 draws a step at 512 units) would hold every lane back."""
+    exp = defaults_for(dataset)
+    return replace(exp, hidden=(256, 256)) if exp.is_mnist else exp
+
+
 def _dataset_changed() -> None:
-    """A new dataset brings its own defaults (MNIST: the reference run), as on the command line."""
+    """A new dataset brings its own defaults, as on the command line."""
     s = st.session_state
-    exp = defaults_for(s[KEY + "dataset"])
+    exp = _defaults(s[KEY + "dataset"])
     for f in fields(Experiment):
         if f.name != "dataset":
             value = getattr(exp, f.name)
@@ -74,7 +81,7 @@ def _load_settings() -> None:
     params = st.query_params.to_dict()
     lanes_text = params.pop("variants", None)
     named = params.get("dataset", "").strip()
-    default = defaults_for(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
+    default = _defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
     warnings = form.load_settings(KEY, default, params, REFUSALS, "the Variants lab", lab.lanes[0] if lab else None)
     if warnings is None:
         return
@@ -152,7 +159,7 @@ def _controls() -> list[Experiment] | None:
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
     lab: Lab | None = s.get(KEY + "run")
-    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(defaults_for(dataset), model=model))
+    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(_defaults(dataset), model=model))
     lanes = [_lane_widgets(k, base) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
         st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")

@@ -62,4 +62,4 @@ def test_changing_the_dataset_brings_its_defaults():
     at = _open(LAB)
     at.sidebar.selectbox(key="lab_dataset").set_value("mnist").run()
     lab = at.session_state["lab_run"]
-    assert lab.lanes[0].dataset == "mnist" and lab.lanes[0].hidden == (512, 512) and lab.lanes[0].noise == 0.0
+    assert lab.lanes[0].dataset == "mnist" and lab.lanes[0].hidden == (256, 256) and lab.lanes[0].noise == 0.0
