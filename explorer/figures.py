@@ -515,7 +515,9 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
     else:
         series = [("validation error, dropout", "val_error", True, RUN_COLORS[0], "solid"),
                   ("validation error, no dropout", "val_error", False, RUN_COLORS[1], "solid")]
-        xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee")
+        sizes = sorted({p["x"] for p in points})
+        xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee", tickvals=sizes,
+                     ticktext=[f"{s:,.0f}" for s in sizes])
     for name, metric, dropout, color, dash in series:
         chosen = [p for p in points if dropout is None or p["dropout"] == dropout]
         if chosen:

@@ -83,7 +83,7 @@ def _sweep(spec: SweepSpec) -> Sweep:
 
 def _title(spec: SweepSpec) -> str:
     if spec.over == "size":
-        return "Validation error vs training-set size, with and without dropout"
+        return "Validation error vs training-set size"
     return "Error vs drop rate" + (", width fixed" if spec.mode == "fixed-width" else ", n·k fixed")
 
 
