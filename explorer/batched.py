@@ -97,12 +97,15 @@ class StackedTrainer:
 
     Model k sees the batches a ``Trainer`` seeded ``seeds[k]`` would draw. Its
     gradient is its own: the loss is the sum over models of each one's mean.
+    ``eval_every``: epochs between evaluations (the last epoch always has one);
+    1, every epoch, is the ``Trainer``'s rule.
     """
 
-    def __init__(self, model: StackedMLP, data: Dataset, cfg: TrainConfig, seeds: Sequence[int]) -> None:
+    def __init__(self, model: StackedMLP, data: Dataset, cfg: TrainConfig, seeds: Sequence[int],
+                 eval_every: int = 1) -> None:
         if len(seeds) != len(model):
             raise ValueError(f"one batch-order seed per model: {len(model)} models, {len(seeds)} seeds")
-        self.model, self.data, self.cfg = model, data, cfg
+        self.model, self.data, self.cfg, self.eval_every = model, data, cfg, max(1, eval_every)
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.orders = [torch.Generator().manual_seed(s) for s in seeds]
         self.histories: list[list[dict[str, float]]] = [[] for _ in seeds]
@@ -149,6 +152,8 @@ class StackedTrainer:
 
     def _end_epoch(self) -> None:
         self.epoch += 1
+        if self.epoch % self.eval_every and not self.done:
+            return
         train = self.evaluate(self.data.x_train, self.data.y_train)
         val = self.evaluate(self.data.x_val, self.data.y_val)
         for k, history in enumerate(self.histories):

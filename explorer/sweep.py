@@ -15,6 +15,9 @@ moment: each model's latest epoch.
   and without dropout (the base experiment's rates, and 0). Every size trains
   for the same number of steps, ``epochs`` counted at the largest size, so a
   small set is not undertrained: the comparison is of data, not of updates.
+  A small set's many short epochs are evaluated about as often as the largest
+  set's (every ``epochs / base.epochs`` epochs, and the last): evaluating 1,100
+  examples after every two steps would cost more than the training.
 """
 
 from __future__ import annotations
@@ -121,10 +124,11 @@ class Sweep:
         self.seconds = 0.0
         self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
 
-    def _stack(self, exps: list[Experiment], data: Dataset, **info: list) -> Group:
+    def _stack(self, exps: list[Experiment], data: Dataset, eval_every: int = 1, **info: list) -> Group:
         cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
         base = exps[0]
-        trainer = StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(), [e.seed for e in exps])
+        trainer = StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(), [e.seed for e in exps],
+                                 eval_every=eval_every)
         return Group(trainer, widths=[e.hidden for e in exps], seeds=[e.seed for e in exps], **info)
 
     def _rate_groups(self) -> list[Group]:
@@ -145,11 +149,11 @@ class Sweep:
         for n in s.sizes:
             idx = order[:n]
             data = replace(self.data, x_train=self.data.x_train[idx], y_train=self.data.y_train[idx])
-            epochs = math.ceil(steps / math.ceil(n / b.batch_size))
-            runs = [(on, replace(b, epochs=min(epochs, settings.MAX_EPOCHS), seed=b.seed + i,
-                                 **({} if on else {"p": 0.0, "input_p": 0.0})))
+            epochs = min(math.ceil(steps / math.ceil(n / b.batch_size)), settings.MAX_EPOCHS)
+            runs = [(on, replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0})))
                     for on in (True, False) for i in range(s.seeds)]
-            groups.append(self._stack([e for _, e in runs], data, xs=[float(n)] * len(runs), dropout=[on for on, _ in runs]))
+            groups.append(self._stack([e for _, e in runs], data, eval_every=math.ceil(epochs / b.epochs),
+                                      xs=[float(n)] * len(runs), dropout=[on for on, _ in runs]))
         return groups
 
     # --- progress ------------------------------------------------------------
