@@ -94,6 +94,13 @@ def _draw(sweep: Sweep) -> None:
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
                                          f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {state}")
     live_chart(sweep_figure(result["points"], spec.over, _title(spec)), KEY + "fig")
+    if spec.mode == "fixed-kept" and spec.over == "rate":
+        n = spec.base.hidden[0]
+        capped = [q for q in spec.rates if round(n / (1 - q)) > settings.MAX_WIDTH]
+        if capped:
+            st.caption(f"At q = {', '.join(f'{q:g}' for q in capped)} the n/k units exceed this instance's "
+                       f"{settings.MAX_WIDTH}-unit limit: those points have {settings.MAX_WIDTH} units, "
+                       "so fewer than n·k are kept.")
 
 
 def _reset() -> None:
