@@ -8,6 +8,7 @@ noise it applies to one batch with its formulas. The live loop is
 
 from __future__ import annotations
 
+import textwrap
 from dataclasses import fields, replace
 
 import streamlit as st
@@ -18,7 +19,8 @@ from explorer.datasets import TOY_DATASETS, Dataset
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES, SHAPES
 from explorer.experiment import Experiment, check, defaults_for, format_field, make_data, to_params
-from explorer.lab import Lab, lane
+from explorer.lab import DROPOUT_FIELDS, Lab, lane
+from explorer.mnist import MNIST_DATASETS
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
@@ -28,13 +30,16 @@ DATASETS = (*TOY_DATASETS, "mnist")
 DEFAULT_LANES = ("standard", "gaussian", "dropconnect", "early")
 ENTRIES = {e["key"]: e for e in catalogue()}
 MODELS = {"mlp": "MLP", "cnn": "CNN (MNIST)"}
+# A lane's own dropout settings: the link names the lanes (variants=…); their settings are in the sidebar.
+LANE_FIELDS = tuple(f for f in DROPOUT_FIELDS if f not in ("p", "input_p", "conv_p"))
 REFUSALS = {
-    "dataset": lambda v: v not in DATASETS and f"it trains on toy data or the embedded MNIST subset, not {v}",
+    "dataset": lambda v: v in MNIST_DATASETS and v != "mnist"
+    and f"{v} is read from files: `python -m explorer train --dataset {v}`",
     "data_dir": lambda v: "it reads no data files",
-    **{name: (lambda v: "each lane sets its own dropout in the sidebar")
-       for name in ("variant", "base_variant", "schedule_shape", "schedule_cutoff", "samples", "standout_alpha",
-                    "conv_variant", "block_size", "inference", "mc_samples")},
 }
+# px per character of a noise picture's title, and of its axis titles (more: centred on the plot, not the figure)
+NOISE_TITLE_PX, NOISE_AXIS_PX = 7.2, 9.0
+FRAME = dict(showline=True, mirror=True, linecolor="#d0d0d0")  # a picture all white (×1: dropout off) still shows
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the data…")
@@ -80,23 +85,36 @@ def _load_settings() -> None:
     lab: Lab | None = s.get(KEY + "run")
     params = st.query_params.to_dict()
     lanes_text = params.pop("variants", None)
+    lane_fields = [name for name in LANE_FIELDS if params.pop(name, None) is not None]
     named = params.get("dataset", "").strip()
     default = _defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
-    warnings = form.load_settings(KEY, default, params, REFUSALS, "the Variants lab", lab.lanes[0] if lab else None)
+    warnings = form.load_settings(KEY, default, params, REFUSALS,
+                                  "the Variants lab trains on toy data or the embedded MNIST subset",
+                                  lab.lanes[0] if lab else None)
     if warnings is None:
         return
-    keys = list(DEFAULT_LANES)
-    if lanes_text is not None:
-        asked = [k for k in lanes_text.split(",") if k]
-        unknown = [k for k in asked if k not in _lane_options(s[KEY + "model"])]
-        known = list(dict.fromkeys(k for k in asked if k not in unknown))
-        if unknown:
-            warnings.append(f"variants: {', '.join(unknown)} cannot run here; choose from "
-                            f"{', '.join(_lane_options(s[KEY + 'model']))}")
-        if len(known) >= settings.LAB_MIN_LANES:
-            keys = known[: settings.LAB_MAX_LANES]
-    s[KEY + "lanes"] = keys
+    if lane_fields:
+        warnings.append(f"{', '.join(lane_fields)}: the Variants lab takes its lanes from variants=… and sets "
+                        "each lane's own parameters in the sidebar")
+    s[KEY + "lanes"] = list(DEFAULT_LANES) if lanes_text is None else _linked_lanes(lanes_text, warnings)
     s[KEY + "warnings"] = warnings
+
+
+def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
+    """The lanes a link names (``variants=a,b,…``), or the default ones, with a warning for what is dropped."""
+    options = _lane_options(st.session_state[KEY + "model"])
+    asked = [k.strip() for k in text.split(",") if k.strip()]
+    unknown = [k for k in asked if k not in options]
+    known = list(dict.fromkeys(k for k in asked if k in options))
+    problems = [f"{', '.join(unknown)} cannot run here (choose from {', '.join(options)})"] if unknown else []
+    if len(known) > settings.LAB_MAX_LANES:
+        problems.append(f"at most {settings.LAB_MAX_LANES} side by side: {', '.join(known[settings.LAB_MAX_LANES:])} "
+                        "left out")
+    if len(known) < settings.LAB_MIN_LANES:
+        problems.append(f"fewer than {settings.LAB_MIN_LANES} left, so the default ones: {', '.join(DEFAULT_LANES)}")
+    if problems:
+        warnings.append("variants: " + "; ".join(problems))
+    return known[: settings.LAB_MAX_LANES] if len(known) >= settings.LAB_MIN_LANES else list(DEFAULT_LANES)
 
 
 def _data_widgets() -> None:
@@ -112,11 +130,11 @@ def _data_widgets() -> None:
         s[KEY + "model"] = "mlp"
 
 
-def _lane_widgets(key: str, base: Experiment) -> Experiment:
-    """One lane's expander: its rates and its own parameters; returns the lane's experiment."""
-    s, p = st.session_state, f"{KEY}lane_{key}_"
+def _lane_widgets(key: str, base: Experiment, box) -> Experiment:
+    """One lane's expander in ``box``: its rates and its own parameters; returns the lane's experiment."""
+    p = f"{KEY}lane_{key}_"
     entry = ENTRIES[key]
-    with st.sidebar.expander(entry["name"]):
+    with box.expander(entry["name"]):
         maps = key in VARIANTS and VARIANTS[key].placement == "maps"
         rate = st.slider("Conv-map drop rate" if maps else "Hidden drop rate q", 0.0, settings.MAX_RATE,
                          base.conv_p if maps else base.p, 0.05, key=p + "p")
@@ -135,8 +153,9 @@ def _lane_widgets(key: str, base: Experiment) -> Experiment:
                        and k != "concrete"]
             changes["base_variant"] = st.selectbox("Of the variant", wrapped, key=p + "base",
                                                    format_func=lambda k: VARIANTS[k].name)
-            changes["schedule_cutoff"] = st.number_input("Cutoff epoch (0 = a quarter of the epochs)", 0,
-                                                         settings.MAX_EPOCHS, 0, key=p + "cutoff")
+            changes["schedule_cutoff"] = st.number_input("Cutoff epoch T", 0, settings.MAX_EPOCHS, 0, key=p + "cutoff",
+                                                         help="The epoch where the rate switches; 0: a quarter of "
+                                                              "the epochs.")
             if key == "early":
                 changes["schedule_shape"] = st.radio("Shape", SHAPES, horizontal=True, key=p + "shape")
         if st.toggle("MC inference", key=p + "mc", help="Validate with the average of T stochastic passes."):
@@ -154,20 +173,26 @@ def _controls() -> list[Experiment] | None:
     sb.header("Variants")
     keys = sb.multiselect("Compare", options, key=KEY + "lanes", format_func=lambda k: ENTRIES[k]["name"],
                           max_selections=settings.LAB_MAX_LANES, help="Two to six; each has its settings below.")
+    lane_box = sb.container()  # each lane's settings, right below the choice; filled once the shared ones are read
     dataset, model = s[KEY + "dataset"], s[KEY + "model"]
     sb.header("Network")
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
     lab: Lab | None = s.get(KEY + "run")
     base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(_defaults(dataset), model=model))
-    lanes = [_lane_widgets(k, base) for k in keys]
+    lanes = [_lane_widgets(k, base, lane_box) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
         st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")
         return None
     problems = [f"{ENTRIES[k]['name']}: {p}" for k, e in zip(keys, lanes) for p in check(e)]
     for problem in problems:
         sb.error(f"Not applied: {problem}")
-    return None if problems else lanes
+    if not problems:
+        return lanes
+    if lab is None:
+        st.warning("Fix the settings marked in the sidebar to train.")
+        return None
+    return lab.lanes  # the lanes that run go on, as on the other pages
 
 
 def _status(lab: Lab, running: bool) -> str:
@@ -180,7 +205,7 @@ def _table(lab: Lab) -> None:
     rows = [{"variant": r["variant"], "train loss": r["train_loss"], "val loss": r["val_loss"],
              "train acc": 100 * r["train_acc"], "val acc": 100 * r["val_acc"], "gap (points)": 100 * r["gap"],
              "s / epoch": r["seconds_per_epoch"]} for r in lab.rows()]
-    st.dataframe(rows, hide_index=True, width="stretch", column_config={
+    st.dataframe(rows, hide_index=True, width="stretch", placeholder="–", column_config={
         "train loss": st.column_config.NumberColumn(format="%.3f"), "val loss": st.column_config.NumberColumn(format="%.3f"),
         "train acc": st.column_config.NumberColumn(format="%.1f%%"), "val acc": st.column_config.NumberColumn(format="%.1f%%"),
         "gap (points)": st.column_config.NumberColumn(format="%.1f", help="training accuracy − validation accuracy"),
@@ -215,10 +240,52 @@ def _draw(lab: Lab, running: bool) -> None:
     st.subheader("The noise each variant applies to one batch")
     st.caption("Each cell is the factor a value was multiplied by in one training step of a fixed batch: "
                "grey 0 (dropped), white 1, blue 2 or more (inverted dropout's ×1/k). A fresh draw every frame.")
-    columns = st.columns(3)
-    for i in range(len(lab.lanes)):
-        with columns[i % 3]:
-            live_chart(frame[f"noise {i}"], f"{KEY}fig_noise_{i}")
+    n = len(lab.lanes)
+    per_row = 2 if n in (2, 4) else 3  # full rows: 2 + 2 rather than 3 + 1
+    pictures = _for_grid([frame[f"noise {i}"] for i in range(n)], per_row)
+    columns = st.columns(per_row)
+    for i, picture in enumerate(pictures):
+        with columns[i % per_row]:
+            live_chart(picture, f"{KEY}fig_noise_{i}")
+
+
+def _for_grid(pictures: list[dict], per_row: int) -> list[dict]:
+    """The noise pictures laid out for a grid of ``per_row`` columns at 1280 px: titles and axis titles wrapped
+    (a lane's label with its rate now, "… · now 0.25", is wider than a third of the page), the same top margin
+    in a row so its pictures line up, and a thin frame round each picture."""
+    width = 820 / per_row - 20  # px: the main column at 1280 px, less the gaps
+    titles = [_wrap(f["layout"]["title"]["text"], int(width / NOISE_TITLE_PX)) for f in pictures]
+    for i, (figure, lines) in enumerate(zip(pictures, titles)):
+        row = titles[i - i % per_row: i - i % per_row + per_row]
+        extra = 26 * (max(map(len, row)) - 1)  # px per extra title line
+        layout = figure["layout"]
+        layout["title"]["text"] = "<br>".join(lines)
+        layout["margin"] = layout["margin"] | {"t": layout["margin"]["t"] + extra}
+        layout["height"] += extra
+        layout["xaxis"] |= FRAME
+        layout["yaxis"] |= FRAME
+        axis = layout["xaxis"]["title"]
+        axis["text"] = "<br>".join(_wrap(axis["text"], int(width / NOISE_AXIS_PX)))
+    return pictures
+
+
+def _wrap(text: str, chars: int) -> list[str]:
+    """``text`` in lines of at most ``chars`` characters, broken at its " · " separators first."""
+    lines: list[str] = []
+    for part in text.split(" · "):
+        if lines and len(lines[-1]) + 3 + len(part) <= chars:
+            lines[-1] += " · " + part
+        else:
+            lines += textwrap.wrap(part, chars) or [""]
+    return lines
+
+
+def _link(lanes: list[Experiment]) -> dict[str, str]:
+    """The shared settings (with the rates every lane starts from) and the lanes' keys: what a link can hold."""
+    s, default = st.session_state, Experiment()
+    shared = replace(lanes[0], **{f: s[KEY + f] for f in ("p", "input_p", "conv_p")},
+                     **{f: getattr(default, f) for f in LANE_FIELDS})
+    return to_params(shared) | {"variants": ",".join(map(_lane_key, lanes))}
 
 
 def lab_page() -> None:
@@ -232,9 +299,7 @@ def lab_page() -> None:
     lanes = _controls()
     if lanes is None:
         return
-    shared = to_params(lanes[0] if lanes[0].variant == "standard" else replace(lanes[0], variant="standard"))
-    st.query_params.from_dict({k: v for k, v in shared.items() if k not in REFUSALS or k == "dataset"}
-                              | {"variants": ",".join(st.session_state[KEY + "lanes"])})
+    st.query_params.from_dict(_link(lanes))
     lab = controls.current_run(KEY, lanes, False, _make)
     top = st.columns([1, 1, 1, 4], vertical_alignment="center")
     running = controls.buttons(KEY, lab, _make, top)

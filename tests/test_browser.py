@@ -261,6 +261,18 @@ def _drawn_live_charts(page) -> list[str]:
     )
 
 
+def _drawn_data(page) -> list[str]:
+    """What every drawn live chart plots (its traces' x, y and z), as text: it changes when a chart is redrawn
+    with new data, where a heatmap's text (titles, ticks) does not."""
+    return page.evaluate(
+        """(selector) => Array.from(document.querySelectorAll(selector))
+            .map((frame) => frame.contentDocument && frame.contentDocument.querySelector('.js-plotly-plot'))
+            .filter((plot) => plot && plot.data)
+            .map((plot) => JSON.stringify(plot.data.map((t) => [t.x, t.y, t.z])))""",
+        LIVE_CHART,
+    )
+
+
 def _expect_drawn(page, count: int, containing: str = "") -> list[str]:
     """Wait until ``count`` live charts are drawn, one of them showing ``containing``."""
     deadline = time.monotonic() + TIMEOUT / 1000
@@ -423,7 +435,7 @@ def test_inside_page_trains_live_on_mnist(server, new_page):
 
 def test_lab_page_trains_every_lane_live(server, new_page):
     """Deep link with four lanes, Train: the curves and every lane's noise drawn and redrawn, then Pause."""
-    page = new_page(server, "/lab?dataset=moons&train_size=200&epochs=200&variants=standard,gaussian,dropconnect,late")
+    page = new_page(server, "/lab?dataset=moons&train_size=200&epochs=400&variants=standard,gaussian,dropconnect,late")
     expect = _expect()
     _wait_for_heading(page, "Variants lab")
     assert _nav_labels(page) == NAV
@@ -435,10 +447,17 @@ def test_lab_page_trains_every_lane_live(server, new_page):
     page.get_by_role("button", name="Train", exact=True).click()
     first, text = _wait_above(_step, page, 0)
     assert "4 variants · training" in text, text
+    before = _drawn_data(page)
     later, _ = _wait_above(_step, page, first)
     for _ in range(3):  # redrawn in place: never blank while training
         assert len(_drawn_live_charts(page)) == 5, "a live chart blanked out while training"
         time.sleep(0.3)
+    _wait_above(_epoch, page, _epoch(page)[0])  # a new point on the curves
+    after = _drawn_data(page)
+    # The curves and every noise picture plot new data, but late dropout's, which is off (×1 everywhere) until
+    # its cutoff (a quarter of the 400 epochs); the order is the page's: curves, then the lanes.
+    changed = [a != b for a, b in zip(before, after)]
+    assert len(before) == len(after) == 5 and changed == [True, True, True, True, False], changed
     expect(page.get_by_role("tab", name="DropConnect")).to_be_visible()
     _shot(page, "lab_training.png")
     _no_exceptions(page, server, "the Variants lab while training")
