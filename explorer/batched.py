@@ -13,7 +13,6 @@ Standard (inverted) dropout only.
 
 from __future__ import annotations
 
-import time
 from typing import Sequence
 
 import torch
@@ -22,7 +21,7 @@ from torch import nn
 
 from explorer.datasets import Dataset
 from explorer.model import ACTIVATIONS, MLP, MLPConfig
-from explorer.training import EVAL_CHUNK, TrainConfig, make_optimizer
+from explorer.training import EVAL_CHUNK, BoundedRun, TrainConfig, make_optimizer
 
 
 class StackedMLP(nn.Module):
@@ -92,7 +91,7 @@ class StackedMLP(nn.Module):
             cols.copy_(torch.renorm(cols.reshape(-1, cols.shape[-1]), 2, 0, max_norm).reshape(cols.shape))
 
 
-class StackedTrainer:
+class StackedTrainer(BoundedRun):
     """The ``Trainer``'s contract for K models on one dataset: bounded ``run``, per-model ``histories``.
 
     Model k sees the batches a ``Trainer`` seeded ``seeds[k]`` would draw. Its
@@ -120,17 +119,6 @@ class StackedTrainer:
     @property
     def steps_per_epoch(self) -> int:
         return -(-len(self.data.y_train) // self.cfg.batch_size)
-
-    def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
-        start, taken = time.perf_counter(), 0
-        self.model.train()
-        while not self.done and (max_steps is None or taken < max_steps):
-            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
-                break
-            self._train_step()
-            taken += 1
-        self.train_seconds += time.perf_counter() - start
-        return taken
 
     def _train_step(self) -> None:
         if not self._batches:

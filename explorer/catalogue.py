@@ -12,12 +12,12 @@ from typing import Any
 
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES
-from explorer.experiment import Experiment, format_field
+from explorer.experiment import Experiment, flag, format_field
 from explorer.mc import MC
 
 
 def _params(names: dict[str, str]) -> list[dict[str, str]]:
-    return [{"name": name, "flag": "--" + name.replace("_", "-"), "description": about,
+    return [{"name": name, "flag": flag(name), "description": about,
              "default": format_field(getattr(Experiment, name))} for name, about in names.items()]
 
 

@@ -16,7 +16,9 @@ from dataclasses import fields, replace
 from typing import Any, Callable, Sequence, TextIO
 
 from explorer import settings
-from explorer.experiment import IDX_DATASETS, PARSERS, Experiment, build, check, defaults_for, format_field, parse_field
+from explorer.experiment import (
+    IDX_DATASETS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
+)
 from explorer.sweep import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.training import Trainer
 
@@ -65,10 +67,6 @@ def fail(message: str) -> None:
     raise SystemExit(2)
 
 
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
 def make_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="python -m explorer", description="Dropout Explorer, headless.")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -108,14 +106,14 @@ def _experiment_flags(parser: argparse.ArgumentParser, toy: Experiment, digits: 
             shown = dataset_default
         if f.name == "data_dir":
             shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
-        parser.add_argument(_flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
+        parser.add_argument(flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
 
 
 def _parse(name: str, text: str) -> Any:
     try:
         return parse_field(name, text)
     except ValueError as err:
-        fail(f"{_flag(name)}: {err}")
+        fail(f"{flag(name)}: {err}")
 
 
 def experiment_from_args(args: argparse.Namespace, defaults: Callable[[str], Experiment] = defaults_for,
@@ -198,13 +196,13 @@ def cmd_variants(args: argparse.Namespace) -> None:
         print(f"{e['key']:<15} {e['select']:<37} {e['name']}" + (f"; {flags}" if flags else ""))
 
 
-def _numbers(flag: str, text: str, parse: Callable[[str], Any]) -> tuple:
+def _numbers(option: str, text: str, parse: Callable[[str], Any]) -> tuple:
     try:
         values = tuple(parse(t) for t in text.replace(" ", "").split(",") if t)
     except ValueError as err:
-        fail(f"{flag}: {err}")
+        fail(f"{option}: {err}")
     if not values:
-        fail(f"{flag}: expected comma-separated values")
+        fail(f"{option}: expected comma-separated values")
     return values
 
 

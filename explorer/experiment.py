@@ -337,7 +337,7 @@ def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
         if exp.layer_variant in VARIANTS and VARIANTS[exp.layer_variant].placement == "maps":
             extra = f"; {exp.layer_variant} acts on conv maps: --model cnn --conv-variant {exp.layer_variant}"
         name = "base_variant" if exp.variant in SCHEDULES else "variant"
-        problems.append(((name, "model"), f"{_flag(name)} {exp.layer_variant} does not apply to {where}: "
+        problems.append(((name, "model"), f"{flag(name)} {exp.layer_variant} does not apply to {where}: "
                                           f"choose from {', '.join(allowed)}{extra}"))
     if exp.variant in SCHEDULES and exp.base_variant == "concrete":
         problems.append((("base_variant", "variant"),
@@ -390,11 +390,12 @@ def _idle_params(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
     for name, keys in _owners().items():
         if getattr(exp, name) != getattr(Experiment, name) and not chosen & set(keys):
             picker = _CHOSEN_BY.get(name, "variant")
-            problems.append(((name, picker), f"{_flag(name)} applies to {_flag(picker)} {' or '.join(keys)} only"))
+            problems.append(((name, picker), f"{flag(name)} applies to {flag(picker)} {' or '.join(keys)} only"))
     return problems
 
 
-def _flag(name: str) -> str:
+def flag(name: str) -> str:
+    """A field's command-line flag: ``train_size`` → ``--train-size``."""
     return "--" + name.replace("_", "-")
 
 

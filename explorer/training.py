@@ -52,7 +52,25 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainConfig) -> to
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-class Trainer:
+class BoundedRun:
+    """``run(max_steps=..., max_seconds=...)``: train until either bound or ``done``; subclasses define
+    ``_train_step``, ``done`` and the ``model`` and ``train_seconds`` it keeps."""
+
+    def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
+        """Train until ``max_steps`` steps, ``max_seconds`` of wall time or the last epoch; return steps taken."""
+        start = time.perf_counter()
+        taken = 0
+        self.model.train()
+        while not self.done and (max_steps is None or taken < max_steps):
+            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
+                break
+            self._train_step()
+            taken += 1
+        self.train_seconds += time.perf_counter() - start
+        return taken
+
+
+class Trainer(BoundedRun):
     """Trains one model on one dataset; keeps a per-epoch history.
 
     Two trainers built with the same configs see the same batches in the same
@@ -113,19 +131,6 @@ class Trainer:
             group["lr"], group["weight_decay"] = self.cfg.lr, self.cfg.weight_decay
 
     # --- training --------------------------------------------------------
-    def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
-        """Train until ``max_steps`` steps, ``max_seconds`` of wall time or the last epoch; return steps taken."""
-        start = time.perf_counter()
-        taken = 0
-        self.model.train()
-        while not self.done and (max_steps is None or taken < max_steps):
-            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
-                break
-            self._train_step()
-            taken += 1
-        self.train_seconds += time.perf_counter() - start
-        return taken
-
     def _train_step(self) -> None:
         if not self._batches:
             perm = torch.randperm(len(self.data.y_train), generator=self.order)
