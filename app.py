@@ -76,6 +76,12 @@ def home() -> None:
                  "the same data and weights, with the noise each applies", icon=":material/compare:")
     st.page_link("pages/sweep.py", label="Sweeps: error vs drop rate and vs data size (the paper's Fig. 9 and 10), "
                  "dozens of networks trained together", icon=":material/show_chart:")
+    st.page_link("pages/coadaptation.py", label="Co-adaptation: how much units lean on each other, with and without "
+                 "dropout: correlations, DeCov, unit removal and pairwise interactions", icon=":material/hub:")
+    st.page_link("pages/uncertainty.py", label="Uncertainty: MC dropout's predictive spread on a curve with a gap, "
+                 "entropy and mutual information maps, digits rotated out of distribution", icon=":material/blur_on:")
+    st.page_link("pages/theory.py", label="Theory: dropout as L2 in closed form, the exact average of all 2ⁿ thinned "
+                 "networks, dropout vs weight decay vs early stopping", icon=":material/functions:")
 
 
 pages = [
@@ -84,6 +90,9 @@ pages = [
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
     st.Page("pages/lab.py", title="Variants lab", icon=":material/compare:", url_path="lab"),
     st.Page("pages/sweep.py", title="Sweeps", icon=":material/show_chart:", url_path="sweep"),
+    st.Page("pages/coadaptation.py", title="Co-adaptation", icon=":material/hub:", url_path="coadaptation"),
+    st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:", url_path="uncertainty"),
+    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
 ]
 page = st.navigation(pages)
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))

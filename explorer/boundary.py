@@ -22,15 +22,21 @@ def extent(points: torch.Tensor, margin: float = 0.5) -> tuple[float, float, flo
     return float(lo[0]), float(hi[0]), float(lo[1]), float(hi[1])
 
 
-@torch.no_grad()
-def decision_grid(model: nn.Module, box: tuple[float, float, float, float], resolution: int) -> Grid:
-    """One batched forward pass over every grid point, in inference mode."""
+def grid_points(box: tuple[float, float, float, float], resolution: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The grid's axes and its points as (resolution², 2), row by row (rows follow ys)."""
     xs = torch.linspace(box[0], box[1], resolution)
     ys = torch.linspace(box[2], box[3], resolution)
     gy, gx = torch.meshgrid(ys, xs, indexing="ij")
+    return xs, ys, torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1)
+
+
+@torch.no_grad()
+def decision_grid(model: nn.Module, box: tuple[float, float, float, float], resolution: int) -> Grid:
+    """One batched forward pass over every grid point, in inference mode."""
+    xs, ys, points = grid_points(box, resolution)
     was_training = model.training
     model.eval()
-    logits = model(torch.stack([gx.reshape(-1), gy.reshape(-1)], dim=1))
+    logits = model(points)
     model.train(was_training)
     prob = torch.softmax(logits, dim=1)[:, 1].reshape(resolution, resolution)
     return Grid(xs.numpy(), ys.numpy(), prob.numpy())

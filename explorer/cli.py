@@ -2,13 +2,15 @@
 
 Subcommands: ``train`` (one run; ``--json`` for machines), ``variants`` (every
 variant, schedule and inference mode with its formulas and parameters),
-``sweep`` (error vs drop rate or training-set size, many models batched) and
+``sweep`` (error vs drop rate or training-set size, many models batched),
+``analyze`` (the numbers of the co-adaptation, uncertainty and theory pages) and
 ``bench`` (the speed report). Bad input exits with status 2 and one line on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import math
 import sys
@@ -21,6 +23,15 @@ from explorer.experiment import (
 )
 from explorer.sweep import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.training import Trainer
+
+# ``analyze --what KEY``: the backend module that trains and measures it. Each offers
+# analysis_defaults(dataset), analysis_problems(exp) and analyze(exp) -> plain numbers.
+ANALYSES = {
+    "coadaptation": "explorer.coadaptation_runs",
+    "mc": "explorer.mc_digits",
+    "ridge": "explorer.dropout_l2",
+    "averaging": "explorer.averaging",
+}
 
 HELP = {
     "dataset": "toy dataset, or mnist (embedded 5,000 digits), mnist-full, fashion-mnist",
@@ -87,6 +98,14 @@ def make_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--seeds", metavar="S", default="3", help="seeds per point (default 3)")
     _experiment_flags(sweep, sweep_defaults("xor"), sweep_defaults("mnist"), dataset_default="mnist")
     sweep.add_argument("--json", action="store_true", help="print one JSON object on stdout")
+    analyze = sub.add_parser("analyze", help="the numbers of the co-adaptation, uncertainty and theory pages",
+                             description="Trains what the page trains and prints what it measures. Every flag "
+                                         "defaults to that analysis's own setting (README: Analyses).")
+    analyze.add_argument("--what", choices=tuple(ANALYSES), required=True,
+                         help="coadaptation (correlations, DeCov, ablation), mc (MC dropout on MNIST digits), "
+                              "ridge (dropout as L2), averaging (exact average of all thinned networks)")
+    _experiment_flags(analyze, None, None)
+    analyze.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     variants = sub.add_parser("variants", help="list every dropout variant, schedule and inference mode")
     variants.add_argument("--json", action="store_true", help="print a JSON list with formulas and parameters")
     bench = sub.add_parser("bench", help="measure speed against a bare torch loop")
@@ -96,10 +115,14 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _experiment_flags(parser: argparse.ArgumentParser, toy: Experiment, digits: Experiment,
+def _experiment_flags(parser: argparse.ArgumentParser, toy: Experiment | None, digits: Experiment | None,
                       dataset_default: str = Experiment.dataset) -> None:
-    """A flag per Experiment field; help shows the toy default and, where it differs, the MNIST one."""
+    """A flag per Experiment field; help shows the toy default and, where it differs, the MNIST one
+    (no defaults shown when ``toy`` is None: they are the analysis's own)."""
     for f in fields(Experiment):
+        if toy is None or digits is None:
+            parser.add_argument(flag(f.name), dest=f.name, metavar=f.name.upper(), help=HELP[f.name])
+            continue
         default, for_digits = (format_field(getattr(e, f.name)) for e in (toy, digits))
         shown = default if default == for_digits else f"{default} [MNIST: {for_digits}]"
         if f.name == "dataset":
@@ -241,6 +264,68 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     print(f"{spec.models()} models ({spec.seeds} seeds per point) in {result['seconds']:.1f} s")
 
 
+def cmd_analyze(args: argparse.Namespace) -> None:
+    module = importlib.import_module(ANALYSES[args.what])
+    given = args.dataset is not None
+
+    def defaults(dataset: str) -> Experiment:
+        try:
+            return module.analysis_defaults(dataset if given else None)
+        except ValueError as err:  # a dataset the analysis does not take
+            fail(str(err))
+
+    exp = experiment_from_args(args, defaults)
+    problems = module.analysis_problems(exp)
+    if problems:
+        fail(problems[0])
+    settings.configure_torch(shared=False)
+    try:
+        result = module.analyze(exp)
+    except ValueError as err:  # mnist.DataError too
+        fail(" ".join(str(err).split()))
+    result = _strict({"what": args.what, "config": exp.to_dict(), **result})
+    if args.json:
+        json.dump(result, sys.stdout, allow_nan=False)
+        print()
+        return
+    for line in numbers_lines(result):
+        print(line)
+
+
+def numbers_lines(value: Any, prefix: str = "") -> list[str]:
+    """A nested result as ``name: value`` lines, lists of rows as small tables (the config left out)."""
+    if isinstance(value, dict):
+        lines = []
+        for key, item in value.items():
+            if key != "config":
+                lines += numbers_lines(item, f"{prefix}{key}" if not prefix else f"{prefix}.{key}")
+        return lines
+    if isinstance(value, list) and value and all(isinstance(row, dict) for row in value):
+        rows = [_flat(row) for row in value]
+        columns = list(rows[0])
+        width = max(12, *(len(c) for c in columns))
+        table = [f"{prefix}:", "  " + "  ".join(f"{c:>{width}}" for c in columns)]
+        return table + ["  " + "  ".join(f"{_shown_number(row.get(c)):>{width}}" for c in columns) for row in rows]
+    if isinstance(value, list):
+        return [f"{prefix}: " + ", ".join(_shown_number(v) for v in value)]
+    return [f"{prefix}: {_shown_number(value)}"]
+
+
+def _flat(row: dict, prefix: str = "") -> dict[str, Any]:
+    """A table row with nested groups as dotted columns: {"dropout": {"decov": 1}} → {"dropout.decov": 1}."""
+    flat: dict[str, Any] = {}
+    for key, item in row.items():
+        name = f"{prefix}{key}"
+        flat |= _flat(item, name + ".") if isinstance(item, dict) else {name: item}
+    return flat
+
+
+def _shown_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return "n/a" if value is None else str(value)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = make_parser().parse_args(argv)
     if args.command == "train":
@@ -249,6 +334,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cmd_variants(args)
     elif args.command == "sweep":
         cmd_sweep(args)
+    elif args.command == "analyze":
+        cmd_analyze(args)
     else:
         from explorer.bench import run_bench
 

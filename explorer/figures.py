@@ -27,11 +27,11 @@ FONT = dict(size=14)
 Figure = dict[str, Any]  # plotly's dict form of a figure: {"data": [...], "layout": {...}}
 
 
-def _figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
+def make_figure(traces: list[dict[str, Any]], layout: dict[str, Any]) -> Figure:
     return {"data": traces, "layout": layout}
 
 
-def _layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
+def base_layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
     """The look every figure shares, plus its own axes.
 
     Every axis gets ``automargin``: the margins are tight, and without it
@@ -93,7 +93,7 @@ def boundary_figure(
             marker=dict(size=8, color=CLASS_COLORS[c], line=dict(color="white", width=1)),
         ))
     bare = dict(showgrid=False, zeroline=False, showticklabels=False)
-    return _figure(traces, _layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
+    return make_figure(traces, base_layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
                                      yaxis=dict(bare, range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1)))
 
 
@@ -122,7 +122,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
                 ))
     panel_title = dict(font=dict(size=16), showarrow=False, xanchor="center", xref="paper",
                        y=1.0, yanchor="bottom", yref="paper")
-    layout = _layout(
+    layout = base_layout(
         "", height,
         xaxis=dict(anchor="y", domain=[0.0, 0.46], title=dict(text="epoch"), gridcolor="#eeeeee"),
         yaxis=dict(anchor="x", domain=[0.0, 1.0], gridcolor="#eeeeee", rangemode="tozero"),
@@ -133,7 +133,7 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
     layout["margin"]["t"], layout["legend"]["y"] = 30, -0.3  # below the "epoch" titles
     if per_run_legend:
         layout["legend"] |= dict(orientation="v", x=1.02, xanchor="left", y=1.0, yanchor="top")
-    return _figure(traces, layout)
+    return make_figure(traces, layout)
 
 
 def network_figure(
@@ -182,7 +182,7 @@ def network_figure(
                        marker=dict(size=16, color=DROPPED, symbol="x", line=dict(color="#9aa0a6", width=1))))
     names = ["input", *[f"h{i}" for i in range(1, n_layers - 1)], "output"]
     labels = [f"{name}<br>{n}" + ("*" if n > max_units else "") for name, n in zip(names, layer_sizes)]
-    return _figure(traces, _layout(
+    return make_figure(traces, base_layout(
         title, height,
         xaxis=dict(tickvals=list(range(n_layers)), ticktext=labels, tickangle=0, showgrid=False, zeroline=False,
                    range=[-0.4, n_layers - 0.6]),
@@ -196,12 +196,12 @@ def kept_fraction_figure(
     layer_names: Sequence[str], kept: Sequence[float], expected: Sequence[float], height: int = 230
 ) -> Figure:
     """Fraction of units kept in this step's batch, per layer, against the keep probability 1 − q."""
-    return _figure([
+    return make_figure([
         dict(type="bar", x=list(kept), y=list(layer_names), orientation="h", name="kept this step",
              marker=dict(color="#1a73e8"), text=[f"{k:.0%}" for k in kept], textposition="inside"),
         dict(type="scatter", x=list(expected), y=list(layer_names), mode="markers", name="expected",
              marker=dict(symbol="line-ns", size=26, line=dict(width=3, color="#d93025"))),
-    ], _layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
+    ], base_layout("Units kept per layer", height, xaxis=dict(range=[0, 1], tickformat=".0%", gridcolor="#eeeeee"),
                yaxis=dict(autorange="reversed"),
                legend=dict(orientation="h", yanchor="top", y=-0.22, xanchor="left", x=0)))  # below the % ticks
 
@@ -215,7 +215,7 @@ WEIGHT_SCALE = [[0.0, "#2166ac"], [0.5, "#f7f7f7"], [1.0, "#b2182b"]]  # blue < 
 GRAY_SCALE = [[0.0, "#000000"], [1.0, "#ffffff"]]  # MNIST look: white strokes on black
 
 
-def _tiles(images: np.ndarray, cols: int, gap: int = 1, col_gap: int | None = None) -> np.ndarray:
+def tile_images(images: np.ndarray, cols: int, gap: int = 1, col_gap: int | None = None) -> np.ndarray:
     """(n, h, w) images as one grid image, row by row, ``cols`` wide, NaN between tiles and in empty cells.
 
     float32: half the bytes of float64 on the wire (plotly sends numpy arrays
@@ -236,7 +236,7 @@ def _where_set(marks: np.ndarray) -> np.ndarray:
     return np.where(marks == 1.0, np.float32(1.0), np.float32(np.nan))
 
 
-def _image_axes(shape: tuple[int, ...], **x_extra: Any) -> dict[str, Any]:
+def image_axes(shape: tuple[int, ...], **x_extra: Any) -> dict[str, Any]:
     """Axes for an image: pixels square, row 0 on top, no grid, the plot area shrunk to the image."""
     h, w = shape[:2]
     bare = dict(showgrid=False, zeroline=False, showticklabels=False, ticks="", constrain="domain")
@@ -246,11 +246,11 @@ def _image_axes(shape: tuple[int, ...], **x_extra: Any) -> dict[str, Any]:
     )
 
 
-def _colorbar(title: str, **extra: Any) -> dict[str, Any]:
+def colorbar(title: str, **extra: Any) -> dict[str, Any]:
     return dict(title=dict(text=title, side="right"), thickness=14, len=0.9, outlinewidth=0) | extra
 
 
-def _legend_swatch(name: str, color: str, symbol: str = "square") -> dict[str, Any]:
+def legend_swatch(name: str, color: str, symbol: str = "square") -> dict[str, Any]:
     """A legend entry with no data: says what a colour in a heatmap means."""
     return dict(type="scatter", x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
                 marker=dict(symbol=symbol, size=12, color=color))
@@ -270,9 +270,9 @@ def digits_figure(
     """
     images = np.asarray(images, dtype=float)
     n, h, w = images.shape
-    pixels = _tiles(images, n, gap=2)
-    dropped = _where_set(_tiles(np.isnan(images).astype(np.float32), n, gap=2))
-    axes = _image_axes(pixels.shape)
+    pixels = tile_images(images, n, gap=2)
+    dropped = _where_set(tile_images(np.isnan(images).astype(np.float32), n, gap=2))
+    axes = image_axes(pixels.shape)
     if labels is not None:
         axes["xaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (w + 2) + (w - 1) / 2,
                               ticktext=list(labels), tickfont=dict(size=16))
@@ -281,9 +281,9 @@ def digits_figure(
              hovertemplate="pixel %{z:.2f}<extra></extra>"),
         dict(type="heatmap", z=dropped, zmin=0, zmax=1, colorscale=[[0, DROPPED_PIXEL], [1, DROPPED_PIXEL]],
              showscale=False, hovertemplate="dropped<extra></extra>"),
-        _legend_swatch("dropped pixel", DROPPED_PIXEL),
+        legend_swatch("dropped pixel", DROPPED_PIXEL),
     ]
-    return _figure(traces, _layout(title, height, **axes, showlegend=True, legend=TOP_LEGEND,
+    return make_figure(traces, base_layout(title, height, **axes, showlegend=True, legend=TOP_LEGEND,
                                    margin=dict(l=10, r=10, t=40, b=30 if labels is not None else 10)))
 
 
@@ -293,11 +293,11 @@ def mask_figure(mask: np.ndarray, title: str = "This step's mask", height: int =
     two_colours = [[0.0, DROPPED], [0.5, DROPPED], [0.5, KEPT], [1.0, KEPT]]
     heat = dict(
         type="heatmap", z=mask.astype(np.uint8), zmin=0, zmax=1, colorscale=two_colours,
-        colorbar=_colorbar("", tickvals=[0.25, 0.75], ticktext=["dropped", "kept"], len=0.6),
+        colorbar=colorbar("", tickvals=[0.25, 0.75], ticktext=["dropped", "kept"], len=0.6),
         hovertemplate="example %{y}, " + units_label + " %{x}<extra></extra>",
     )
     axis = dict(showgrid=False, zeroline=False)
-    return _figure([heat], _layout(
+    return make_figure([heat], base_layout(
         title, height,
         xaxis=dict(axis, title=dict(text=units_label), range=[-0.5, mask.shape[1] - 0.5]),
         yaxis=dict(axis, title=dict(text="example"), range=[mask.shape[0] - 0.5, -0.5]),
@@ -343,7 +343,7 @@ def activation_histogram_figure(
     decades = [10.0 ** e for e in range(-5, 1)]
     yaxis = (dict(type="log", tickvals=decades, ticktext=[f"{100 * d:g}%" for d in decades])
              if log_y else dict(tickformat=".0%"))
-    return _figure(traces, _layout(
+    return make_figure(traces, base_layout(
         title, height, barmode="overlay", bargap=0, shapes=shapes,
         legend=dict(x=0.99, xanchor="right", y=0.99, yanchor="top", bgcolor="rgba(255,255,255,0.8)"),
         xaxis=dict(title=dict(text=xaxis_title), gridcolor="#eeeeee", zeroline=False),
@@ -376,25 +376,25 @@ def activation_pair_figure(
 
     off = np.zeros_like(train_acts) if dropped is None else np.asarray(dropped, dtype=bool).astype(float)
     gap = max(2, side // 8)
-    z = _tiles(np.concatenate([fold(train_acts), fold(infer_acts)]), n, gap=gap)
-    over = _where_set(_tiles(np.concatenate([fold(off), fold(np.zeros_like(off))]), n, gap=gap))
+    z = tile_images(np.concatenate([fold(train_acts), fold(infer_acts)]), n, gap=gap)
+    over = _where_set(tile_images(np.concatenate([fold(off), fold(np.zeros_like(off))]), n, gap=gap))
     z[over == 1.0] = np.nan
     finite = np.concatenate([train_acts[np.isfinite(train_acts)], infer_acts[np.isfinite(infer_acts)]])
     zmin = min(0.0, float(finite.min())) if finite.size else 0.0
     zmax = float(finite.max()) if finite.size and finite.max() > zmin else zmin + 1.0
-    axes = _image_axes(z.shape)
+    axes = image_axes(z.shape)
     if labels is not None:
         axes["xaxis"] |= dict(showticklabels=True, tickvals=np.arange(n) * (side + gap) + (side - 1) / 2,
                               ticktext=list(labels), tickfont=dict(size=16))
     row_label = dict(xref="paper", x=0, xanchor="right", yref="y", showarrow=False, font=dict(size=14))
     traces = [
         dict(type="heatmap", z=z, zmin=zmin, zmax=zmax, colorscale="Viridis",
-             colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>"),
+             colorbar=colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>"),
         dict(type="heatmap", z=over, zmin=0, zmax=1, colorscale=[[0, DROPPED], [1, DROPPED]], showscale=False,
              hovertemplate="dropped<extra></extra>"),
-        _legend_swatch("dropped", DROPPED),
+        legend_swatch("dropped", DROPPED),
     ]
-    return _figure(traces, _layout(
+    return make_figure(traces, base_layout(
         title, height, **axes, showlegend=dropped is not None, legend=TOP_LEGEND,
         annotations=[dict(row_label, text="training", y=(rows - 1) / 2),
                      dict(row_label, text="inference", y=rows + gap + (rows - 1) / 2)],
@@ -412,11 +412,11 @@ def weights_figure(
     """
     images = np.asarray(images, dtype=float)
     cols = cols or int(np.ceil(np.sqrt(len(images))))
-    z = _tiles(images, cols, gap=2)
+    z = tile_images(images, cols, gap=2)
     heat = dict(type="heatmap", z=z, zmin=-1, zmax=1, zmid=0, colorscale=WEIGHT_SCALE,
-                colorbar=_colorbar("weight ÷ max |w|", tickvals=[-1, 0, 1]),
+                colorbar=colorbar("weight ÷ max |w|", tickvals=[-1, 0, 1]),
                 hovertemplate="%{z:.2f}<extra></extra>")
-    return _figure([heat], _layout(title, height, **_image_axes(z.shape), plot_bgcolor=GAP_COLOR,
+    return make_figure([heat], base_layout(title, height, **image_axes(z.shape), plot_bgcolor=GAP_COLOR,
                                    margin=dict(l=10, r=10, t=40, b=10)))
 
 
@@ -442,7 +442,7 @@ def ensemble_figure(
     traces = [
         dict(type="heatmap", x=classes, y=(edges[:-1] + edges[1:]) / 2, z=density.astype(np.float32), zmin=0,
              zmax=max(float(density.max()), 1e-9), colorscale=shade, xgap=6, name=f"{n_masks} thinned networks",
-             colorbar=_colorbar("share of networks", tickformat=".0%"),
+             colorbar=colorbar("share of networks", tickformat=".0%"),
              hovertemplate="class %{x}, P ≈ %{y:.2f}: %{z:.0%} of the networks<extra></extra>"),
         dict(type="scatter", x=classes, y=np.asarray(mean, dtype=float), mode="markers", name="their mean",
              marker=dict(symbol="diamond", size=11, color="#202124", line=dict(color="white", width=1)),
@@ -451,7 +451,7 @@ def ensemble_figure(
              name="weight-scaled (inference)", marker=dict(symbol="line-ew", size=30, line=dict(color="#d93025", width=4)),
              hovertemplate="class %{x}: inference %{y:.2f}<extra></extra>"),
     ]
-    return _figure(traces, _layout(
+    return make_figure(traces, base_layout(
         title, height, legend=TOP_LEGEND | dict(y=-0.28, yanchor="top", x=0, xanchor="left"),
         xaxis=dict(title=dict(text="class", standoff=6), tickvals=classes, range=[-0.6, n_classes - 0.4],
                    showgrid=False, zeroline=False),
@@ -466,8 +466,8 @@ def feature_maps_figure(grid_image: np.ndarray, title: str = "Feature maps", hei
     finite = z[np.isfinite(z)]
     zmax = float(finite.max()) if finite.size and finite.max() > 0 else 1.0
     heat = dict(type="heatmap", z=z, zmin=min(0.0, float(finite.min())) if finite.size else 0.0, zmax=zmax,
-                colorscale="Viridis", colorbar=_colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>")
-    return _figure([heat], _layout(title, height, **_image_axes(z.shape), margin=dict(l=10, r=10, t=40, b=10)))
+                colorscale="Viridis", colorbar=colorbar("activation"), hovertemplate="%{z:.2f}<extra></extra>")
+    return make_figure([heat], base_layout(title, height, **image_axes(z.shape), margin=dict(l=10, r=10, t=40, b=10)))
 
 
 def noise_figure(noise: np.ndarray, title: str, x_label: str, y_label: str, height: int = 230) -> Figure:
@@ -480,11 +480,11 @@ def noise_figure(noise: np.ndarray, title: str, x_label: str, y_label: str, heig
     scale = [[0.0, "#5f6368"], [0.5, "#ffffff"], [1.0, KEPT]]
     heat = dict(
         type="heatmap", z=noise, zmin=0.0, zmax=2.0, colorscale=scale,
-        colorbar=_colorbar("×", tickvals=[0, 1, 2], ticktext=["0", "1", "≥2"], len=0.8),
+        colorbar=colorbar("×", tickvals=[0, 1, 2], ticktext=["0", "1", "≥2"], len=0.8),
         hovertemplate=y_label + " %{y}, " + x_label + " %{x}: ×%{z:.2f}<extra></extra>",
     )
     axis = dict(showgrid=False, zeroline=False)
-    return _figure([heat], _layout(
+    return make_figure([heat], base_layout(
         title, height,
         xaxis=dict(axis, title=dict(text=x_label), range=[-0.5, noise.shape[1] - 0.5]),
         yaxis=dict(axis, title=dict(text=y_label), range=[noise.shape[0] - 0.5, -0.5]),
@@ -492,7 +492,7 @@ def noise_figure(noise: np.ndarray, title: str, x_label: str, y_label: str, heig
 
 
 
-def _with_band(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, color: str, dash: str = "solid",
+def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, color: str, dash: str = "solid",
                **axes: str) -> list[dict[str, Any]]:
     """A mean line with markers and a shaded band of ± one standard deviation across seeds."""
     band = dict(type="scatter", x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + std, (mean - std)[::-1]]),
@@ -522,9 +522,9 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
         chosen = [p for p in points if dropout is None or p["dropout"] == dropout]
         if chosen:
             x = np.array([p["x"] for p in chosen], dtype=float)
-            traces += _with_band(x, np.array([p[f"{metric}_mean"] for p in chosen]),
+            traces += band_traces(x, np.array([p[f"{metric}_mean"] for p in chosen]),
                                  np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
-    layout = _layout(title, height, xaxis=xaxis,
+    layout = base_layout(title, height, xaxis=xaxis,
                      yaxis=dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee"))
     layout["legend"] |= dict(y=1.0, yanchor="bottom", x=1.0, xanchor="right")  # above the plot, clear of the axis title
-    return _figure(traces, layout)
+    return make_figure(traces, layout)

@@ -60,13 +60,14 @@ class Lab:
     """
 
     compare = False  # no twin: the lanes compare with each other
+    varying_fields: tuple[str, ...] = DROPOUT_FIELDS  # what lanes may differ in (a subclass may allow more)
 
     def __init__(self, lanes: Sequence[Experiment], data: Dataset) -> None:
         if not settings.LAB_MIN_LANES <= len(lanes) <= settings.LAB_MAX_LANES:
             raise ValueError(f"the lab compares {settings.LAB_MIN_LANES} to {settings.LAB_MAX_LANES} variants, "
                              f"got {len(lanes)}")
         first = lanes[0]
-        for name in (f.name for f in fields(Experiment) if f.name not in DROPOUT_FIELDS):
+        for name in (f.name for f in fields(Experiment) if f.name not in self.varying_fields):
             if any(getattr(e, name) != getattr(first, name) for e in lanes):
                 raise ValueError(f"lanes must share {name}: only their dropout may differ")
         self.lanes, self.data = list(lanes), data

@@ -114,3 +114,58 @@ def default_data_dir(name: str) -> Path:
     """Where a full IDX dataset lives unless a directory is given: EXPLORER_DATA_DIR/<name>, else under the cache."""
     raw = os.environ.get("EXPLORER_DATA_DIR", "").strip()
     return (Path(raw).expanduser() if raw else default_cache_dir() / "data") / name
+
+# --- The Co-adaptation page (explorer.coadaptation_runs) ---
+# Every analysis looks at the last hidden layer on the same fixed validation examples.
+COADAPT_EXAMPLES = 500          # validation examples behind the correlations, DeCov and every removal
+COADAPT_MATRIX_UNITS = 128      # units drawn in a correlation matrix (evenly along the clustered order)
+COADAPT_TOP_UNITS = 10          # most important units whose pairwise interactions are measured
+COADAPT_REMOVAL_STEPS = 20      # fractions removed along a robustness curve: 0, 1/20, …, 19/20
+COADAPT_RANDOM_ORDERS = 5       # random removal orders averaged into the random curve
+COADAPT_FRAME_INTERVAL = 0.4
+COADAPT_ANALYSIS_SECONDS = 1.0  # while training, the analyses (and their charts) are redone at most this often
+
+# --- Uncertainty page: MC-dropout regression and classification maps ---
+UNC_MAX_SAMPLES = 100         # T, stochastic passes per frame (the slider's top)
+UNC_DEFAULT_SAMPLES = 30
+UNC_CURVES_SHOWN = 20         # sampled curves drawn faintly behind the regression's mean
+UNC_REG_HALF_RANGE = 5.0      # regression training x in [-R, R] minus the gap
+UNC_REG_MIN_DATA = 1.0        # of [-R, R], at least this length is left for training x
+UNC_REG_PLOT_HALF_RANGE = 7.5 # the regression chart spans [-this, this]: extrapolation on both sides
+UNC_REG_POINTS = 161          # x positions the regression's passes are evaluated at
+UNC_REG_MAX_TRAIN = 1000      # regression training points
+UNC_REG_VAL_SIZE = 200        # regression validation points (from the training distribution)
+UNC_MAP_RESOLUTION = 32       # grid points per axis of the MC maps: T passes over res² points each recompute
+UNC_MAP_MARGIN = 1.5          # the maps reach this far beyond the training points (standardised units)
+UNC_MAP_SECONDS = 1.0         # while training, the MC maps are recomputed at most this often
+UNC_FRAME_INTERVAL = 0.25     # the live fragment's period on this page
+
+# --- Theory page: exact model averaging (explorer/averaging.py) ----------------------------
+MAX_AVERAGING_UNITS = 12        # droppable units whose 2^n thinned networks are all enumerated (4,096)
+AVERAGING_RESOLUTION = 45       # grid points per axis of its four decision maps
+AVERAGING_VAL_POINTS = 500      # validation points behind the page's numbers (the command line takes them all)
+AVERAGING_MAX_K = 200           # MC samples: the slider's top and the error curve's last k
+AVERAGING_MC_DRAWS = 20         # independent draws of k masks averaged in the error curve
+AVERAGING_CHUNK = 2_000_000     # activations held at once while enumerating (masks × points × width)
+AVERAGING_FRAME_INTERVAL = 0.4  # seconds between live frames
+AVERAGING_SLOW_SECONDS = 1.0    # the MC-error curve: recomputed and redrawn at most this often while training
+
+# --- Uncertainty page: MNIST digits (MC averaging vs weight scaling, a rotated digit) ---
+MC_DIGITS_EVAL = 300            # validation digits behind the MC-averaging curve (Fig. 11): 100 passes ~0.8 s
+MC_DIGITS_PASSES = 100          # stochastic passes of that curve: k = 1 … this
+MC_DIGITS_ORDERINGS = 20        # random orderings of the passes averaged into the curve (its band: their std)
+MC_DIGITS_REFRESH_SECONDS = 3.0  # the curve (~0.8 s on one thread) is recomputed at most this often while training
+MC_DIGITS_FRAME_INTERVAL = 0.4  # seconds between live frames
+MC_DIGITS_ANGLES = 13           # rotations of the chosen digit: 0°, 15°, …, MC_DIGITS_MAX_ANGLE
+MC_DIGITS_MAX_ANGLE = 180.0
+MC_DIGITS_SAMPLES = 50          # default T, the stochastic passes per rotated image (at most MAX_MC_SAMPLES)
+
+# --- Theory page: dropout as L2 and the regularisers comparison ---
+RIDGE_FEATURES = 8            # features of the synthetic regression (scales 0.3 … 3, so Γ matters)
+RIDGE_SCALES = (0.3, 3.0)     # smallest and largest feature scale (geometric steps between)
+RIDGE_MAX_TRAIN = 2000        # examples n of the regression
+RIDGE_MAX_EPOCHS = 2000       # passes over them (a step costs ~70 µs)
+RIDGE_BURN_IN = 0.25          # share of the epochs before iterate averaging starts
+RIDGE_FRAME_INTERVAL = 0.3
+RIDGE_FRAME_STEPS = 250       # steps per live frame: the default 8,000 steps take ~10 s to watch
+REGULARISERS_FRAME_INTERVAL = 0.4

@@ -147,10 +147,9 @@ def inside() -> None:
     for warning in st.session_state[KEY + "warnings"]:
         st.warning(f"Link parameter not used: {warning}")
     exp = _controls()
-    top = st.columns([1, 1, 1, 5.2], vertical_alignment="center")
     run = controls.current_run(KEY, exp, True, _make)
-    running = controls.buttons(KEY, run, _make, top)
-    top[3].caption("A network learns real MNIST digits next to a twin trained without dropout on the same batches. "
+    running, aside = controls.toolbar(KEY, run, _make, 5.2)
+    aside.caption("A network learns real MNIST digits next to a twin trained without dropout on the same batches. "
                    "Change the drop rates while it trains; the address bar holds this experiment.")
     st.query_params.from_dict(to_params(exp, DEFAULT))
     controls.live(KEY, running, _draw, settings.INSIDE_FRAME_INTERVAL)

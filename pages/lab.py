@@ -301,9 +301,8 @@ def lab_page() -> None:
         return
     st.query_params.from_dict(_link(lanes))
     lab = controls.current_run(KEY, lanes, False, _make)
-    top = st.columns([1, 1, 1, 4], vertical_alignment="center")
-    running = controls.buttons(KEY, lab, _make, top)
-    top[3].caption("Changing a setting starts the lanes afresh.")
+    running, aside = controls.toolbar(KEY, lab, _make)
+    aside.caption("Changing a setting starts the lanes afresh.")
     controls.live(KEY, running, _draw, settings.LAB_FRAME_INTERVAL)
     _rules(lab)
 

@@ -71,6 +71,8 @@ def test_home_renders_title_figures_and_link():
     assert "Inside the network" in links.get("inside", ""), links
     assert "Sweeps" in links.get("sweep", ""), links
     assert "Variants lab" in links.get("lab", ""), links
+    for page, title in (("coadaptation", "Co-adaptation"), ("uncertainty", "Uncertainty"), ("theory", "Theory")):
+        assert title in links.get(page, ""), links
 
 
 # --- the Playground -----------------------------------------------------------

@@ -68,10 +68,13 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     assert "Inside page frame (CNN)" in report and "MNIST subset load" in report
 
     page = {"status_line": "…", "epochs_per_s": 0.5, "updates_per_s": 4.0, "pause_s": 0.3}
+    first = {name: 3.0 for name in bench.FIRST_RESULT_PAGES} | {"coadaptation": 6.5}
     result["app"] = {"status": "ok", **page, "target": 5.0, "pass": False, "peak_rss_mb": 900.0,
-                     "inside": {**page, "target": 2.0, "pass": True}}
-    report = bench.format_report(result)  # and with the browser's numbers: one verdict per live page
-    assert report.count("PASS") + report.count("BELOW") == verdicts + 2
+                     "inside": {**page, "target": 2.0, "pass": True}, "first_result_s": first,
+                     "first_result_target_s": bench.FIRST_RESULT_TARGET_S}
+    report = bench.format_report(result)  # and with the browser's numbers: one verdict per live page and first result
+    assert report.count("PASS") + report.count("BELOW") == verdicts + 2 + len(bench.FIRST_RESULT_PAGES)
+    assert "/coadaptation" in report and "6.50 s  BELOW" in report
     assert report.count("0.50 epochs/s") == 2
 
 

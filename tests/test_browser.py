@@ -37,7 +37,7 @@ LOAD_TIMEOUT = 60_000    # ms for the first page of a cold server
 TIMEOUT = 30_000         # ms for everything else
 EPOCH = re.compile(r"Epoch (\d+) of (\d+)")
 STEP = re.compile(r"step (\d+)")
-NAV = ["Home", "Playground", "Inside the network", "Variants lab", "Sweeps"]  # app.py's router, in order
+NAV = ["Home", "Playground", "Inside the network", "Variants lab", "Sweeps", "Co-adaptation", "Uncertainty", "Theory"]  # app.py's router, in order
 EXCEPTION = '[data-testid="stException"]'
 
 

@@ -343,3 +343,62 @@ def test_a_corrupt_file_exits_2_with_one_line(offline, tmp_path, capsys):
     assert out == ""
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "t10k-labels" in lines[0] and "Traceback" not in err, err
+
+
+# --- analyze: the numbers of the co-adaptation, uncertainty and theory pages --------------
+
+TINY_ANALYSES = {  # tiny runs of each analysis: the shape of what it prints, not its findings
+    "coadaptation": ["--dataset", "moons", "--train-size", "60", "--val-size", "60", "--hidden", "16,16",
+                     "--epochs", "3"],
+    "mc": ["--dataset", "mnist", "--train-size", "200", "--val-size", "100", "--hidden", "32,32", "--epochs", "1"],
+    "ridge": ["--train-size", "64", "--epochs", "20"],
+    "averaging": ["--dataset", "moons", "--train-size", "40", "--val-size", "40", "--hidden", "4", "--epochs", "3"],
+}
+ANALYSIS_KEYS = {
+    "coadaptation": {"dropout", "no_dropout", "tracked", "layer"},
+    "mc": {"weight_scaling_error", "mc_error", "k_matching", "rotation", "val_acc"},
+    "ridge": {"rate", "closed_form", "trained", "ols", "weight_decay", "distance", "relative_distance"},
+    "averaging": {"networks", "exact_arithmetic", "exact_geometric", "weight_scaling", "mc"},
+}
+
+
+@pytest.mark.parametrize("what", list(TINY_ANALYSES))
+def test_analyze_prints_one_strict_json_object(what, offline, capsys):
+    cli.main(["analyze", "--what", what, *TINY_ANALYSES[what], "--json"])
+    out, _ = capsys.readouterr()
+    assert len(out.strip().splitlines()) == 1
+    result = strict_json(out)
+    assert result["what"] == what and result["seconds"] > 0 and isinstance(result["config"], dict)
+    assert ANALYSIS_KEYS[what] <= set(result), sorted(result)
+
+
+@pytest.mark.parametrize("what", ["coadaptation", "averaging"])
+def test_analyze_without_json_prints_named_numbers(what, capsys):
+    cli.main(["analyze", "--what", what, *TINY_ANALYSES[what]])
+    out, _ = capsys.readouterr()
+    assert "seconds: " in out and "config" not in out and "{" not in out
+
+
+def test_analyze_applies_the_flags_given_over_its_own_defaults(capsys):
+    cli.main(["analyze", "--what", "averaging", *TINY_ANALYSES["averaging"], "--p", "0.3", "--json"])
+    config = strict_json(capsys.readouterr()[0])["config"]
+    assert (config["hidden"], config["p"], config["epochs"], config["dataset"]) == ([4], 0.3, 3, "moons")
+
+
+BAD_ANALYSES = [
+    (["analyze"], "--what"),
+    (["analyze", "--what", "nope"], "invalid choice"),
+    (["analyze", "--what", "averaging", "--hidden", "20"], "12"),
+    (["analyze", "--what", "coadaptation", "--model", "cnn", "--dataset", "mnist"], "--model"),
+    (["analyze", "--what", "mc", "--dataset", "moons"], "--dataset"),
+    (["analyze", "--what", "ridge", "--input-p", "2"], "--input-p"),
+]
+
+
+@pytest.mark.parametrize("argv,words", BAD_ANALYSES, ids=[" ".join(a) for a, _ in BAD_ANALYSES])
+def test_analyze_bad_input_exits_2_with_one_line(argv, words, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main(argv)
+    assert exit_info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and len(err.strip().splitlines()) == 1 and words in err, err

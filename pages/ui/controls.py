@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Callable
+from typing import Any, Callable
 
 import streamlit as st
 
@@ -64,6 +64,13 @@ def buttons(prefix: str, run: LiveRuns, make: Make, columns: list) -> bool:
     columns[2].button("Reset", on_click=_reset, args=(prefix, make), width="stretch",
                       help="New weights from the seed; epoch 0.")
     return running
+
+
+def toolbar(prefix: str, run: LiveRuns, make: Make, aside: float = 4.0) -> tuple[bool, Any]:
+    """Train (or Pause), Step and Reset in a row, and the row's rest (``aside`` times a button's width) for the
+    page's own control or caption; returns whether the run is training, and that last column."""
+    top = st.columns([1, 1, 1, aside], vertical_alignment="center")
+    return buttons(prefix, run, make, top), top[3]
 
 
 def status(prefix: str, run: LiveRuns, running: bool) -> str:

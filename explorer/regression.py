@@ -1,0 +1,168 @@
+"""1-D regression with a gap in the training data, and a trainer for it: the stage of MC dropout's uncertainty.
+
+y = x·sin x plus Gaussian noise, with training x drawn from an interval that
+has a hole in the middle. A network fits the points it sees; what it does in
+the hole and beyond the ends is a guess, and MC dropout should say so by
+spreading its stochastic passes there. The trainer is the classification
+``Trainer``'s bounded loop with a mean-squared-error step instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from explorer import settings
+from explorer.model import MLP, MLPConfig
+from explorer.training import BoundedRun
+
+REGRESSION_ACTIVATIONS = ("relu", "tanh")
+LIVE_REGRESSION_FIELDS = ("p", "lr", "epochs")  # change in place; anything else needs new data or a new network
+
+
+def true_function(x: torch.Tensor) -> torch.Tensor:
+    return x * torch.sin(x)
+
+
+@dataclass(frozen=True)
+class RegressionConfig:
+    """Training x uniform on [-R, R] minus the gap (R = settings.UNC_REG_HALF_RANGE); y = x·sin x + noise·N(0, 1).
+
+    The default gap sits where x·sin x turns from its bump down to its trough,
+    and training runs long: MC dropout is known to be weak "in between" data
+    (Foong et al. 2019); it shows there once the thinned networks agree on the data.
+    """
+
+    train_size: int = 100
+    noise: float = 0.3
+    gap: tuple[float, float] = (1.5, 4.0)  # the hole in the training x
+    hidden: tuple[int, ...] = (64, 64)
+    activation: str = "relu"
+    p: float = 0.2              # drop rate after every hidden layer
+    lr: float = 0.01
+    batch_size: int = 16
+    epochs: int = 2000
+    seed: int = 0
+
+    def model_config(self) -> MLPConfig:
+        return MLPConfig(n_in=1, hidden=self.hidden, n_out=1, activation=self.activation, p=self.p, seed=self.seed)
+
+    def problems(self) -> list[str]:
+        """What breaks the instance's limits, one sentence each (empty = fine)."""
+        r = settings.UNC_REG_HALF_RANGE
+        rules = [
+            (1 <= self.train_size <= settings.UNC_REG_MAX_TRAIN, f"training points: 1 to {settings.UNC_REG_MAX_TRAIN}"),
+            (0.0 <= self.noise <= settings.MAX_NOISE, f"noise: 0 to {settings.MAX_NOISE:g}"),
+            (-r <= self.gap[0] < self.gap[1] <= r and self.gap[1] - self.gap[0] <= 2 * r - settings.UNC_REG_MIN_DATA,
+             f"gap: from a to b with -{r:g} ≤ a < b ≤ {r:g}, leaving at least {settings.UNC_REG_MIN_DATA:g} of the "
+             "range for data"),
+            (1 <= len(self.hidden) <= settings.MAX_DEPTH and all(1 <= w <= settings.MAX_WIDTH for w in self.hidden),
+             f"hidden layers: 1 to {settings.MAX_DEPTH} of 1 to {settings.MAX_WIDTH} units"),
+            (self.activation in REGRESSION_ACTIVATIONS, f"activation: one of {', '.join(REGRESSION_ACTIVATIONS)}"),
+            (0.0 <= self.p <= settings.MAX_RATE, f"drop rate: 0 to {settings.MAX_RATE:g}"),
+            (0.0 < self.lr <= settings.MAX_LR, f"learning rate: above 0, at most {settings.MAX_LR:g}"),
+            (1 <= self.batch_size <= settings.MAX_BATCH_SIZE, f"batch size: 1 to {settings.MAX_BATCH_SIZE}"),
+            (1 <= self.epochs <= settings.MAX_EPOCHS, f"epochs: 1 to {settings.MAX_EPOCHS}"),
+            (0 <= self.seed <= settings.MAX_SEED, f"seed: 0 to {settings.MAX_SEED}"),
+        ]
+        return [rule for ok, rule in rules if not ok]
+
+    def changed(self, other: RegressionConfig) -> set[str]:
+        return {f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
+
+
+@dataclass
+class RegressionData:
+    """(N, 1) float tensors; validation points come from the training distribution (the gap stays empty)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+def sample_x(n: int, gap: tuple[float, float], rng: np.random.Generator) -> np.ndarray:
+    """n points uniform on [-R, R] minus the gap: uniform on [-R, R − width], the part above the gap shifted past it."""
+    lo, hi = gap
+    u = rng.uniform(-settings.UNC_REG_HALF_RANGE, settings.UNC_REG_HALF_RANGE - (hi - lo), size=n)
+    return np.where(u < lo, u, u + (hi - lo))
+
+
+def make_regression_data(cfg: RegressionConfig) -> RegressionData:
+    rng = np.random.default_rng(cfg.seed)
+
+    def draw(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x = torch.from_numpy(sample_x(n, cfg.gap, rng).astype(np.float32))[:, None]
+        noise = torch.from_numpy(rng.standard_normal(n).astype(np.float32))[:, None]
+        return x, true_function(x) + cfg.noise * noise
+
+    x_train, y_train = draw(cfg.train_size)
+    x_val, y_val = draw(settings.UNC_REG_VAL_SIZE)
+    return RegressionData(x_train, y_train, x_val, y_val)
+
+
+class RegressionTrainer(BoundedRun):
+    """An MLP (standard dropout) fitted by Adam to mean squared error; a history row per epoch.
+
+    The batch order has a generator of its own (seeded by the config), the
+    masks come from the network's: looking at the run with MC dropout (own
+    generator too) never changes what training draws next.
+    """
+
+    def __init__(self, cfg: RegressionConfig, data: RegressionData | None = None) -> None:
+        self.cfg = cfg
+        self.data = data if data is not None else make_regression_data(cfg)
+        self.model = MLP(cfg.model_config())
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.order = torch.Generator().manual_seed(cfg.seed)
+        self.history: list[dict[str, float]] = []
+        self.step = self.epoch = 0
+        self.train_seconds = 0.0
+        self._batches: list[torch.Tensor] = []
+
+    @property
+    def done(self) -> bool:
+        return self.epoch >= self.cfg.epochs
+
+    def set_rates(self, p: float) -> None:
+        """The next step drops at rate ``p``; weights and optimiser state stay."""
+        self.model.set_rates(p=p)
+        self.cfg = replace(self.cfg, p=p)
+
+    def retune(self, lr: float, epochs: int) -> None:
+        self.cfg = replace(self.cfg, lr=lr, epochs=epochs)
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+
+    def _train_step(self) -> None:
+        if not self._batches:
+            perm = torch.randperm(len(self.data.y_train), generator=self.order)
+            self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
+        idx = self._batches.pop()
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = F.mse_loss(self.model(self.data.x_train[idx]), self.data.y_train[idx])
+        loss.backward()
+        self.optimizer.step()
+        self.step += 1
+        if not self._batches:
+            self._end_epoch()
+
+    def _end_epoch(self) -> None:
+        self.epoch += 1
+        self.history.append({
+            "epoch": self.epoch,
+            "step": self.step,
+            "train_mse": self.mse(self.data.x_train, self.data.y_train),
+            "val_mse": self.mse(self.data.x_val, self.data.y_val),
+            "p": self.model.hidden_rate,
+        })
+        self.model.train()
+
+    @torch.no_grad()
+    def mse(self, x: torch.Tensor, y: torch.Tensor) -> float:
+        """Mean squared error of the inference-mode network (dropout off)."""
+        self.model.eval()
+        return F.mse_loss(self.model(x), y).item()

@@ -1,0 +1,39 @@
+"""Theory: dropout as L2, exact model averaging, and dropout against weight decay and early stopping.
+
+The page draws a title, an introduction and the choice of part; each part is
+one function of ``pages.sections`` that draws its own sidebar, buttons and live
+fragment. The page owns the link, which holds only the part (``?part=…``: ``pages.ui.parts``).
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import streamlit as st
+
+from pages.ui.live import steady_display
+from pages.ui.parts import choose_part
+from pages.ui.router import ensure_router
+
+KEY = "th_"
+PARTS = {"l2": "Dropout as L2", "averaging": "Exact model averaging",
+         "regularisers": "Dropout vs weight decay vs early stopping"}
+# Each part's module in pages.sections and its drawing function, imported when first shown (a part's backend
+# costs up to ~1.5 s to import on a fresh server; the first chart should not wait for the other parts').
+SECTIONS = {"l2": ("dropout_l2", "dropout_l2_section"), "averaging": ("averaging", "averaging_section"),
+            "regularisers": ("regularisers", "regularisers_section")}
+DEFAULT_PART = "l2"
+
+
+def theory_page() -> None:
+    st.title("Theory")
+    steady_display()
+    st.markdown("Three results behind dropout, each shown on models trained here: input dropout **is** ridge "
+                "regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
+                "weight decay and early stopping each tame one overfitting network.")
+    module, function = SECTIONS[choose_part(KEY, PARTS, DEFAULT_PART)]
+    getattr(importlib.import_module(f"pages.sections.{module}"), function)()
+
+
+ensure_router()
+theory_page()

@@ -1,0 +1,38 @@
+"""Uncertainty: MC dropout (Gal & Ghahramani 2016) on a 1-D regression, 2-D maps and MNIST digits.
+
+The page owns the link (``?part=...``, its only parameter: ``pages.ui.parts``)
+and the choice of part; each part draws everything of its own (sidebar, buttons, live charts)
+from one function in ``pages/sections``.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages.sections.mc_digits import digits_section
+from pages.sections.mc_maps import maps_section
+from pages.sections.mc_regression import regression_section
+from pages.ui.live import steady_display
+from pages.ui.parts import choose_part
+from pages.ui.router import ensure_router
+
+KEY = "un_"
+PARTS = {"regression": "1-D regression", "classification": "2-D classification", "digits": "MNIST digits"}
+SECTIONS = {"regression": regression_section, "classification": maps_section, "digits": digits_section}
+DEFAULT_PART = "regression"
+
+
+def uncertainty() -> None:
+    st.title("Uncertainty")
+    steady_display()
+    st.markdown(
+        "**MC dropout** (Gal & Ghahramani, 2016): keep dropout **on** at test time and run the trained network "
+        "**T** times on the same input, each time a different thinned network. The average of the T passes is the "
+        "prediction; how much they disagree is the model's **uncertainty**, largest where the training data say "
+        "nothing."
+    )
+    SECTIONS[choose_part(KEY, PARTS, DEFAULT_PART)]()
+
+
+ensure_router()
+uncertainty()

@@ -1,0 +1,88 @@
+"""The Uncertainty page's MNIST part (``?part=digits``) through AppTest: charts, Step/Train/Pause, the sidebar."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from tests.test_app import _button, _open, _warnings  # noqa: E402
+
+UNCERTAINTY = "pages/uncertainty.py"
+CHARTS = 4  # MC averaging vs weight scaling, the rotated digits, their predictive distribution, their uncertainty
+METRICS = ["Weight scaling", "MC, k = 1", "MC, k = 10", "MC, k = 50", "MC, k = 100", "MC matches at"]
+
+
+@pytest.fixture(autouse=True)
+def fewer_digits(monkeypatch):
+    """The Fig. 11 curve on 100 validation digits instead of 500: each paused rerun recomputes it."""
+    from explorer import settings
+
+    monkeypatch.setattr(settings, "MC_DIGITS_EVAL", 100)
+
+
+def _digits():
+    at = _open(UNCERTAINTY, part="digits")
+    assert "ud_run" in at.session_state, "the digits part did not draw"
+    return at
+
+
+def test_the_digits_part_opens_untrained_with_every_chart_and_number():
+    at = _digits()
+    run = at.session_state["ud_run"]
+    assert run.run.model.layer_sizes == [784, 512, 512, 10] and run.twin is None and run.run.step == 0
+    assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
+    assert len(at.get("component_instance")) >= CHARTS
+    assert [m.label for m in at.metric][-len(METRICS):] == METRICS
+    captions = [c.value for c in at.caption]
+    assert any("Epoch 0 of 20 · step 0 · paused" in c for c in captions)
+    assert any("Fig. 11" in c for c in captions) and any("The digit 3 turned" in c for c in captions)
+    assert _warnings(at) == []
+
+
+def test_step_trains_one_step_and_the_paused_curve_follows_it():
+    at = _digits()
+    run = at.session_state["ud_run"]
+    _button(at, "Step").click().run()
+    assert not at.exception and at.session_state["ud_run"] is run and run.run.step == 1
+    assert run.numbers["averaging"]["step"] == 1  # paused: computed for the step on screen
+
+
+def test_train_then_pause():
+    at = _digits()
+    run = at.session_state["ud_run"]
+    _button(at, "Train").click().run()
+    assert at.session_state["ud_running"] is True
+    at.run()  # each rerun while running trains one slice (the timer does not fire in AppTest)
+    assert not at.exception and run.run.step > 0
+    _button(at, "Pause").click().run()
+    paused = run.run.step
+    at.run()
+    assert at.session_state["ud_running"] is False and run.run.step == paused
+
+
+def test_rates_change_in_place_and_the_digit_and_t_choose_the_rotation():
+    at = _digits()
+    run = at.session_state["ud_run"]
+    _button(at, "Step").click().run()
+    at.sidebar.slider(key="ud_p").set_value(0.3).run()
+    at.sidebar.slider(key="ud_input_p").set_value(0.1).run()
+    assert not at.exception and at.session_state["ud_run"] is run and run.run.step == 1
+    assert [d.p for d in run.run.model.dropouts] == [0.1, 0.3, 0.3]
+    [digit] = [g for g in at.get("button_group") if g.key == "ud_digit"]
+    digit.set_value(run.digit_labels.index(7)).run()
+    at.sidebar.slider(key="ud_passes").set_value(10).run()
+    assert not at.exception
+    assert run.numbers["rotation"]["digit"] == 7 and run.numbers["rotation"]["samples"] == 10
+    assert any("The digit 7 turned" in c.value for c in at.caption)
+
+
+def test_no_dropout_at_all_is_a_warning_and_a_new_seed_a_new_network():
+    at = _digits()
+    run = at.session_state["ud_run"]
+    at.sidebar.slider(key="ud_p").set_value(0.0).run()
+    at.sidebar.slider(key="ud_input_p").set_value(0.0).run()
+    assert not at.exception and any("nothing to average" in w for w in _warnings(at))
+    at.sidebar.number_input(key="ud_seed").set_value(3).run()
+    assert not at.exception and at.session_state["ud_run"] is not run
+    assert at.session_state["ud_run"].exp.seed == 3

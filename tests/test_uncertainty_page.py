@@ -1,0 +1,98 @@
+"""The Uncertainty page through AppTest: the part picker and the link, the regression and classification parts."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
+
+PAGE = "pages/uncertainty.py"
+
+
+def _charts(at) -> int:
+    return len(at.get("component_instance"))
+
+
+def test_the_page_opens_on_the_regression_part():
+    at = _open(PAGE)
+    assert [t.value for t in at.title] == ["Uncertainty"]
+    assert _warnings(at) == [] and _link(at) == {"part": "regression"}
+    run = at.session_state["ur_run"]
+    assert run.run.step == 0 and run.exp.gap == (1.5, 4.0) and at.slider(key="ur_passes").value == 30
+    assert _charts(at) == 2  # the fit with its bands, the MSE curves
+    assert any("Epoch 0 of 2000" in c.value for c in at.caption)
+    assert {"Mean std in the gap", "Mean std on the training range"} <= {m.label for m in at.metric}
+
+
+def test_regression_step_trains_and_the_rate_changes_in_place():
+    at = _open(PAGE, part="regression")
+    run = at.session_state["ur_run"]
+    for i in range(1, 4):
+        _button(at, "Step").click().run()
+        assert not at.exception and at.session_state["ur_run"] is run and run.run.step == i
+    at.sidebar.slider(key="ur_p").set_value(0.4).run()
+    assert at.session_state["ur_run"] is run and run.run.model.hidden_rate == 0.4 and run.run.step == 3
+    at.slider(key="ur_passes").set_value(5).run()
+    assert not at.exception and at.session_state["ur_run"] is run
+    at.sidebar.radio(key="ur_activation").set_value("tanh").run()
+    new = at.session_state["ur_run"]
+    assert new is not run and new.exp.activation == "tanh" and new.run.step == 0
+
+
+def test_regression_train_runs_slices():
+    at = _open(PAGE)
+    run = at.session_state["ur_run"]
+    _button(at, "Train").click().run()
+    assert at.session_state["ur_running"] is True
+    before = run.run.step
+    at.run()
+    assert not at.exception and run.run.step > before > 0
+    _button(at, "Pause").click().run()
+    assert at.session_state["ur_running"] is False
+
+
+def test_the_classification_part_from_the_link():
+    at = _open(PAGE, part="classification")
+    assert _warnings(at) == [] and _link(at) == {"part": "classification"}
+    run = at.session_state["um_run"]
+    assert run.exp.dataset == "moons" and run.twin is None and run.compare is False
+    assert at.slider(key="um_passes").value == 30
+    assert _charts(at) == 2  # the three maps (one chart), the training curves
+    assert {"Mean MI · training points", "Mean MI · away from data"} <= {m.label for m in at.metric}
+    _button(at, "Step").click().run()
+    assert not at.exception and at.session_state["um_run"] is run and run.run.step == 1
+    at.sidebar.slider(key="um_p").set_value(0.1).run()
+    assert at.session_state["um_run"] is run and run.run.model.hidden_rate == 0.1
+    at.slider(key="um_passes").set_value(3).run()
+    assert not at.exception and at.session_state["um_run"] is run
+
+
+def test_a_bad_part_warns_and_shows_the_default():
+    at = _open(PAGE, part="nope")
+    [warning] = _warnings(at)
+    assert "part" in warning and "'nope'" in warning and "regression" in warning
+    assert _link(at) == {"part": "regression"} and "ur_run" in at.session_state
+
+
+def test_other_link_parameters_are_reported_and_dropped():
+    at = _open(PAGE, part="classification", p="0.7")
+    [warning] = _warnings(at)
+    assert warning.startswith("Link parameter not used: p:") and "sidebar" in warning
+    assert _link(at) == {"part": "classification"} and at.session_state["um_run"].exp.p == 0.3
+
+
+def test_switching_parts_keeps_each_run():
+    at = _open(PAGE)
+    _button(at, "Step").click().run()
+    reg = at.session_state["ur_run"]
+    at.segmented_control(key="un_part").set_value("classification").run()
+    assert not at.exception and _link(at) == {"part": "classification"} and "um_run" in at.session_state
+    at.segmented_control(key="un_part").set_value("regression").run()
+    assert not at.exception and at.session_state["ur_run"] is reg and reg.run.step == 1
+
+
+def test_the_digits_part_opens():
+    at = _open(PAGE, part="digits")
+    assert not at.exception and _warnings(at) == [] and _link(at) == {"part": "digits"}
