@@ -36,17 +36,18 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, replace
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 
 from explorer import figures_theory, settings
-from explorer.experiment import Experiment, flag
+from explorer.experiment import PARSERS, Experiment, flag, format_field, parse_field
 from explorer.figures import Figure
 from explorer.live_runs import locked
 from explorer.training import BoundedRun
 
+FIELDS = ("input_p", "train_size", "noise", "seed", "epochs", "lr", "batch_size")  # the Experiment fields it reads
 CONVENTION = "inverted"  # x·m/k in training, w̃ as it is at test time
 DIVERGED = 1e6  # a weight this large: the step was too large for the masks' noise (the data's weights are ~1)
 
@@ -213,6 +214,43 @@ def analysis_problems(exp: Experiment) -> list[str]:
     if exp.batch_size > exp.train_size:
         problems.append(f"{flag('batch_size')}: at most the {exp.train_size} examples (--train-size)")
     return problems
+
+
+def from_params(params: Mapping[str, str], base: Experiment) -> tuple[Experiment, list[str]]:
+    """A link's settings of the ridge problem over ``base``, and one warning per parameter not used.
+
+    The fields it reads are parsed as everywhere (``experiment.parse_field``);
+    any other field is refused, and a value that breaks ``analysis_problems``
+    falls back to ``base``'s. ``experiment.check`` is not asked: its size limits
+    are a toy dataset's, which this part does not show, and these rules are tighter.
+    """
+    values, warnings = {}, []
+    for key, text in params.items():
+        if key not in FIELDS:
+            warnings.append(f"{key}: the ridge problem does not use it (a linear model with input dropout)"
+                            if key in PARSERS else f"unknown parameter {key!r} ignored")
+            continue
+        try:
+            values[key] = parse_field(key, text)
+        except ValueError as err:
+            warnings.append(f"{key}: {err}; using {format_field(getattr(base, key))}")
+    exp = replace(base, **values)
+    while culprit := _changed_culprit(exp, base):
+        name, reason = culprit
+        exp = replace(exp, **{name: getattr(base, name)})
+        warnings.append(f"{name}: {reason}; using {format_field(getattr(base, name))}")
+    return exp, warnings
+
+
+def _changed_culprit(exp: Experiment, base: Experiment) -> tuple[str, str] | None:
+    """The first broken rule whose field (the flag it starts with) differs from ``base``: that field and the rule's
+    reason. Each rule names its field first (``--batch-size`` at most ``--train-size``: the batch size goes)."""
+    for rule in analysis_problems(exp):
+        flagged, _, reason = rule.partition(": ")
+        name = flagged.removeprefix("--").replace("-", "_")
+        if name in FIELDS and getattr(exp, name) != getattr(base, name):
+            return name, reason
+    return None
 
 
 class DropoutL2:

@@ -10,12 +10,14 @@ spreading its stochastic passes there. The trainer is the classification
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any, Callable, Mapping
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from explorer import settings
+from explorer.experiment import PARSERS, format_field
 from explorer.model import MLP, MLPConfig
 from explorer.training import BoundedRun
 
@@ -72,6 +74,73 @@ class RegressionConfig:
 
     def changed(self, other: RegressionConfig) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
+
+
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {text!r}") from None
+
+
+def _gap(text: str) -> tuple[float, float]:
+    try:
+        lo, hi = (float(t) for t in text.split(","))
+    except ValueError:
+        raise ValueError(f"expected two numbers a,b such as 1.5,4, got {text!r}") from None
+    return lo, hi
+
+
+# The text of each field; the ranges are those of ``RegressionConfig.problems`` (the experiment's parsers that agree).
+REGRESSION_PARSERS: dict[str, Callable[[str], Any]] = {
+    "train_size": _whole,
+    "noise": PARSERS["noise"],
+    "gap": _gap,
+    "hidden": PARSERS["hidden"],
+    "activation": PARSERS["activation"],
+    "p": PARSERS["p"],
+    "lr": PARSERS["lr"],
+    "batch_size": PARSERS["batch_size"],
+    "epochs": PARSERS["epochs"],
+    "seed": PARSERS["seed"],
+}
+assert set(REGRESSION_PARSERS) == {f.name for f in fields(RegressionConfig)}, "every field needs a parser"
+
+
+def _text(value: Any) -> str:
+    return ",".join(format_field(v) for v in value) if isinstance(value, tuple) else format_field(value)
+
+
+def from_params(params: Mapping[str, str], base: RegressionConfig = RegressionConfig()
+                ) -> tuple[RegressionConfig, list[str]]:
+    """A config from link parameters, keeping ``base`` where one is missing, unknown or bad (one warning each).
+
+    Every rule of ``problems`` concerns one field, so each value is checked on
+    its own against ``base``: a typo loses that parameter only.
+    """
+    values: dict[str, Any] = {}
+    warnings: list[str] = []
+    for key, text in params.items():
+        if key not in REGRESSION_PARSERS:
+            warnings.append(f"unknown parameter {key!r} ignored")
+            continue
+        try:
+            value = REGRESSION_PARSERS[key](text.strip())
+        except ValueError as err:
+            warnings.append(f"{key}: {err}; using {_text(getattr(base, key))}")
+            continue
+        broken = [p for p in replace(base, **{key: value}).problems() if p not in base.problems()]
+        if broken:
+            warnings.append(f"{key}: out of bounds (allowed: {broken[0]}); using {_text(getattr(base, key))}")
+        else:
+            values[key] = value
+    return replace(base, **values), warnings
+
+
+def to_params(cfg: RegressionConfig, base: RegressionConfig = RegressionConfig()) -> dict[str, str]:
+    """The fields that differ from ``base``, as text (``gap=1.5,4``, ``hidden=64,64``): a short shareable link."""
+    changed = cfg.changed(base)
+    return {f.name: _text(getattr(cfg, f.name)) for f in fields(cfg) if f.name in changed}
 
 
 @dataclass

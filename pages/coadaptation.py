@@ -50,16 +50,15 @@ def _make(exp: Experiment, compare: bool = True) -> CoadaptationRuns:
 
 
 def _load_settings() -> None:
-    """The link's experiment on the first visit (a toy dataset brings its own defaults), else the session's run."""
+    """The link's experiment on the first visit (a toy dataset brings its own defaults), else the session's run;
+    the link's warnings, shown on every run."""
     run: CoadaptationRuns | None = st.session_state.get(KEY + "run")
     params = st.query_params.to_dict()
     named = params.get("dataset", "").strip()
     default = analysis_defaults(named if named in DATASETS else None)
-    warnings = form.load_settings(KEY, default, params, REFUSALS,
-                                  "the Co-adaptation page trains an MLP on the MNIST subset or a toy dataset",
-                                  run.exp if run else None)
-    if warnings is not None:
-        st.session_state[KEY + "warnings"] = warnings
+    form.show_link_warnings(KEY, form.load_settings(
+        KEY, default, params, REFUSALS, "the Co-adaptation page trains an MLP on the MNIST subset or a toy dataset",
+        run.exp if run else None))
 
 
 def _dataset_changed() -> None:
@@ -216,8 +215,6 @@ def coadaptation() -> None:
     st.title("Co-adaptation")
     steady_display()
     _load_settings()
-    for warning in st.session_state[KEY + "warnings"]:
-        st.warning(f"Link parameter not used: {warning}")
     exp = _controls()
     run = controls.current_run(KEY, exp, True, _make)
     running, aside = controls.toolbar(KEY, run, _make, 5.2)

@@ -140,12 +140,9 @@ def inside() -> None:
     st.title("Inside the network")
     steady_display()
     run: Inspector | None = st.session_state.get(KEY + "run")
-    warnings = form.load_settings(KEY, DEFAULT, st.query_params.to_dict(), REFUSALS,
-                                  "the Inside page trains on the embedded MNIST digits", run.exp if run else None)
-    if warnings is not None:
-        st.session_state[KEY + "warnings"] = warnings
-    for warning in st.session_state[KEY + "warnings"]:
-        st.warning(f"Link parameter not used: {warning}")
+    form.show_link_warnings(KEY, form.load_settings(KEY, DEFAULT, st.query_params.to_dict(), REFUSALS,
+                                                    "the Inside page trains on the embedded MNIST digits",
+                                                    run.exp if run else None))
     exp = _controls()
     run = controls.current_run(KEY, exp, True, _make)
     running, aside = controls.toolbar(KEY, run, _make, 5.2)

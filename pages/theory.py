@@ -2,7 +2,7 @@
 
 The page draws a title, an introduction and the choice of part; each part is
 one function of ``pages.sections`` that draws its own sidebar, buttons and live
-fragment. The page owns the link, which holds only the part (``?part=…``: ``pages.ui.parts``).
+fragment. The page owns the link: the part (``?part=…``) and that part's settings (``pages.ui.parts``).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import importlib
 import streamlit as st
 
 from pages.ui.live import steady_display
-from pages.ui.parts import choose_part
+from pages.ui.parts import Section, show_part
 from pages.ui.router import ensure_router
 
 KEY = "th_"
@@ -25,14 +25,21 @@ SECTIONS = {"l2": ("dropout_l2", "dropout_l2_section"), "averaging": ("averaging
 DEFAULT_PART = "l2"
 
 
+def _lazy(module: str, function: str) -> Section:
+    """The part's drawing function, its module imported on the first call."""
+    def section(link: dict[str, str]) -> dict[str, str]:
+        return getattr(importlib.import_module(f"pages.sections.{module}"), function)(link)
+
+    return section
+
+
 def theory_page() -> None:
     st.title("Theory")
     steady_display()
     st.markdown("Three results behind dropout, each shown on models trained here: input dropout **is** ridge "
                 "regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
                 "weight decay and early stopping each tame one overfitting network.")
-    module, function = SECTIONS[choose_part(KEY, PARTS, DEFAULT_PART)]
-    getattr(importlib.import_module(f"pages.sections.{module}"), function)()
+    show_part(KEY, PARTS, DEFAULT_PART, {part: _lazy(*where) for part, where in SECTIONS.items()})
 
 
 ensure_router()

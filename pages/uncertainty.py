@@ -1,6 +1,6 @@
 """Uncertainty: MC dropout (Gal & Ghahramani 2016) on a 1-D regression, 2-D maps and MNIST digits.
 
-The page owns the link (``?part=...``, its only parameter: ``pages.ui.parts``)
+The page owns the link (``?part=...`` and that part's settings: ``pages.ui.parts``)
 and the choice of part; each part draws everything of its own (sidebar, buttons, live charts)
 from one function in ``pages/sections``.
 """
@@ -13,7 +13,7 @@ from pages.sections.mc_digits import digits_section
 from pages.sections.mc_maps import maps_section
 from pages.sections.mc_regression import regression_section
 from pages.ui.live import steady_display
-from pages.ui.parts import choose_part
+from pages.ui.parts import show_part
 from pages.ui.router import ensure_router
 
 KEY = "un_"
@@ -31,7 +31,7 @@ def uncertainty() -> None:
         "prediction; how much they disagree is the model's **uncertainty**, largest where the training data say "
         "nothing."
     )
-    SECTIONS[choose_part(KEY, PARTS, DEFAULT_PART)]()
+    show_part(KEY, PARTS, DEFAULT_PART, SECTIONS)
 
 
 ensure_router()

@@ -1,7 +1,9 @@
-"""The Theory page in a real browser: the L2 and regularisers parts drawn, trained live, redrawn and paused."""
+"""The Theory page in a real browser: the L2 and regularisers parts drawn, trained live, redrawn and paused; a
+link's settings opened and kept in the address bar."""
 
 from __future__ import annotations
 
+import re
 import time
 
 from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
@@ -66,3 +68,15 @@ def test_a_bad_part_warns_in_the_browser(server, new_page):
     _expect()(page.get_by_text("got 'nonsense'")).to_be_visible()
     _expect_drawn(page, 2, "Weights per feature")
     _no_exceptions(page, server, "a bad part")
+
+
+def test_a_link_with_settings_opens_them_and_keeps_them(server, new_page):
+    page = _open(new_page, server, "/theory?part=averaging&p=0.3&k=50", 4, "Exact mean of all 1,024")
+    _expect()(page.get_by_text("MC average of k = 50 (mean of 20 draws)")).to_be_visible()
+    assert _query(page) == {"part": "averaging", "p": "0.3", "k": "50"}, page.url
+    assert page.locator('[data-testid="stAlert"]').count() == 0
+    _shot(page, "theory_averaging_linked.png")
+    page.get_by_role("radio", name="Dropout as L2").click()  # another part: its own settings, none of the link's
+    _expect_drawn(page, 2, "Weights per feature")
+    _expect()(page).to_have_url(re.compile(r"/theory\?part=l2$"))
+    _no_exceptions(page, server, "the Theory page opened by a link with settings")

@@ -16,6 +16,7 @@ from tests.test_browser import (  # noqa: F401 -- chromium, new_page and server 
     _live_charts,
     _no_exceptions,
     _pause,
+    _query,
     _shot,
     _step,
     _wait_above,
@@ -86,3 +87,13 @@ def test_a_bad_part_warns(server, new_page):
     _expect_drawn(page, *PARTS["regression"])
     assert "part=regression" in page.url
     _no_exceptions(page, server, "the Uncertainty page with a bad part")
+
+
+def test_a_link_with_a_setting_opens_it_and_keeps_it(server, new_page):
+    page = new_page(server, "/uncertainty?part=classification&p=0.4&passes=12")
+    _wait_for_heading(page, "Uncertainty")
+    _expect_drawn(page, *PARTS["classification"])
+    _expect()(page.get_by_text("T = 12 passes at drop rate q = 0.4")).to_be_visible()
+    assert _query(page) == {"part": "classification", "p": "0.4", "passes": "12"}, page.url
+    assert page.locator('[data-testid="stAlert"]').count() == 0
+    _no_exceptions(page, server, "the Uncertainty page opened by a link with settings")

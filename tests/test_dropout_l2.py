@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from explorer import dropout_l2 as l2
-from explorer.experiment import check
+from explorer.experiment import check, to_params
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,37 @@ def test_analysis_problems_name_the_flag():
     assert any(p.startswith("--lr") for p in l2.analysis_problems(replace(defaults, lr=2.0)))
     with pytest.raises(ValueError, match="--lr"):
         l2.DropoutL2(replace(defaults, lr=2.0))
+
+
+def test_a_link_round_trips_through_the_fields_the_ridge_problem_reads():
+    defaults = l2.analysis_defaults()
+    exp = replace(defaults, input_p=0.3, train_size=120, noise=0.5, seed=7, epochs=50, lr=0.2, batch_size=20)
+    link = to_params(exp, defaults)
+    assert set(link) == set(l2.FIELDS)
+    assert l2.from_params(link, defaults) == (exp, [])
+    assert l2.from_params({}, exp) == (exp, [])
+
+
+def test_a_link_refuses_other_fields_and_bad_values_name_the_parameter():
+    defaults = l2.analysis_defaults()
+    exp, warnings = l2.from_params({"p": "0.2", "dataset": "moons", "bogus": "1", "seed": "x", "input_p": "0.3"},
+                                   defaults)
+    assert exp == replace(defaults, input_p=0.3)
+    assert warnings == ["p: the ridge problem does not use it (a linear model with input dropout)",
+                        "dataset: the ridge problem does not use it (a linear model with input dropout)",
+                        "unknown parameter 'bogus' ignored",
+                        "seed: expected a whole number, got 'x'; using 0"]
+
+
+def test_a_link_value_the_ridge_rules_refuse_falls_back_to_the_base():
+    defaults = l2.analysis_defaults()
+    exp, warnings = l2.from_params({"train_size": "5000", "lr": "2", "epochs": "300"}, defaults)
+    assert exp == replace(defaults, epochs=300)  # 5000 is a valid size elsewhere (toy sets): the ridge rule says no
+    assert warnings == ["train_size: the ridge problem takes 16 to 2000 examples for its 8 features, got 5000; using 200",
+                        "lr: the ridge trainer's step is lr × the stable step: at most 1, got 2; using 0.5"]
+    exp, [warning] = l2.from_params({"train_size": "30", "batch_size": "50"}, defaults)
+    assert (exp.train_size, exp.batch_size) == (30, 10)  # the rule names the batch size first: it goes
+    assert warning == "batch_size: at most the 30 examples (--train-size); using 10"
 
 
 def test_a_new_rate_needs_a_new_run():

@@ -6,7 +6,9 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from tests.test_app import _button, _open, _warnings  # noqa: E402
+from explorer import settings  # noqa: E402
+from explorer.mc_digits import analysis_defaults  # noqa: E402
+from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
 
 UNCERTAINTY = "pages/uncertainty.py"
 CHARTS = 4  # MC averaging vs weight scaling, the rotated digits, their predictive distribution, their uncertainty
@@ -16,8 +18,6 @@ METRICS = ["Weight scaling", "MC, k = 1", "MC, k = 10", "MC, k = 50", "MC, k = 1
 @pytest.fixture(autouse=True)
 def fewer_digits(monkeypatch):
     """The Fig. 11 curve on 100 validation digits instead of 500: each paused rerun recomputes it."""
-    from explorer import settings
-
     monkeypatch.setattr(settings, "MC_DIGITS_EVAL", 100)
 
 
@@ -86,3 +86,35 @@ def test_no_dropout_at_all_is_a_warning_and_a_new_seed_a_new_network():
     at.sidebar.number_input(key="ud_seed").set_value(3).run()
     assert not at.exception and at.session_state["ud_run"] is not run
     assert at.session_state["ud_run"].exp.seed == 3
+
+
+def test_a_link_sets_the_rates_t_and_the_digit_and_is_written_back():
+    at = _open(UNCERTAINTY, part="digits", p="0.3", input_p="0.1", epochs="5", passes="10", digit="7")
+    assert _warnings(at) == []
+    run = at.session_state["ud_run"]
+    assert (run.exp.p, run.exp.input_p, run.exp.epochs) == (0.3, 0.1, 5)
+    assert run.numbers["rotation"]["digit"] == 7 and run.numbers["rotation"]["samples"] == 10
+    assert _link(at) == {"part": "digits", "p": "0.3", "input_p": "0.1", "epochs": "5", "passes": "10", "digit": "7"}
+    [digit] = [g for g in at.get("button_group") if g.key == "ud_digit"]
+    digit.set_value(run.digit_labels.index(3)).run()
+    assert "digit" not in _link(at)  # back at the default digit: a short link
+
+
+def test_bad_and_refused_link_parameters_warn_and_fall_back():
+    at = _open(UNCERTAINTY, part="digits", digit="12", passes="1", dataset="moons", model="cnn", hidden="64",
+               variant="gaussian", train_size="100")
+    warnings = _warnings(at)
+    for name, why in [("digit", "between 0 and 9"), ("passes", "between 2"), ("dataset", "toy dataset"),
+                      ("model", "Inside page"), ("hidden", "no control"), ("variant", "standard dropout"),
+                      ("train_size", "no control")]:
+        assert any(w.startswith(f"Link parameter not used: {name}: ") and why in w for w in warnings), (name, warnings)
+    run = at.session_state["ud_run"]
+    assert run.exp == analysis_defaults() and run.numbers["rotation"]["digit"] == 3
+    assert run.numbers["rotation"]["samples"] == settings.MC_DIGITS_SAMPLES and _link(at) == {"part": "digits"}
+
+
+def test_the_digits_part_visited_after_a_linked_part_keeps_its_defaults():
+    at = _open(UNCERTAINTY, part="classification", p="0.4")
+    at.segmented_control(key="un_part").set_value("digits").run()
+    assert not at.exception and _warnings(at) == [] and _link(at) == {"part": "digits"}
+    assert at.session_state["ud_run"].exp.p == 0.5

@@ -10,8 +10,8 @@ import torch
 import torch.nn.functional as F
 
 from explorer import settings
-from explorer.regression import (RegressionConfig, RegressionData, RegressionTrainer, make_regression_data,
-                                 sample_x, true_function)
+from explorer.regression import (RegressionConfig, RegressionData, RegressionTrainer, from_params,
+                                 make_regression_data, sample_x, to_params, true_function)
 
 TINY = RegressionConfig(train_size=30, hidden=(16, 16), epochs=3, batch_size=8)
 
@@ -92,3 +92,46 @@ def test_limits_are_reported():
 def test_true_function():
     x = torch.tensor([0.0, np.pi / 2, np.pi])
     assert torch.allclose(true_function(x), torch.tensor([0.0, np.pi / 2, 0.0]), atol=1e-6)
+
+
+# --- link parameters -------------------------------------------------------------
+
+def test_link_parameters_round_trip():
+    cfg = RegressionConfig(train_size=7, noise=0.1 + 0.2, gap=(-2.25, 0.5), hidden=(32, 32, 8), activation="tanh",
+                           p=0.45, lr=3e-4, batch_size=5, epochs=12, seed=9)
+    params = to_params(cfg)
+    assert params["gap"] == "-2.25,0.5" and params["hidden"] == "32,32,8" and params["lr"] == "0.0003"
+    assert set(params) == {f for f in cfg.changed(RegressionConfig())}
+    assert from_params(params) == (cfg, [])  # 0.1 + 0.2 comes back bit for bit
+    assert to_params(RegressionConfig()) == {} and from_params({}) == (RegressionConfig(), [])
+
+
+def test_link_parameters_are_relative_to_a_base():
+    base = RegressionConfig(p=0.4, seed=2)
+    cfg = replace(base, epochs=30)
+    assert to_params(cfg, base) == {"epochs": "30"} and from_params({"epochs": "30"}, base) == (cfg, [])
+
+
+@pytest.mark.parametrize("key, text, reason, kept", [
+    ("gap", "1,2,3", "expected two numbers a,b", "1.5,4"),
+    ("gap", "4,1", "out of bounds", "1.5,4"),
+    ("gap", "-5,5", "out of bounds", "1.5,4"),  # no room left for data
+    ("train_size", "2.5", "expected a whole number", "100"),
+    ("train_size", str(settings.UNC_REG_MAX_TRAIN + 1), "out of bounds", "100"),
+    ("hidden", "0", "between 1 and", "64,64"),
+    ("activation", "sigmoid", "one of relu, tanh", "relu"),
+    ("p", "1", "below 1", "0.3"),
+    ("lr", "-1", "between", "0.01"),
+    ("epochs", "0", "between 1 and", "2000"),
+    ("seed", "x", "expected a whole number", "0"),
+])
+def test_a_bad_value_falls_back_with_a_warning_naming_it(key, text, reason, kept):
+    base = RegressionConfig(p=0.3)
+    cfg, [warning] = from_params({key: text, "batch_size": "5"}, base)
+    assert cfg == replace(base, batch_size=5)  # the good parameter is kept
+    assert warning.startswith(f"{key}: ") and reason in warning and warning.endswith(f"; using {kept}")
+
+
+def test_unknown_parameters_are_reported():
+    cfg, warnings = from_params({"dataset": "moons", "p": "0.1"})
+    assert cfg == replace(RegressionConfig(), p=0.1) and warnings == ["unknown parameter 'dataset' ignored"]

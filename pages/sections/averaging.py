@@ -7,27 +7,73 @@ average.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import streamlit as st
 
 from explorer import settings
-from explorer.averaging import KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
+from explorer.averaging import DEFAULT_K, KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
 from explorer.datasets import TOY_DATASETS
-from explorer.experiment import Experiment
+from explorer.experiment import Experiment, flag, parse_field, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
 KEY = "ta_"
+PAGE = "the averaging part trains a tiny MLP on 2-D toy data"
+CONTROLS = {"dataset", "train_size", "noise", "variant", "p", "input_p", "hidden", "activation", "optimizer", "lr",
+            "batch_size", "weight_decay", "max_norm", "epochs", "seed"}  # the fields the sidebar shows
+RULED = ("dataset", "model", "variant", "hidden")  # link values exact averaging's rules refuse (hidden: n units)
 
 
 def _make(exp: Experiment, compare: bool = False) -> AveragingRuns:
     return AveragingRuns(exp)
 
 
-def _controls() -> Experiment:
+def _refusals(base: Experiment, params: dict[str, str]) -> dict[str, form.Refusal]:
+    """What a link cannot set here: a field the sidebar does not show, or a value exact averaging cannot take,
+    for the reason its rules give (``analysis_problems``).
+
+    A value is tried over ``base`` with the link's other values (the units to
+    enumerate depend on hidden, p and input_p together); ``params`` is the
+    link as ``form.load_settings`` leaves it, without the values already refused.
+    """
+    def refusal(name: str) -> form.Refusal:
+        def why(text: str) -> str:
+            values = {}
+            for key, value in {**params, name: text}.items():
+                try:
+                    values[key] = parse_field(key, value)
+                except (KeyError, ValueError):  # unknown or bad: from_params says what is wrong
+                    pass
+            if name not in values:
+                return ""
+            rules = analysis_problems(replace(base, **values))
+            return "; ".join(reason for flags, reason in (rule.split(": ", 1) for rule in rules)
+                             if flag(name) in flags.split(", "))
+        return why
+
+    return form.refuse_all_but(CONTROLS, "it has no control for this setting") | {name: refusal(name) for name in RULED}
+
+
+def _load_settings(link: dict[str, str], run: AveragingRuns | None) -> None:
+    """The link's settings and k on the part's first visit (over the session's run, else the defaults); show what
+    the link could not set."""
+    params = dict(link)
+    k, extra = form.whole_param(params, "k", 1, settings.AVERAGING_MAX_K, run.k if run else DEFAULT_K)
+    base = run.exp if run else analysis_defaults()
+    warnings = form.load_settings(KEY, analysis_defaults(), params, _refusals(base, params), PAGE,
+                                  run.exp if run else None)
+    if warnings is not None:
+        st.session_state[KEY + "k"] = k
+        warnings += extra
+    form.show_link_warnings(KEY, warnings)
+
+
+def _controls(link: dict[str, str]) -> Experiment:
     """The sidebar; the experiment it describes, or the running one when the widgets break a rule."""
     s, sb = st.session_state, st.sidebar
     run: AveragingRuns | None = s.get(KEY + "run")
-    form.load_settings(KEY, analysis_defaults(), {}, {}, "", run.exp if run else None)
+    _load_settings(link, run)
     sb.header("Data")
     sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size")
@@ -161,15 +207,16 @@ def _derivation() -> None:
                     "§10; Baldi & Sadowski 2013, who also bound the gap between the geometric and arithmetic means).")
 
 
-def averaging_section() -> None:
-    exp = _controls()
+def averaging_section(link: dict[str, str]) -> dict[str, str]:
+    """Draw the part; its settings as link parameters (the experiment's, and k when not the default)."""
+    exp = _controls(link)
     st.markdown("A network with n ≤ 12 droppable units trains 2ⁿ thinned networks: few enough to run **every one** "
                 "and average them exactly, live, against weight scaling and Monte-Carlo averaging.")
     run = controls.current_run(KEY, exp, False, _make)
     running, aside = controls.toolbar(KEY, run, _make, 4.4)
-    st.session_state.setdefault(KEY + "k", run.k)
     aside.slider("MC samples k", 1, settings.AVERAGING_MAX_K, key=KEY + "k",
                   help="Thinned networks sampled and averaged, as MC dropout does at test time.")
     run.select(st.session_state[KEY + "k"], settings.AVERAGING_SLOW_SECONDS if running else 0.0)
     controls.live(KEY, running, _draw, settings.AVERAGING_FRAME_INTERVAL)
     _derivation()
+    return to_params(exp, analysis_defaults()) | form.changed_param("k", st.session_state[KEY + "k"], DEFAULT_K)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
-from explorer.dropout_l2 import DropoutL2, analysis_defaults, analysis_problems
-from explorer.experiment import Experiment
+from explorer.dropout_l2 import DropoutL2, analysis_defaults, analysis_problems, from_params
+from explorer.experiment import Experiment, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
@@ -19,15 +19,24 @@ STEPS = (0.05, 0.1, 0.2, 0.5, 1.0)  # shares of the stable step
 BATCHES = (5, 10, 20, 50)
 
 
-def _controls() -> Experiment | None:
+def _load_settings(link: dict[str, str], run: DropoutL2 | None) -> None:
+    """The link's settings on the part's first visit (over the session's run, else the defaults); show what
+    the link could not set."""
+    s = st.session_state
+    if KEY + "input_p" not in s:  # Streamlit dropped the widgets' state while another part was shown: refill it
+        s.pop(KEY + "p", None)    # (load_settings refills when "p" is missing; this part has no widget for it)
+    exp, warnings = from_params(link, run.exp if run else analysis_defaults())
+    loaded = form.load_settings(KEY, exp, {}, {}, "", None) is not None  # the widgets had no state: now exp's
+    form.show_link_warnings(KEY, warnings if loaded else None)
+
+
+def _controls(link: dict[str, str]) -> Experiment | None:
     """The sidebar; the experiment it describes, or the running one when the widgets break a rule."""
     s, sb = st.session_state, st.sidebar
     run: DropoutL2 | None = s.get(KEY + "run")
-    if KEY + "input_p" not in s:  # Streamlit dropped the widgets' state while another part was shown: refill it
-        s.pop(KEY + "p", None)    # (load_settings refills when "p" is missing; this part has no widget for it)
-    form.load_settings(KEY, analysis_defaults(), {}, {}, "", run.exp if run else None)
+    _load_settings(link, run)
     sb.header("Dropout as L2")
-    sb.slider("Input drop rate q", 0.0, 0.9, step=0.05, key=KEY + "input_p",
+    sb.slider("Input drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "input_p",
               help="Each input is dropped with probability q at every step, for every example; a new rate is a new "
                    "ridge problem, so training starts afresh.")
     sb.number_input("Examples n", 2 * settings.RIDGE_FEATURES, settings.RIDGE_MAX_TRAIN, step=50, key=KEY + "train_size")
@@ -86,16 +95,18 @@ def _derivation() -> None:
                     "y = Xw* + σ·noise; the model has no bias.")
 
 
-def dropout_l2_section() -> None:
+def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
+    """Draw the part; its settings as link parameters (those that differ from the defaults)."""
     st.markdown("Linear regression with **input dropout** (inverted: x·m/k in training, nothing at test time) "
                 "minimises, on average over the masks, the ridge problem ‖y − Xw̃‖² + (q/k)·‖Γw̃‖², "
                 "Γ = diag(XᵀX)^½, k = 1 − q: a penalty that grows with each feature's scale.")
-    exp = _controls()
+    exp = _controls(link)
     if exp is None:
         st.warning("Fix the settings marked in the sidebar to train.")
-        return
+        return {}
     lab = controls.current_run(KEY, exp, False, DropoutL2)
     running, aside = controls.toolbar(KEY, lab, DropoutL2)
     aside.caption("A new rate or setting is a new problem: training starts afresh.")
     controls.live(KEY, running, _draw, settings.RIDGE_FRAME_INTERVAL)
     _derivation()
+    return to_params(exp, analysis_defaults())

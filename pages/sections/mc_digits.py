@@ -3,7 +3,7 @@
 Wires the sidebar to ``explorer.mc_digits.DigitsUncertainty`` and draws its
 figures; the live training loop is ``pages.ui.controls``. The digits are the
 embedded MNIST subset, parsed once per server and shared read-only by every
-session. The page owns the link: this section reads and writes none of it.
+session. Its settings come from the page's link (``pages.ui.parts``) and go back to it.
 """
 
 from __future__ import annotations
@@ -15,13 +15,23 @@ import streamlit as st
 
 from explorer import settings
 from explorer.datasets import Dataset
-from explorer.experiment import Experiment, make_data
-from explorer.mc_digits import MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
+from explorer.experiment import IDX_DATASETS, Experiment, make_data, to_params
+from explorer.mc_digits import DEFAULT_DIGIT, MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
 KEY = "ud_"  # prefix of this section's session-state keys
 DEFAULT = analysis_defaults()
+PAGE = "the MNIST digits part trains a 784-512-512-10 MLP on the embedded digits"
+# The link holds what the sidebar shows: the drop rates, the epochs and the seed (and T and the digit).
+REFUSALS = {
+    **form.refuse_all_but({"dataset", "p", "input_p", "epochs", "seed"}, "it has no control for this setting"),
+    "dataset": lambda v: v != "mnist" and (f"{v} is read from files: `python -m explorer analyze --what mc "
+                                           f"--dataset {v}`" if v in IDX_DATASETS else
+                                           f"{v} is a toy dataset: see the 2-D classification part"),
+    "model": lambda v: v != "mlp" and "the CNN is trained on the Inside page",
+    "variant": lambda v: v != "standard" and f"it uses standard dropout; {v} is compared on the Variants lab page",
+}
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
@@ -35,11 +45,19 @@ def _make(exp: Experiment, compare: bool) -> DigitsUncertainty:
     return DigitsUncertainty(exp, _split(exp.seed))
 
 
-def _settings() -> Experiment:
-    """The sidebar's network settings; returns the experiment they describe."""
+def _settings(link: dict[str, str]) -> tuple[Experiment, int | None]:
+    """The sidebar's network settings, from the link on the part's first visit: the experiment they describe, and
+    the link's digit (a class) when it has just been read."""
     s, sb = st.session_state, st.sidebar
     run: DigitsUncertainty | None = s.get(KEY + "run")
-    form.load_settings(KEY, DEFAULT, {}, {}, "", run.exp if run else None)
+    params = dict(link)
+    passes, extra = form.whole_param(params, "passes", 2, settings.MAX_MC_SAMPLES, settings.MC_DIGITS_SAMPLES)
+    digit, more = form.whole_param(params, "digit", 0, 9, DEFAULT_DIGIT)
+    warnings = form.load_settings(KEY, DEFAULT, params, REFUSALS, PAGE, run.exp if run else None)
+    if warnings is not None:
+        s[KEY + "passes"] = passes  # not "samples": the form's key of an Experiment field
+        warnings += extra + more
+    form.show_link_warnings(KEY, warnings)
     sb.header("Dropout")
     sb.slider("Hidden drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
               help="Probability that a hidden unit is dropped at a training step (and in each MC pass).")
@@ -48,17 +66,19 @@ def _settings() -> Experiment:
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=5, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the digits split, the initial weights, the batch order and the MC masks.")
-    return form.read_experiment(KEY, run.exp if run else DEFAULT)
+    return form.read_experiment(KEY, run.exp if run else DEFAULT), digit if "digit" in link else None
 
 
-def _digit_settings(run: DigitsUncertainty) -> None:
+def _digit_settings(run: DigitsUncertainty, linked: int | None) -> None:
+    """T and the rotated digit; ``linked``: the digit class a link has just asked for."""
     s, sb = st.session_state, st.sidebar
     sb.header("Rotated digit")
-    s.setdefault(KEY + "passes", settings.MC_DIGITS_SAMPLES)  # not "samples": the form's key of an Experiment field
     sb.slider("Stochastic passes T", 2, settings.MAX_MC_SAMPLES, key=KEY + "passes",
               help="MC dropout passes averaged for each rotated image.")
     options = list(range(len(run.digit_labels)))
-    if s.get(KEY + "digit") not in options:
+    if linked in run.digit_labels:
+        s[KEY + "digit"] = run.digit_labels.index(linked)
+    elif s.get(KEY + "digit") not in options:
         s[KEY + "digit"] = run.digit
     sb.segmented_control("Digit", options, key=KEY + "digit", format_func=lambda i: str(run.digit_labels[i]),
                          required=True, help="A validation digit of this class is rotated.")
@@ -127,15 +147,18 @@ def _draw(run: DigitsUncertainty, running: bool) -> None:
     st.caption(_rotation_guide(rotation))
 
 
-def digits_section() -> None:
-    """Sidebar, Train/Pause/Step/Reset and the live charts of the MNIST part."""
-    exp = _settings()
+def digits_section(link: dict[str, str]) -> dict[str, str]:
+    """Sidebar, Train/Pause/Step/Reset and the live charts of the MNIST part; its link."""
+    exp, linked = _settings(link)
     for problem in analysis_problems(exp):
         st.warning(problem.split(": ", 1)[-1].capitalize())
     run = controls.current_run(KEY, exp, False, _make)
-    _digit_settings(run)
+    _digit_settings(run, linked)
     running, aside = controls.toolbar(KEY, run, _make, 5.2)
     aside.caption("A 784-512-512-10 network learns 4,000 real MNIST digits with dropout. Is one weight-scaled "
                    "network as good as averaging many sampled ones, and what does MC dropout say about a digit "
                    "turned on its side?")
     controls.live(KEY, running, _draw, settings.MC_DIGITS_FRAME_INTERVAL)
+    s = st.session_state
+    return {**to_params(exp, DEFAULT), **form.changed_param("passes", s[KEY + "passes"], settings.MC_DIGITS_SAMPLES),
+            **form.changed_param("digit", run.digit_labels[s[KEY + "digit"]], DEFAULT_DIGIT)}

@@ -6,12 +6,21 @@ import streamlit as st
 
 from explorer import settings
 from explorer.datasets import TOY_DATASETS
-from explorer.experiment import Experiment
+from explorer.experiment import Experiment, to_params
+from explorer.mnist import MNIST_DATASETS
 from explorer.uncertainty import FAR, MAPS_DEFAULT, MCMapsLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
 KEY = "um_"
+PAGE = "the 2-D classification part trains an MLP on 2-D toy data"
+# The link holds what the sidebar shows: image sets and the CNN have their pages, other fields no control here.
+REFUSALS = {
+    **form.refuse_all_but({"dataset", "train_size", "noise", "hidden", "activation", "p", "lr", "epochs", "seed"},
+                          "it has no control for this setting"),
+    "dataset": lambda v: v in MNIST_DATASETS and f"{v} is an image set: see the MNIST digits part",
+    "model": lambda v: v != "mlp" and "the CNN needs 28×28 images",
+}
 GUIDE = (
     "**Reading the maps.** Left: the average of the T passes' P(blue), the MC prediction. Middle: its entropy "
     "H[ȳ], the total uncertainty; it is high along the decision boundary, where the classes meet (the data's own "
@@ -37,7 +46,8 @@ def _controls(fallback: Experiment) -> Experiment:
     sb.slider("Drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
               help="After each hidden layer, in training and in every MC pass. Changes apply at the next step.")
     sb.header("Training")
-    sb.select_slider("Learning rate (Adam)", form.LEARNING_RATES, key=KEY + "lr")
+    sb.select_slider("Learning rate (Adam)", form.options_with(st.session_state[KEY + "lr"], form.LEARNING_RATES),
+                     key=KEY + "lr")
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=100, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the data, the weights, the batch order and the masks.")
@@ -70,14 +80,26 @@ def _draw(run: MCMapsLive, running: bool) -> None:
     st.caption("Solid: training; dashed: validation; measured with dropout off.")
 
 
-def maps_section() -> None:
-    """Sidebar, Train/Pause/Step/Reset, the T slider and the live maps of the classification part."""
+def _load(link: dict[str, str], run: MCMapsLive | None) -> None:
+    """The widgets from the link (first visit of the part), else from the session's run or the defaults; T too."""
+    params = dict(link)
+    passes, extra = form.whole_param(params, "passes", 1, settings.UNC_MAX_SAMPLES, settings.UNC_DEFAULT_SAMPLES)
+    warnings = form.load_settings(KEY, MAPS_DEFAULT, params, REFUSALS, PAGE, run.exp if run is not None else None)
+    if warnings is not None:
+        st.session_state[KEY + "passes"] = passes
+        warnings += extra
+    form.show_link_warnings(KEY, warnings)
+
+
+def maps_section(link: dict[str, str]) -> dict[str, str]:
+    """Sidebar, Train/Pause/Step/Reset, the T slider and the live maps of the classification part; its link."""
     run: MCMapsLive | None = st.session_state.get(KEY + "run")
-    form.load_settings(KEY, MAPS_DEFAULT, {}, {}, "", run.exp if run is not None else None)
+    _load(link, run)
     exp = _controls(run.exp if run is not None else MAPS_DEFAULT)
     run = controls.current_run(KEY, exp, False, MCMapsLive)
     running, aside = controls.toolbar(KEY, run, MCMapsLive)
-    st.session_state.setdefault(KEY + "passes", settings.UNC_DEFAULT_SAMPLES)
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes over every grid point behind the three maps.")
     controls.live(KEY, running, _draw, settings.UNC_FRAME_INTERVAL)
+    return {**to_params(exp, MAPS_DEFAULT),
+            **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import streamlit as st
 
 from explorer import settings
-from explorer.regression import REGRESSION_ACTIVATIONS, RegressionConfig
+from explorer.experiment import format_field
+from explorer.regression import REGRESSION_ACTIVATIONS, RegressionConfig, from_params, to_params
 from explorer.uncertainty import RegressionLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
@@ -24,14 +25,25 @@ GUIDE = (
 )
 
 
-def _load(run: RegressionLive | None) -> None:
-    """The widgets' values, once: from the session's run if there is one (back from another part), else defaults."""
+def _load(link: dict[str, str], run: RegressionLive | None) -> list[str] | None:
+    """The widgets' values, once: the link's over the session's run (back from another part) or the defaults.
+
+    Returns the link's warnings on the run that loads, None when the widgets already hold their state.
+    """
     if KEY + "p" in st.session_state:
-        return
-    cfg = run.exp if run is not None else RegressionConfig()
+        return None
+    params, base = dict(link), run.exp if run is not None else RegressionConfig()
+    passes, warnings = form.whole_param(params, "passes", 1, settings.UNC_MAX_SAMPLES, settings.UNC_DEFAULT_SAMPLES)
+    cfg, more = from_params(params, base)
+    if len(cfg.hidden) != 2 or cfg.hidden[0] != cfg.hidden[1]:
+        more.append(f"hidden: this part trains two hidden layers of one width, not {format_field(cfg.hidden)}; "
+                    f"using {format_field(base.hidden)}")
+        cfg = replace(cfg, hidden=base.hidden)
     for f in fields(cfg):
         st.session_state[KEY + f.name] = getattr(cfg, f.name)
     st.session_state[KEY + "hidden"] = cfg.hidden[0]
+    st.session_state[KEY + "passes"] = passes
+    return more + warnings
 
 
 def _controls(fallback: RegressionConfig) -> RegressionConfig:
@@ -39,18 +51,18 @@ def _controls(fallback: RegressionConfig) -> RegressionConfig:
     s, sb = st.session_state, st.sidebar
     r = settings.UNC_REG_HALF_RANGE
     sb.header("Data")
-    sb.number_input("Training points", 5, settings.UNC_REG_MAX_TRAIN, step=10, key=KEY + "train_size")
-    sb.slider("Noise (std of y)", 0.0, 1.0, step=0.05, key=KEY + "noise")
+    sb.number_input("Training points", 1, settings.UNC_REG_MAX_TRAIN, step=10, key=KEY + "train_size")
+    sb.slider("Noise (std of y)", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     sb.slider("Gap in the training x", -r, r, step=0.25, key=KEY + "gap",
               help=f"Training x are drawn from [-{r:g}, {r:g}] without this interval.")
     sb.header("Network")
-    sb.select_slider("Hidden width (two layers)", WIDTHS, key=KEY + "hidden")
+    sb.select_slider("Hidden width (two layers)", form.options_with(s[KEY + "hidden"], WIDTHS), key=KEY + "hidden")
     sb.radio("Activation", REGRESSION_ACTIVATIONS, key=KEY + "activation", horizontal=True)
     sb.slider("Drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
               help="After each hidden layer, in training and in every MC pass. Changes apply at the next step.")
     sb.header("Training")
-    sb.select_slider("Learning rate (Adam)", form.LEARNING_RATES, key=KEY + "lr")
-    sb.select_slider("Batch size", form.BATCH_SIZES, key=KEY + "batch_size")
+    sb.select_slider("Learning rate (Adam)", form.options_with(s[KEY + "lr"], form.LEARNING_RATES), key=KEY + "lr")
+    sb.select_slider("Batch size", form.options_with(s[KEY + "batch_size"], form.BATCH_SIZES), key=KEY + "batch_size")
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=100, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed", help="Fixes the data, the weights, the "
                     "batch order and the masks.")
@@ -83,15 +95,16 @@ def _draw(run: RegressionLive, running: bool) -> None:
                "validation points from the same distribution (none in the gap).")
 
 
-def regression_section() -> None:
-    """Sidebar, Train/Pause/Step/Reset, the T slider and the live charts of the regression part."""
+def regression_section(link: dict[str, str]) -> dict[str, str]:
+    """Sidebar, Train/Pause/Step/Reset, the T slider and the live charts of the regression part; its link."""
     run: RegressionLive | None = st.session_state.get(KEY + "run")
-    _load(run)
+    form.show_link_warnings(KEY, _load(link, run))
     cfg = _controls(run.exp if run is not None else RegressionConfig())
     run = controls.current_run(KEY, cfg, False, RegressionLive)
     running, aside = controls.toolbar(KEY, run, RegressionLive)
-    st.session_state.setdefault(KEY + "passes", settings.UNC_DEFAULT_SAMPLES)
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes behind the mean and the bands; the page draws the first "
                        f"{settings.UNC_CURVES_SHOWN} of them.")
     controls.live(KEY, running, _draw, settings.UNC_FRAME_INTERVAL)
+    return {**to_params(cfg),
+            **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

@@ -13,8 +13,9 @@ import streamlit as st
 
 from explorer import settings
 from explorer.datasets import TOY_DATASETS, Dataset
-from explorer.experiment import Experiment, make_data
-from explorer.regularisers import Comparison, comparison_defaults
+from explorer.experiment import IDX_DATASETS, Experiment, make_data, to_params
+from explorer.mnist import SUBSET_SIZE
+from explorer.regularisers import DEFAULT_DATASET, Comparison, comparison_defaults
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
@@ -22,6 +23,12 @@ KEY = "rg_"
 DATASETS = (*TOY_DATASETS, "mnist")
 DECAYS = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1)
+# The link holds what the sidebar shows (label_noise: toy sets only); the MNIST sets read from files have no place.
+REFUSALS = {
+    **form.refuse_all_but({"dataset", "train_size", "label_noise", "p", "input_p", "weight_decay", "hidden",
+                           "activation", "lr", "epochs", "seed"}, "it has no control for this setting"),
+    "dataset": lambda v: v in IDX_DATASETS and f"{v} is read from files",
+}
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the data…")
@@ -43,16 +50,33 @@ def _dataset_changed() -> None:
     del s[KEY + "p"]
 
 
-def _controls() -> Experiment:
+def _load_settings(link: dict[str, str], run: Comparison | None) -> None:
+    """The widgets' state when they have none: a dataset just chosen, or the link's (first visit) brings its
+    defaults, as the dataset picker does; else the link's settings over the session's run or the defaults."""
+    s, params = st.session_state, dict(link)
+    named = s.pop(KEY + "defaults", None) or params.get("dataset", "").strip()
+    chosen = named if named in DATASETS else None
+    warnings = form.load_settings(KEY, comparison_defaults(chosen), params, REFUSALS,
+                                  "the comparison trains on toy data or the embedded MNIST subset",
+                                  None if chosen or not run else run.exp)
+    form.show_link_warnings(KEY, warnings)
+
+
+def _link(exp: Experiment) -> dict[str, str]:
+    """What differs from the defaults of the experiment's dataset (which a link's dataset brings), and the dataset."""
+    named = {"dataset": exp.dataset} if exp.dataset != DEFAULT_DATASET else {}
+    return named | to_params(exp, comparison_defaults(exp.dataset))
+
+
+def _controls(link: dict[str, str]) -> Experiment:
     s, sb = st.session_state, st.sidebar
     run: Comparison | None = s.get(KEY + "run")
-    defaults = s.pop(KEY + "defaults", None)  # a dataset just chosen
-    form.load_settings(KEY, comparison_defaults(defaults), {}, {}, "", None if defaults or not run else run.exp)
+    _load_settings(link, run)
     sb.header("The overfitting problem")
     sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
                  format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
     mnist = s[KEY + "dataset"] == "mnist"
-    sb.number_input("Training examples", 4, settings.MNIST_TRAIN_SIZE if mnist else settings.MAX_TRAIN_SIZE,
+    sb.number_input("Training examples", 4, SUBSET_SIZE - s[KEY + "val_size"] if mnist else settings.MAX_TRAIN_SIZE,
                     step=50, key=KEY + "train_size", help="Few examples and a big network: the recipe for overfitting.")
     if not mnist:
         sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise",
@@ -98,12 +122,14 @@ def _draw(comparison: Comparison, running: bool) -> None:
                "validation set to choose it.")
 
 
-def regularisers_section() -> None:
+def regularisers_section(link: dict[str, str]) -> dict[str, str]:
+    """Draw the part; its settings as link parameters."""
     st.markdown("One network, one training set, the same initial weights and batches: trained **without "
                 "regularisation**, with **dropout**, and with **weight decay**. **Early stopping** needs no run "
                 "of its own: it is the first run, stopped at its best validation epoch.")
-    exp = _controls()
+    exp = _controls(link)
     comparison = controls.current_run(KEY, exp, False, _make)
     running, aside = controls.toolbar(KEY, comparison, _make)
     aside.caption("Changing a setting starts the three runs afresh.")
     controls.live(KEY, running, _draw, settings.REGULARISERS_FRAME_INTERVAL)
+    return _link(exp)

@@ -37,6 +37,40 @@ UNIT_PAGE_REFUSALS: dict[str, Refusal] = {
 }
 
 
+def refuse_all_but(controls: set[str], why: str) -> dict[str, Refusal]:
+    """The refusals of a part that shows only ``controls``: every other field, so a link holds only what is on
+    screen (no setting applied out of sight)."""
+    return {f.name: lambda v: why for f in fields(Experiment) if f.name not in controls}
+
+
+def whole_param(params: dict[str, str], name: str, lo: int, hi: int, default: int) -> tuple[int, list[str]]:
+    """A whole-number link parameter that is not an Experiment field (T passes, a digit), popped from ``params``:
+    its value, else ``default`` with a warning naming it."""
+    text = params.pop(name, None)
+    if text is None:
+        return default, []
+    try:
+        value = int(text.strip())
+    except ValueError:
+        return default, [f"{name}: expected a whole number, got {text!r}; using {default}"]
+    if not lo <= value <= hi:
+        return default, [f"{name}: must be between {lo} and {hi}, got {value}; using {default}"]
+    return value, []
+
+
+def changed_param(name: str, value: int, default: int) -> dict[str, str]:
+    """The link parameter of a whole-number setting read by ``whole_param``; none at its default (a short link)."""
+    return {} if value == default else {name: str(value)}
+
+
+def show_link_warnings(prefix: str, warnings: list[str] | None) -> None:
+    """Show the link's warnings on every rerun: those of the run that loaded the settings (``warnings``), kept."""
+    if warnings is not None:
+        st.session_state[prefix + "warnings"] = warnings
+    for warning in st.session_state.get(prefix + "warnings", []):
+        st.warning(f"Link parameter not used: {warning}")
+
+
 def load_settings(prefix: str, default: Experiment, params: dict[str, str], refusals: Mapping[str, Refusal],
                   page: str, restore: Experiment | None) -> list[str] | None:
     """Fill the widgets' state once: the link's parameters over ``restore`` (the session's run) or ``default``.
@@ -82,7 +116,7 @@ def read_experiment(prefix: str, fallback: Experiment) -> Experiment:
     return fallback if problems else exp
 
 
-def _with(value: float, options: tuple) -> list:
+def options_with(value: float, options: tuple) -> list:
     """The options of a stepped slider, plus a value from a shared link that is not among them."""
     return sorted(set(options) | {value})
 
@@ -107,10 +141,11 @@ def training_widgets(prefix: str) -> None:
     sb.header("Training")
     sb.selectbox("Optimiser", list(OPTIMIZERS), key=prefix + "optimizer",
                  format_func=lambda o: {"adam": "Adam", "sgd": "SGD + momentum 0.9"}[o])
-    sb.select_slider("Learning rate", _with(s[prefix + "lr"], LEARNING_RATES), key=prefix + "lr")
-    sb.select_slider("Batch size", _with(s[prefix + "batch_size"], BATCH_SIZES), key=prefix + "batch_size")
-    sb.select_slider("Weight decay (L2)", _with(s[prefix + "weight_decay"], WEIGHT_DECAYS), key=prefix + "weight_decay")
-    sb.select_slider("Max-norm c (0 = off)", _with(s[prefix + "max_norm"], MAX_NORMS), key=prefix + "max_norm",
+    sb.select_slider("Learning rate", options_with(s[prefix + "lr"], LEARNING_RATES), key=prefix + "lr")
+    sb.select_slider("Batch size", options_with(s[prefix + "batch_size"], BATCH_SIZES), key=prefix + "batch_size")
+    sb.select_slider("Weight decay (L2)", options_with(s[prefix + "weight_decay"], WEIGHT_DECAYS),
+                     key=prefix + "weight_decay")
+    sb.select_slider("Max-norm c (0 = off)", options_with(s[prefix + "max_norm"], MAX_NORMS), key=prefix + "max_norm",
                      help="After each step, each hidden unit's incoming weight vector is rescaled to norm ≤ c.")
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=10, key=prefix + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=prefix + "seed",

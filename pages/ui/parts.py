@@ -1,35 +1,43 @@
-"""The choice of part on a page of several (Uncertainty, Theory): the link's ``part`` in, a picker, the link out.
+"""The choice of part on a page of several (Uncertainty, Theory), and the link that holds the part and its settings.
 
-Such a page's link holds only its part; each part keeps its own settings in the
-sidebar and in the session.
+Such a page's link is ``?part=KEY&…``: the part, then the settings of that part
+(each part reads and writes its own, as the single-experiment pages do). A part
+is drawn by ``section(link) -> link``: it gets the link's parameters meant for
+it (only on the session's first visit of that part, and only if the link named
+it) and returns its current settings as link parameters.
 """
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Callable, Mapping
 
 import streamlit as st
+
+Section = Callable[[dict[str, str]], dict[str, str]]
 
 
 def _load(prefix: str, labels: Mapping[str, str], default: str) -> None:
     """When the picker has no state (first visit, or back from another page): the link's part, else the last one.
 
-    A bad part in the link is reported and the default shown; any other parameter is reported and dropped.
+    The link's other parameters are kept for that part, to take once; a bad part is reported and the default shown
+    (the parameters then belong to no part, and are reported as well).
     """
     if prefix + "part" in st.session_state:
         return
     params = st.query_params.to_dict()
     wanted = params.pop("part", st.session_state.get(prefix + "last", default)).strip()
-    warnings = [f"{key}: this page's link holds only the part; the settings are in the sidebar" for key in params]
+    warnings = []
     if wanted not in labels:
-        warnings.insert(0, f"part: expected one of {', '.join(labels)}, got {wanted!r}; showing {default}")
-        wanted = default
+        warnings.append(f"part: expected one of {', '.join(labels)}, got {wanted!r}; showing {default}")
+        warnings += [f"{key}: it belongs to no part of this page" for key in params]
+        wanted, params = default, {}
     st.session_state[prefix + "part"] = wanted
     st.session_state[prefix + "warnings"] = warnings
+    st.session_state[prefix + "link"] = (wanted, params)
 
 
-def choose_part(prefix: str, labels: Mapping[str, str], default: str) -> str:
-    """Warn about the link's bad parameters, draw the picker, write the part to the link; return the part."""
+def show_part(prefix: str, labels: Mapping[str, str], default: str, sections: Mapping[str, Section]) -> str:
+    """Warn about a bad part, draw the picker and the chosen part, write the link; return the part."""
     _load(prefix, labels, default)
     for warning in st.session_state[prefix + "warnings"]:
         st.warning(f"Link parameter not used: {warning}")
@@ -37,5 +45,9 @@ def choose_part(prefix: str, labels: Mapping[str, str], default: str) -> str:
                          label_visibility="collapsed")
     part = st.session_state[prefix + "part"]
     st.session_state[prefix + "last"] = part
-    st.query_params.from_dict({"part": part})
+    linked, params = st.session_state[prefix + "link"]
+    if linked == part and params:  # the link's settings go to their part once
+        st.session_state[prefix + "link"] = (linked, {})
+    link = sections[part](params if linked == part else {})
+    st.query_params.from_dict({"part": part, **link})
     return part
