@@ -162,10 +162,7 @@ class MaskedRegression(BoundedRun):
         return self.average.copy() if self.averaged else self.last
 
     def _train_step(self) -> None:
-        if not self._batches:
-            perm = torch.randperm(len(self.y), generator=self.order)
-            self._batches = list(perm.split(self.batch_size))[::-1]
-        idx = self._batches.pop()
+        idx = self._next_batch(len(self.y), self.batch_size, self.order)
         x = self.x[idx]
         mask = torch.rand(x.shape, generator=self.masks, dtype=torch.float64) < keep(self.q)
         loss = 0.5 * ((self.y[idx] - self.model(x * mask / keep(self.q))[:, 0]) ** 2).mean()

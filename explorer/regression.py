@@ -207,10 +207,7 @@ class RegressionTrainer(BoundedRun):
             group["lr"] = lr
 
     def _train_step(self) -> None:
-        if not self._batches:
-            perm = torch.randperm(len(self.data.y_train), generator=self.order)
-            self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
-        idx = self._batches.pop()
+        idx = self._next_batch(len(self.data.y_train), self.cfg.batch_size, self.order)
         self.optimizer.zero_grad(set_to_none=True)
         loss = F.mse_loss(self.model(self.data.x_train[idx]), self.data.y_train[idx])
         loss.backward()

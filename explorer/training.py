@@ -56,6 +56,16 @@ class BoundedRun:
     """``run(max_steps=..., max_seconds=...)``: train until either bound or ``done``; subclasses define
     ``_train_step``, ``done`` and the ``model`` and ``train_seconds`` it keeps."""
 
+    def _next_batch(self, n: int, batch_size: int, order: torch.Generator) -> torch.Tensor:
+        """The indices of the next mini-batch of ``n`` examples: each epoch a new shuffle from ``order``.
+
+        An epoch ends when this returns its last batch (``self._batches`` is then empty).
+        """
+        if not self._batches:
+            perm = torch.randperm(n, generator=order)
+            self._batches = list(perm.split(batch_size))[::-1]  # pop() from the end
+        return self._batches.pop()
+
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
         """Train until ``max_steps`` steps, ``max_seconds`` of wall time or the last epoch; return steps taken."""
         start = time.perf_counter()
@@ -132,11 +142,8 @@ class Trainer(BoundedRun):
 
     # --- training --------------------------------------------------------
     def _train_step(self) -> None:
-        if not self._batches:
-            perm = torch.randperm(len(self.data.y_train), generator=self.order)
-            self._batches = list(perm.split(self.cfg.batch_size))[::-1]  # pop() from the end
         self._fire("on_step_begin")
-        idx = self.last_batch = self._batches.pop()
+        idx = self.last_batch = self._next_batch(len(self.data.y_train), self.cfg.batch_size, self.order)
         self.optimizer.zero_grad(set_to_none=True)
         logits, y = self.model(self.data.x_train[idx]), self.data.y_train[idx]
         if len(logits) != len(y):  # several predictions per example, stacked (multisample): the mean of their losses
