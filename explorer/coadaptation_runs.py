@@ -25,11 +25,10 @@ from explorer.datasets import Dataset
 from explorer.dropout import variants_for
 from explorer.experiment import Experiment, defaults_for, make_data
 from explorer.figures import Figure
-from explorer.live_runs import LiveRuns, locked
+from explorer.live_runs import RUN_NAMES, LiveRuns, locked
 from explorer.training import Trainer
 
 DEFAULT_DATASET = "mnist"
-NAMES = ("dropout", "no dropout")  # the run, then its twin: keys of every per-network result
 Report = dict[str, Any]
 
 
@@ -69,14 +68,11 @@ class CoadaptationRuns(LiveRuns):
         self.probe_x = data.x_val[: settings.COADAPT_EXAMPLES]
         self.probe_y = data.y_val[: settings.COADAPT_EXAMPLES]
         self.layer = f"hidden {len(exp.hidden)}"
-        self.tracked: dict[str, list[dict[str, float]]] = {name: [] for name in NAMES}
-        for name, trainer in self.named().items():
+        self.tracked: dict[str, list[dict[str, float]]] = {name: [] for name in RUN_NAMES}
+        for name, trainer in self.named_trainers().items():
             self._track(name, trainer)  # epoch 0: the shared initial weights
             trainer.add_callback("on_epoch_end", lambda t, name=name: self._track(name, t))
         self._cache: tuple[tuple, float, dict[str, Report]] | None = None
-
-    def named(self) -> dict[str, Trainer]:
-        return dict(zip(NAMES, self.trainers))
 
     def _track(self, name: str, trainer: Trainer) -> None:
         h, _, _ = coadaptation.last_hidden(trainer.model, self.probe_x)
@@ -90,7 +86,7 @@ class CoadaptationRuns(LiveRuns):
         key = (self.run.step, *(d.p for d in self.run.model.dropouts))
         if self._cache is not None and (self._cache[0] == key or time.monotonic() - self._cache[1] < max_age):
             return self._cache[2]
-        reports = {name: self._report(trainer) for name, trainer in self.named().items()}
+        reports = {name: self._report(trainer) for name, trainer in self.named_trainers().items()}
         self._cache = (key, time.monotonic(), reports)
         return reports
 
@@ -103,7 +99,7 @@ class CoadaptationRuns(LiveRuns):
 
     def numbers(self, max_age: float = 0.0) -> dict[str, dict[str, float]]:
         """The numbers a teacher points at, per network: plain floats and ints."""
-        trainers = self.named()
+        trainers = self.named_trainers()
         return {name: summary(report, trainers[name]) for name, report in self.analyses(max_age).items()}
 
     # --- one frame -----------------------------------------------------------
@@ -150,8 +146,8 @@ def analyze(exp: Experiment) -> dict[str, Any]:
         runs.advance(max_seconds=5.0)
     numbers = runs.numbers()
     tracked = [{"epoch": row["epoch"], **{_key(n): {k: v for k, v in runs.tracked[n][i].items() if k != "epoch"}
-                                          for n in NAMES}}
-               for i, row in enumerate(runs.tracked[NAMES[0]])]
+                                          for n in RUN_NAMES}}
+               for i, row in enumerate(runs.tracked[RUN_NAMES[0]])]
     return {
         **{_key(name): values for name, values in numbers.items()},
         "tracked": tracked,

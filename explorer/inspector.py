@@ -92,19 +92,13 @@ class Inspector(LiveRuns):
         key = (self.run.step, self.layer, *(d.p for d in self.run.model.dropouts))
         if self._stats is None or self._stats[0] != key:
             stats = {}
-            for name, trainer in self._named_trainers().items():
+            for name, trainer in self.named_trainers().items():
                 trace = trainer.model.trace(self.stats_x, train_mode=False)
                 stats[name] = inside.activation_stats(trace.layers[self.layer].activation)
             self._stats = (key, stats)
             self.numbers["activations"] = {name: {k: s[k] for k in ("mean", "near_zero", "eps")}
                                            for name, s in stats.items()}
         return self._stats[1]
-
-    def _named_trainers(self) -> dict[str, Trainer]:
-        named = {"dropout": self.run}
-        if self.twin is not None:
-            named["no dropout"] = self.twin
-        return named
 
     def histogram_figure(self, field: str) -> Figure:
         stats = self.layer_stats()

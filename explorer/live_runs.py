@@ -22,6 +22,7 @@ from explorer.figures import Figure
 from explorer.training import LIVE_FIELDS, Trainer
 
 RATE_FIELDS = ("p", "input_p", "conv_p")
+RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 TWIN_STEPS = 2  # the run and its twin alternate in chunks this short: neither runs ahead, slices end on time
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -59,6 +60,10 @@ class LiveRuns:
     @property
     def trainers(self) -> list[Trainer]:
         return [self.run] if self.twin is None else [self.run, self.twin]
+
+    def named_trainers(self) -> dict[str, Trainer]:
+        """The run and (if any) its twin under ``RUN_NAMES``."""
+        return dict(zip(RUN_NAMES, self.trainers))
 
     @property
     def done(self) -> bool:

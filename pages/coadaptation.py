@@ -14,11 +14,12 @@ from typing import Callable
 import streamlit as st
 
 from explorer import settings
-from explorer.coadaptation_runs import NAMES, CoadaptationRuns, analysis_defaults, analysis_problems
+from explorer.coadaptation_runs import CoadaptationRuns, analysis_defaults, analysis_problems
 from explorer.datasets import TOY_DATASETS, Dataset
 from explorer.dropout import variants_for
 from explorer.experiment import IDX_DATASETS, Experiment, format_field, make_data, to_params
 from explorer.figures_coadaptation import LOSS_SCALE
+from explorer.live_runs import RUN_NAMES
 from explorer.mnist import SUBSET_SIZE
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
@@ -115,7 +116,7 @@ def _link(exp: Experiment) -> dict[str, str]:
 def _metrics(numbers: dict, shown: list[tuple[str, str, Callable[[float], str]]], named: bool = False) -> None:
     """Each network's numbers as st.metric (label, key, how to write the value), under its half of a two-panel
     chart; ``named``: the labels say which network (under a one-panel chart)."""
-    for column, name in zip(st.columns(2), NAMES):
+    for column, name in zip(st.columns(2), RUN_NAMES):
         with column:
             for cell, (label, key, text) in zip(st.columns(len(shown)), shown):
                 cell.metric(f"{name} · {label}" if named else label, text(numbers[name][key]))
@@ -180,14 +181,14 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
     _metrics(numbers, [("AUC random", "auc_random", _fmt(".2f")),
                        ("AUC important first", "auc_importance", _fmt(".2f"))], named=True)
     last = 1 - 1 / settings.COADAPT_REMOVAL_STEPS
-    kept = {name: f"**{numbers[name]['acc_half_removed']:.0%}**" for name in NAMES}
+    kept = {name: f"**{numbers[name]['acc_half_removed']:.0%}**" for name in RUN_NAMES}
     st.caption(
         f"**Reading guide.** We remove a growing share of the units of {layer} (horizontal axis) at test time "
         f"and measure the accuracy on the {n} validation examples (vertical axis). Solid lines remove units in "
         f"random order (the average of {settings.COADAPT_RANDOM_ORDERS} orders), dashed ones the most important "
         f"first. The area under a curve (AUC; at most {last:.2f}, for 100% until {last:.0%} of the units are "
         "gone) sums it up: larger is more robust. With half the units removed at random, the dropout network "
-        f"keeps {kept[NAMES[0]]} accuracy, its twin {kept[NAMES[1]]}. Dropout trains every unit to cope without "
+        f"keeps {kept[RUN_NAMES[0]]} accuracy, its twin {kept[RUN_NAMES[1]]}. Dropout trains every unit to cope without "
         f"a random half of its partners, so it usually loses accuracy more gently. {REFERENCE} AUC 0.89 vs 0.88 "
         "(random), 0.74 vs 0.73 (most important first): both wide networks are robust, dropout slightly more.")
 

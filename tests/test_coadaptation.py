@@ -190,7 +190,7 @@ def test_tracked_over_training_from_epoch_zero():
     runs = CoadaptationRuns(TINY, make_data(TINY))
     while not runs.done:
         runs.advance(max_steps=50)
-    for name, trainer in runs.named().items():
+    for name, trainer in runs.named_trainers().items():
         assert [r["epoch"] for r in runs.tracked[name]] == [0, 1, 2, 3]
         h, _, _ = co.last_hidden(trainer.model, runs.probe_x)
         assert runs.tracked[name][-1]["decov"] == pytest.approx(co.decov(h.numpy()))
