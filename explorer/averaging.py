@@ -15,8 +15,8 @@ batched as masks × points and in float64 so that "exact" means it:
 
 For one hidden layer with dropout on its units only and a softmax output, the
 logits are linear in the mask, so the NWGM (the softmax of the expected
-logits) *is* the weight-scaled network (Srivastava et al. 2014 §10; Baldi &
-Sadowski 2013); input dropout or a second hidden layer put a nonlinearity
+logits) *is* the weight-scaled network (Hinton et al. 2012, arXiv:1207.0580;
+analysed by Baldi & Sadowski 2013); input dropout or a second hidden layer put a nonlinearity
 between the mask and the logits and the equality becomes an approximation.
 
 ``AveragingRuns`` is the live state of the Theory page's averaging part;

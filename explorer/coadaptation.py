@@ -8,9 +8,17 @@ so this module gives the usual proxies, each a pure function of tensors:
   hierarchical clustering, its mean |r|, and DeCov, Cogswell et al. 2016);
 - what removing units at test time costs: each unit's importance Δ_i (the rise
   in loss when it is zeroed), the pairwise interaction Δ_ij − Δ_i − Δ_j (a
-  game-theoretic interaction in the spirit of Zhang et al. 2021: positive =
-  two units that only work together), and accuracy as ever more units are
-  removed (robustness), with its area under the curve.
+  game-theoretic interaction in the spirit of Zhang et al. 2021, whose I(i, j)
+  with v = −loss is its negative), and accuracy as ever more units are removed
+  (robustness), with its area under the curve.
+
+The interaction's sign: near a minimum of the loss, Δ_ij − Δ_i − Δ_j ≈ c_iᵀHc_j,
+c_i the unit's contribution to the logits and H ⪰ 0 the loss's curvature in
+them. It is positive for units that back each other up (they carry the same
+signal: losing both costs more than the two single losses) and negative for
+units that lean on each other (one pushes the wrong way and its partner
+cancels it, or each completes the other: losing either one already costs what
+losing both does), the signature of co-adaptation.
 
 Removal runs the output layer on the last hidden layer's output times a batch
 of unit masks: the last hidden layer feeds the output layer directly, so every
@@ -141,9 +149,12 @@ def interactions(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor, units: Seq
                  base_loss: float) -> np.ndarray:
     """Δ_ij − Δ_i − Δ_j for every pair of ``units`` (m × m, symmetric; the diagonal 0).
 
-    Δ_ij is the loss increase with both removed. Positive: removing the pair
-    costs more than removing each alone (they only work together); negative:
-    they do the same job, so losing both costs less than the two losses added.
+    Δ_ij is the loss increase with both removed. Positive: losing the pair
+    costs more than the two single losses added, as for two units that back
+    each other up (redundant: either one alone still carries the signal);
+    negative: it costs less, as for two units that lean on each other (they
+    compensate or complete each other, so losing either one already costs
+    about what losing both does).
     """
     units = list(units)
     m = len(units)
@@ -204,7 +215,10 @@ def removal_report(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor, top: int
     largest Δ_i first. Returns arrays (``delta``, ``top_units``,
     ``interaction``, ``fractions``, ``acc_random`` averaged over the orders,
     ``acc_importance``) and floats (``base_loss``, ``base_acc``, the AUCs,
-    ``top_share``, ``mean_abs_interaction`` over the pairs).
+    ``top_share``, ``mean_abs_interaction`` over the pairs and
+    ``leaning_share``, the part of their total |interaction| that negative
+    pairs carry: weighted, so that the many near-zero pairs of a network
+    whose units hardly interact do not decide it by their sign).
     """
     delta, base_loss, base_acc = unit_importance(out, feed, y)
     ranked = np.argsort(-delta, kind="stable")
@@ -216,12 +230,14 @@ def removal_report(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor, top: int
     accs = robustness(out, feed, y, [*shuffles, ranked], fractions)
     acc_random, acc_importance = accs[:-1].mean(0), accs[-1]
     m = len(chosen)
+    pairs = inter[np.triu_indices(m, 1)]
     return dict(
         delta=delta, base_loss=base_loss, base_acc=base_acc, top_units=chosen, interaction=inter,
         fractions=fractions, acc_random=acc_random, acc_importance=acc_importance,
         auc_random=curve_area(fractions, acc_random), auc_importance=curve_area(fractions, acc_importance),
         top_share=top_share(delta),
-        mean_abs_interaction=float(np.abs(inter).sum() / (m * (m - 1))) if m > 1 else 0.0,
+        mean_abs_interaction=float(np.abs(pairs).mean()) if m > 1 else 0.0,
+        leaning_share=float(np.abs(pairs[pairs < 0]).sum() / np.abs(pairs).sum()) if np.any(pairs) else 0.0,
     )
 
 

@@ -129,6 +129,7 @@ def summary(report: Report, trainer: Trainer) -> dict[str, float]:
         "mean_abs_r": report["mean_abs_r"], "decov": report["decov"], "dead_units": report["dead_units"],
         "auc_random": report["auc_random"], "auc_importance": report["auc_importance"],
         "top_share": report["top_share"], "mean_abs_interaction": report["mean_abs_interaction"],
+        "leaning_share": report["leaning_share"],
         "acc_half_removed": float(np.interp(0.5, report["fractions"], report["acc_random"])),
         "probe_acc": report["base_acc"], "probe_loss": report["base_loss"],
         "val_acc": final.get("val_acc", report["base_acc"]), "val_loss": final.get("val_loss", report["base_loss"]),

@@ -1,4 +1,4 @@
-"""Dropout as L2 (Srivastava et al. 2014, §9.1): linear regression with input dropout is ridge regression.
+"""Dropout as L2 (Srivastava et al. 2014, §9.1): input dropout on linear regression is ridge regression in expectation.
 
 Convention: **inverted dropout**, as torch trains it. A training step multiplies
 each input x_ij by m_ij/k, m_ij ~ Bernoulli(k), k = 1 − q (q the drop rate), a

@@ -77,7 +77,8 @@ def correlation_figure(reports: Mapping[str, Mapping[str, Any]], layer: str, mos
 
 def interaction_figure(reports: Mapping[str, Mapping[str, Any]], height: int = MATRIX_HEIGHT) -> Figure:
     """Δ_ij − Δ_i − Δ_j (× LOSS_SCALE) between each network's most important units, most important first, side
-    by side on one colour scale; red = the two only work together. The diagonal (a unit with itself) is blank."""
+    by side on one colour scale; red = the two back each other up, blue = they lean on each other. The diagonal
+    (a unit with itself) is blank."""
     inters = {name: np.array(r["interaction"], dtype=float) * LOSS_SCALE for name, r in reports.items()}
     scale = max((float(np.abs(v).max(initial=0.0)) for v in inters.values()), default=0.0) or 1.0
     heats, axes = [], []

@@ -21,7 +21,8 @@ PROB_SCALE = [[0.0, "#ffffff"], [1.0, RUN_COLORS[0]]]
 
 def averaging_figure(result: Mapping[str, Any], height: int = 380) -> Figure:
     """Srivastava et al. Fig. 11: error of the mean of k sampled thinned networks against k, a band of ± one std
-    over orderings of the passes, the weight-scaled network's error as a horizontal line, the matching k marked."""
+    over orderings of one fixed set of passes (how much the order matters, not sampling error), the weight-scaled
+    network's error as a horizontal line, the matching k marked."""
     k, error, std = (np.asarray(result[name], dtype=float) for name in ("k", "error", "std"))
     scaled = float(result["weight_scaling_error"])
     traces = band_traces(k, error, std, "MC averaging of k thinned networks", RUN_COLORS[0])

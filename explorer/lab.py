@@ -20,8 +20,10 @@ import torch
 from explorer import figures, settings
 from explorer.datasets import Dataset
 from explorer.dropout import VARIANTS, DropoutLayer, probing
+from explorer.dropout.dropconnect import DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES
+from explorer.dropout.uniform import CAP_RATE, MAX_BETA
 from explorer.experiment import Experiment, build
 from explorer.figures import Figure
 from explorer.live_runs import locked
@@ -49,6 +51,8 @@ def lane_label(exp: Experiment) -> str:
     rate = f" q={exp.p:g}" if exp.model == "mlp" or exp.conv_variant == "spatial" else f" q={exp.conv_p:g}"
     if exp.model == "cnn" and exp.conv_variant != "spatial":
         name = VARIANTS[exp.conv_variant].name
+    elif exp.variant == "uniform" and exp.p > CAP_RATE:
+        rate += f" (β capped at {MAX_BETA:g})"
     return name + rate + (f" · MC×{exp.mc_samples}" if exp.inference == "mc" else "")
 
 
@@ -163,10 +167,13 @@ class Lab:
 
 def _telling_layer(model: torch.nn.Module, exp: Experiment) -> DropoutLayer:
     """The layer whose noise shows the variant best: conv maps for map variants, the multisample
-    head's dropout, else the first hidden layer's (the CNN's dense one)."""
+    head's dropout, DropConnect's last hidden layer (its weights read hidden units when there are two),
+    else the first hidden layer's (the CNN's dense one)."""
     drops = model.dropouts
     if exp.model == "cnn":
         return drops[1] if exp.conv_variant != "spatial" else drops[-1]
+    if isinstance(drops[-1], DropConnectLinear):
+        return drops[-1]
     heads = [m for m in model.modules() if isinstance(m, MultiSampleHead)]
     return heads[0].dropout if heads else drops[1]
 

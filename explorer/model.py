@@ -158,14 +158,12 @@ def _layers(cfg: MLPConfig, linears: list[nn.Linear], noise: torch.Generator) ->
     placement = VARIANTS[cfg.variant].placement
     act = ACTIVATIONS[cfg.activation]
     *hidden, out = linears
-    if placement == "weights":  # the noise is on each Linear's weights, at the rate of the units it reads
-        rates = [cfg.input_p] + [cfg.p] * len(hidden)
-        layer = VARIANTS[cfg.variant].layer
-        return [layer(r, noise, lin, act() if lin is not out else None) for r, lin in zip(rates, linears)]
-    units = cfg.variant if placement == "units" else "standard"  # standout and multisample: standard on the inputs
+    units = cfg.variant if placement == "units" else "standard"  # the others: standard dropout on the inputs
     layers: list[nn.Module] = [make_dropout(units, cfg.input_p, noise)]
     for lin in hidden:
-        if placement == "activation":
+        if placement == "weights":  # dropconnect: each hidden layer's incoming weights; the output layer stays plain
+            layers.append(VARIANTS[cfg.variant].layer(cfg.p, noise, lin, act()))
+        elif placement == "activation":
             layers += [lin, VARIANTS[cfg.variant].layer(cfg.p, noise, act(), alpha=cfg.standout_alpha)]
         else:
             layers += [lin, act(), make_dropout(units, cfg.p, noise)]

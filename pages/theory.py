@@ -36,8 +36,8 @@ def _lazy(module: str, function: str) -> Section:
 def theory_page() -> None:
     st.title("Theory")
     steady_display()
-    st.markdown("Three results behind dropout, each shown on models trained here: input dropout **is** ridge "
-                "regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
+    st.markdown("Three results behind dropout, each shown on models trained here: in expectation over its masks, "
+                "input dropout is ridge regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
                 "weight decay and early stopping each tame one overfitting network.")
     show_part(KEY, PARTS, DEFAULT_PART, {part: _lazy(*where) for part, where in SECTIONS.items()})
 

@@ -117,6 +117,48 @@ def test_importance_and_interactions_by_hand():
     assert np.all(np.diag(inter) == 0)
 
 
+# Two constructed 3-unit layers feeding a 2-class output (logit margin = Σ c_i h_i): s carries the label,
+# z is a nuisance unrelated to it. The sign of Δ_ij − Δ_i − Δ_j tells the two kinds of pair apart.
+SIGNAL, NUISANCE = np.array([1.0, -1.0, 1.0, -1.0]), np.array([1.0, 1.0, -1.0, -1.0])
+PAIRS = {
+    # units 0 and 1 are backups: both carry the signal, either alone still classifies every example
+    "backups": ([SIGNAL, SIGNAL, NUISANCE], [1.0, 1.0, 0.25], 0.1924),
+    # unit 0 carries the signal plus twice the nuisance; unit 1 exists only to cancel that nuisance
+    "leaning": ([SIGNAL + 2 * NUISANCE, NUISANCE, 0.5 * SIGNAL], [1.0, -2.0, 1.0], -0.7166),
+}
+
+
+def _constructed(feed: list[np.ndarray], contribution: list[float]) -> tuple[nn.Linear, torch.Tensor]:
+    out = nn.Linear(3, 2)
+    with torch.no_grad():
+        c = torch.tensor(contribution)
+        out.weight.copy_(torch.stack([c / 2, -c / 2]))
+        out.bias.zero_()
+    return out, torch.tensor(np.stack(feed, axis=1), dtype=torch.float32)
+
+
+@pytest.mark.parametrize("kind", PAIRS)
+def test_interaction_is_positive_for_backups_and_negative_for_units_that_lean_on_each_other(kind):
+    feed_columns, contribution, expected = PAIRS[kind]
+    out, feed = _constructed(feed_columns, contribution)
+    y = torch.tensor([0, 1, 0, 1])
+
+    def loss(*removed: int) -> float:  # the reference: the output layer run on the masked activations
+        mask = torch.ones(3)
+        mask[list(removed)] = 0.0
+        with torch.no_grad():
+            return nn.functional.cross_entropy(out(feed * mask), y).item()
+
+    delta, base_loss, _ = co.unit_importance(out, feed, y)
+    inter = co.interactions(out, feed, y, [0, 1], delta, base_loss)[0, 1]
+    by_hand = (loss(0, 1) - loss()) - (loss(0) - loss()) - (loss(1) - loss())
+    assert inter == pytest.approx(by_hand, abs=1e-5) and inter == pytest.approx(expected, abs=1e-3)
+    assert (inter > 0) == (kind == "backups")
+    report = co.removal_report(out, feed, y, top=3, steps=4, random_orders=1)
+    pairs = report["interaction"][np.triu_indices(3, 1)]
+    assert report["leaning_share"] == pytest.approx(np.abs(pairs[pairs < 0]).sum() / np.abs(pairs).sum())
+
+
 def test_masked_losses_equal_running_the_output_layer_on_masked_activations():
     gen = torch.Generator().manual_seed(0)
     out = nn.Linear(16, 5)
@@ -238,10 +280,11 @@ def test_analyze_trains_to_the_end_and_returns_plain_numbers():
     text = json.dumps(result, allow_nan=False)  # JSON-ready: no numpy types, no NaN
     assert json.loads(text) == result
     keys = {"mean_abs_r", "decov", "dead_units", "auc_random", "auc_importance", "top_share",
-            "mean_abs_interaction", "val_acc", "val_loss"}
+            "mean_abs_interaction", "leaning_share", "val_acc", "val_loss"}
     for name in ("dropout", "no_dropout"):
         assert keys <= set(result[name])
         assert 0.0 <= result[name]["auc_random"] <= 1.0 and 0.0 <= result[name]["top_share"] <= 1.0
+        assert 0.0 <= result[name]["leaning_share"] <= 1.0
     assert [r["epoch"] for r in result["tracked"]] == [0, 1, 2, 3]
     assert result["layer"] == "hidden 2" and result["units"] == 6 and result["examples"] == 60
     assert result["seconds"] > 0

@@ -28,21 +28,31 @@ N = 400_000
 
 @pytest.mark.parametrize("q", RATES)
 def test_uniform_on_standard_normal_input_adds_noise_of_variance_q_over_k_times_x_squared(q):
-    """d = y − x = x·r: E[d] = 0 (the mean is kept), Var[d] = E[x²]·β²/3 = q/k, μ4 = E[x⁴]E[r⁴] = 3·β⁴/5."""
-    beta2 = 3 * q / (1 - q)
+    """d = y − x = x·r: E[d] = 0 (the mean is kept), Var[d] = E[x²]·β²/3, μ4 = E[x⁴]E[r⁴] = 3·β⁴/5; β² = 3q/k
+    (variance q/k, dropout's) up to q = 0.25, then 1."""
+    beta2 = min(1.0, 3 * q / (1 - q))
     x = torch.randn(N, generator=gen(1))
     layer = make_dropout("uniform", q, gen(2)).train()
     layer.record = True
     d = layer(x) - x
-    assert_mean_and_variance(d, 0.0, q / (1 - q), 3 * beta2**2 / 5)
+    assert_mean_and_variance(d, 0.0, beta2 / 3, 3 * beta2**2 / 5)
     beta = math.sqrt(beta2)
     assert layer.last_mask.all()
     assert layer.last_noise.min() >= 1 - beta and layer.last_noise.max() <= 1 + beta
 
 
-def test_uniform_needs_a_rate_below_one():
-    with pytest.raises(ValueError, match="below 1"):
-        make_dropout("uniform", 1.0, gen(0)).train()(torch.ones(3))
+@pytest.mark.parametrize("q, beta", [(0.0, 0.0), (0.1, math.sqrt(0.3 / 0.9)), (0.25, 1.0), (0.5, 1.0), (1.0, 1.0)])
+def test_uniform_beta_matches_dropouts_variance_up_to_a_quarter_then_stays_at_one(q, beta):
+    assert make_dropout("uniform", q, gen(0)).beta == pytest.approx(beta)
+
+
+@pytest.mark.parametrize("q", [0.5, 0.9, 1.0])
+def test_uniform_never_turns_a_units_sign_at_high_rates(q):
+    layer = make_dropout("uniform", q, gen(3)).train()
+    layer.record = True
+    layer(torch.ones(N))
+    assert layer.last_noise.min() >= 0.0 and layer.last_noise.max() <= 2.0
+    assert layer.last_noise.min() < 0.01 and layer.last_noise.max() > 1.99  # the whole of [0, 2] is used
 
 
 # --- dropconnect ------------------------------------------------------------------------
@@ -151,13 +161,25 @@ def test_concrete_rate_is_a_network_parameter_with_a_gradient_unless_off():
     assert off.p == 0.0 and on.p != pytest.approx(0.3, abs=1e-3)
 
 
-def test_concrete_regularization_is_the_papers_prior_and_alone_pulls_the_rate_to_one_half():
+@pytest.mark.parametrize("q, n, length_scale", [(0.2, 50, LENGTH_SCALE), (0.6, 4000, LENGTH_SCALE), (0.2, 50, 1.0)])
+def test_concrete_regularization_is_the_elbos_kl_term_per_example(q, n, length_scale, monkeypatch):
+    """KL(q(ω) ‖ p(ω)) / N for the mean cross-entropy: the masked weights M (unscaled dropout's, M = W/(1−q) for
+    inverted dropout's W) have prior N(0, 1/l²) and KL l²(1−q)/2·‖M‖² − K·H(q); the unmasked bias l²/2·‖b‖²."""
+    monkeypatch.setattr("explorer.dropout.concrete.LENGTH_SCALE", length_scale)
+    nxt = linear(6, 2)
+    drop = ConcreteDropout(q, gen(0))
+    k = 1.0 - q
+    masked = nxt.weight.double().detach() / k
+    entropy = -(q * math.log(q) + k * math.log(k))
+    kl = length_scale**2 * k / 2 * float(masked.pow(2).sum()) + length_scale**2 / 2 * float(
+        nxt.bias.double().detach().pow(2).sum()) - 6 * entropy
+    assert float(drop.regularization(nxt, n).detach()) == pytest.approx(kl / n, rel=1e-5)
+
+
+def test_concrete_prior_alone_pulls_the_rate_to_one_half():
     nxt = linear(6, 2)
     drop = ConcreteDropout(0.2, gen(0))
-    q, n = torch.tensor(0.2, dtype=torch.float64), 50
-    squares = (nxt.weight.double().pow(2).sum() + nxt.bias.double().pow(2).sum()).detach()
-    expected = LENGTH_SCALE**2 / n * squares / (1 - q) + 2 / n * 6 * (q * q.log() + (1 - q) * (1 - q).log())
-    assert float(drop.regularization(nxt, n).detach()) == pytest.approx(float(expected), rel=1e-5)
+    n = 50
     with torch.no_grad():
         nxt.weight.zero_()
         nxt.bias.zero_()

@@ -16,6 +16,7 @@ from explorer.dropout.dropblock import DropBlock, grow_blocks, seed_rate
 from explorer.dropout.dropconnect import INFERENCE_SAMPLES, DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.standout import Standout
+from explorer.model import MLP, MLPConfig
 from tests.test_dropout import RATES, Z, assert_binomial, assert_mean_and_variance, gen
 
 N = 400_000
@@ -30,8 +31,9 @@ def linear(fan_in: int, fan_out: int, seed: int = 0) -> nn.Linear:
 
 @pytest.mark.parametrize("q", RATES)
 def test_uniform_keeps_the_mean_and_has_variance_q_over_k(q):
-    """y = x(1 + r), r ~ U(−β, β), β² = 3q/k: E[y] = x, Var[y] = x²β²/3 = x²q/k, μ4 = x⁴β⁴/5."""
-    x, beta2 = 1.3, 3 * q / (1 - q)
+    """y = x(1 + r), r ~ U(−β, β), β² = min(1, 3q/k): E[y] = x, Var[y] = x²β²/3 (x²q/k up to q = 0.25),
+    μ4 = x⁴β⁴/5."""
+    x, beta2 = 1.3, min(1.0, 3 * q / (1 - q))
     layer = make_dropout("uniform", q, gen(1)).train()
     y = layer(torch.full((N,), x))
     assert_mean_and_variance(y, x, x * x * beta2 / 3, x**4 * beta2**2 / 5)
@@ -95,6 +97,22 @@ def test_dropconnect_without_activation_infers_the_exact_mean():
     layer = DropConnectLinear(0.3, gen(0), lin, None).eval()
     v = torch.randn(4, 7)
     torch.testing.assert_close(layer(v), 0.7 * lin(v))
+
+
+@pytest.mark.parametrize("train", [True, False])
+def test_dropconnect_mlp_masks_hidden_weights_only_and_keeps_the_softmax_layer_deterministic(train):
+    """Wan et al. 2013: DropConnect on the hidden layers; the output layer is a plain Linear in training and
+    inference alike, so the logits are exactly that layer applied to the last hidden layer's output."""
+    model = MLP(MLPConfig(n_in=5, hidden=(8, 6), n_out=3, p=0.4, input_p=0.2, variant="dropconnect"))
+    first, *hidden = model.dropouts
+    assert type(first) is type(make_dropout("standard", 0.2)) and first.p == 0.2
+    assert [type(d) for d in hidden] == [DropConnectLinear] * 2 and [d.p for d in hidden] == [0.4, 0.4]
+    out = model.net[-1]
+    assert type(out) is nn.Linear and out is model.linears[-1]
+    seen = {}
+    model.net[-2].register_forward_hook(lambda module, args, result: seen.update(h=result))
+    logits = model.train(train)(torch.randn(16, 5, generator=gen(1)))
+    torch.testing.assert_close(logits, seen["h"] @ out.weight.T + out.bias)
 
 
 def test_dropconnect_gradients_reach_the_weights():

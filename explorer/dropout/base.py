@@ -106,9 +106,10 @@ class Variant:
     - ``activation``: replaces each hidden activation, ``layer(p, generator, activation)``,
       because its noise depends on the pre-activation (standout); the inputs take
       standard dropout;
-    - ``weights``: replaces each Linear (with its activation, ``None`` for the
-      output layer), ``layer(p, generator, linear, activation)``, the rate being
-      that of the units the Linear reads (dropconnect);
+    - ``weights``: replaces each hidden Linear and its activation,
+      ``layer(p, generator, linear, activation)``, at the hidden rate; the
+      output (softmax) layer stays deterministic, as in Wan et al. 2013, and
+      the inputs take standard dropout (dropconnect);
     - ``head``: ``layer`` (standard dropout) everywhere, the last one sampled
       ``samples`` times into one shared output layer (multisample);
     - ``maps``: on convolutional feature maps, ``layer(p, generator)`` (spatial, dropblock).

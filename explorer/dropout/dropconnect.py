@@ -82,8 +82,10 @@ register(
             "Instead of units, single connections are dropped: every weight and bias is kept with "
             "probability k, with a fresh mask for every example, so each example sees its own thinned "
             "set of weights (dropout is the special case where all of a unit's outgoing weights go "
-            "together). A unit's input is then a sum of many random terms, close to Gaussian; inference "
-            "matches its mean and variance and averages the activation over samples of that Gaussian."
+            "together). It acts on the hidden layers' incoming weights; the output (softmax) layer stays "
+            "deterministic, as in Wan et al., and the inputs take ordinary dropout at the input rate. A "
+            "unit's input is then a sum of many random terms, close to Gaussian; inference matches its "
+            "mean and variance and averages the activation over samples of that Gaussian."
         ),
         reference="Wan, Zeiler, Zhang, LeCun, Fergus (2013), Regularization of Neural Networks using DropConnect, ICML",
         survivors="each weight kept with probability k, unscaled",

@@ -42,7 +42,8 @@ register(
             "Bernoulli dropout gives, but no unit is ever silenced. The expected activation is "
             "unchanged, so inference runs the full network as it is."
         ),
-        reference="Srivastava et al. (2014), JMLR 15, §10; Wang & Manning (2013), Fast dropout training, ICML",
+        reference=("Srivastava et al. (2014), JMLR 15, §10. Related, not this noise: Wang & Manning (2013), Fast "
+                   "dropout training, ICML, a Gaussian approximation of Bernoulli dropout's effect"),
         survivors="every unit multiplied by noise from N(1, q/k)",
         models=("mlp", "cnn"),
     )

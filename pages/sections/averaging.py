@@ -166,7 +166,8 @@ def _draw(run: AveragingRuns, running: bool) -> None:
     st.markdown(_table(report, run.k))
     st.caption(f"On {report['val_points']} validation points. |ΔP|: the difference in a class probability to the "
                "exact mean (the first row), mean and largest over the points. **Reading guide:** weight scaling "
-               "is the geometric mean, not the arithmetic one: where the thinned networks disagree, the two differ; "
+               "approximates the geometric mean (exactly so for one hidden layer without input dropout, as the line "
+               "above the table says), not the arithmetic one: where the thinned networks disagree, the two differ; "
                "yet they almost always pick the same class.")
 
     live_chart(frame["difference"], KEY + "fig_difference", every)
@@ -181,8 +182,9 @@ def _draw(run: AveragingRuns, running: bool) -> None:
                f"{settings.AVERAGING_MC_DRAWS} independent draws of k networks (the band: 10–90 % of the draws); "
                "dashed: weight scaling's error, dotted: the geometric mean's. **Reading guide:** on log–log axes "
                "MC's error is a straight line of slope −½ (it falls as 1/√k: four times the samples halve it). "
-               "Where it crosses the dashed line, sampling k networks is as good as one weight-scaled pass "
-               "(about 50 on MNIST in Srivastava et al. 2014, Fig. 11).")
+               "Where it crosses the dashed line, sampling k networks is as good as one weight-scaled pass. "
+               "Srivastava et al. (2014, Fig. 11) found about 50 samples on MNIST, but measured a different "
+               "quantity: test classification error, not the distance |ΔP| to the exact mean drawn here.")
 
     live_chart(frame["curves"], KEY + "fig_curves", every)
     st.caption("Training (solid) and validation (dashed) of the network with dropout, in inference mode.")
@@ -203,8 +205,9 @@ def _derivation() -> None:
         st.markdown("because log P_c(m) = z_c(m) − log Σ exp z(m), whose last term is the same for every class and "
                     "cancels in the normalisation, and z is linear in m with E[m] = k. The last expression is the "
                     "weight-scaled network. With input dropout, h itself depends on a mask through the ReLU, so "
-                    "E[z(m)] is no longer z(E[m]): the equality becomes an approximation (Srivastava et al. 2014, "
-                    "§10; Baldi & Sadowski 2013, who also bound the gap between the geometric and arithmetic means).")
+                    "E[z(m)] is no longer z(E[m]): the equality becomes an approximation. The exact one-hidden-layer "
+                    "result is Hinton et al. (2012, arXiv:1207.0580); Baldi & Sadowski (2013) analyse it and bound "
+                    "the gap between the geometric and arithmetic means.")
 
 
 def averaging_section(link: dict[str, str]) -> dict[str, str]:

@@ -26,10 +26,13 @@ GUIDE = (
     "H[ȳ], the total uncertainty; it is high along the decision boundary, where the classes meet (the data's own "
     "ambiguity, aleatoric, and the model's, epistemic, together). Right: the mutual information "
     "H[ȳ] − mean_t H[y_t], the part that comes from the passes disagreeing with each other: each thinned network "
-    "may be sure, but they are sure of different classes. It is low on the training points and high away from "
-    "them, most of all where the boundary runs on into empty space: there each thinned network draws it somewhere "
-    "else. More training points or a lower drop rate shrink it; on the boundary between the data the entropy stays "
-    "high, however much data there is, because there the classes really overlap."
+    "may be sure, but they are sure of different classes. It is low on the training points and highest where the "
+    "boundary runs on into empty space: there each thinned network draws it somewhere else. Far from the data and "
+    "far from the boundary, every thinned network extrapolates to the same class, so MI stays near zero: MC "
+    "dropout does not flag every unfamiliar point. A lower drop rate shrinks MI; more training points need not, "
+    "because with the rate fixed the thinned networks keep disagreeing wherever no point pins the boundary down. "
+    "On the boundary between the data the entropy stays high, however much data there is, because there the "
+    "classes really overlap."
 )
 
 
@@ -39,7 +42,8 @@ def _controls(fallback: Experiment) -> Experiment:
     sb.header("Data")
     sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size",
-                    help="Few points leave much of the plane without data: that is where the MI map lights up.")
+                    help="Few points leave much of the plane without data; the MI map lights up where the boundary "
+                         "runs into it.")
     sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
