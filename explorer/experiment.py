@@ -146,7 +146,7 @@ def defaults_for(dataset: str) -> Experiment:
 
     MNIST sets: 784-512-512-10, input drop 0.2, hidden drop 0.5, SGD (momentum
     0.9) at 0.05, batch 64, 20 epochs on a 4,000 / 1,000 split, no noise: the run
-    measured in REFERENCES.md (about 95% validation accuracy on the subset).
+    measured in docs/dropout.md (about 95% validation accuracy on the subset).
     ``ValueError`` for an unknown dataset.
     """
     dataset = parse_field("dataset", dataset)

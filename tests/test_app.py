@@ -286,7 +286,7 @@ def test_inside_renders_the_default_reference_run_untrained():
     assert [t.value for t in at.title] == ["Inside the network"]
     assert _warnings(at) == []
     run = at.session_state["in_run"]
-    assert run.run.model.layer_sizes == [784, 512, 512, 10], "the reference run of REFERENCES.md"
+    assert run.run.model.layer_sizes == [784, 512, 512, 10], "the reference run of docs/dropout.md"
     assert run.twin is not None and run.run.step == 0
     assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
     assert len(at.get("component_instance")) == INSIDE_CHARTS

@@ -1,6 +1,6 @@
-"""Bernoulli dropout checked against torch's nn.Dropout and against the maths in REFERENCES.md.
+"""Bernoulli dropout checked against torch's nn.Dropout and against the maths in docs/dropout.md.
 
-Convention (REFERENCES.md): our ``p`` is the drop probability q, as in
+Convention (docs/dropout.md): our ``p`` is the drop probability q, as in
 ``nn.Dropout(p)``; k = 1 − q is the keep probability. Statistical checks use
 fixed seeds and 5-sigma bounds derived from the distribution, so a correct
 implementation fails them with probability well below 1e-5 whatever the seed.

@@ -1,4 +1,4 @@
-"""Gaussian and alpha dropout against the maths in REFERENCES.md and torch's nn.AlphaDropout.
+"""Gaussian and alpha dropout against the maths in docs/dropout.md and torch's nn.AlphaDropout.
 
 Statistical checks use fixed seeds and 5-sigma bounds from the distributions, as in test_dropout.
 """

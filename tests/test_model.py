@@ -27,7 +27,7 @@ def assert_binomial(kept: int, n: int, k: float) -> None:
 def manual_forward(model: MLP, x: torch.Tensor, masks: list[torch.Tensor] | None = None):
     """The network written out by hand: masks=None is inference, else training with these keep-masks.
 
-    Returns (logits, post-activation hidden values). Follows REFERENCES.md: inverted dropout
+    Returns (logits, post-activation hidden values). Follows docs/dropout.md: inverted dropout
     divides kept units by k in training and is the identity at test; weight scaling keeps
     units unscaled in training and multiplies by k at test.
     """

@@ -1,4 +1,4 @@
-"""Spatial (channel) dropout checked against torch's nn.Dropout2d and the maths in REFERENCES.md.
+"""Spatial (channel) dropout checked against torch's nn.Dropout2d and the maths in docs/dropout.md.
 
 Convention: ``p`` is the drop probability q (as in ``nn.Dropout2d(p)``), k = 1 − q.
 A channel of an (N, C, H, W) input is kept with probability k and then scaled by

@@ -1,4 +1,4 @@
-"""The newer variants against their definitions (REFERENCES.md): uniform, dropconnect, standout,
+"""The newer variants against their definitions (docs/dropout.md): uniform, dropconnect, standout,
 multisample, concrete, dropblock. Statistical checks use fixed seeds and 5-sigma bounds."""
 
 from __future__ import annotations
