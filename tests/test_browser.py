@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -364,6 +365,31 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
         _no_exceptions(page, srv, "the paused Playground")
     finally:
         if srv is not server:
+            srv.stop()
+
+
+# Every page but the Playground (deep-linked above): its URL path and its title, as app.py's router names them.
+DEEP_LINKS = {"inside": "Inside the network", "lab": "Variants lab", "sweep": "Sweeps", "coadaptation": "Co-adaptation",
+              "uncertainty": "Uncertainty", "theory": "Theory"}
+
+
+def test_every_page_deep_linked_on_a_fresh_server_goes_through_the_router(chromium, new_page):
+    """A pages/ folder starts Streamlit in its legacy mode, which would run a deep-linked page without app.py
+    (no navigation, no page config) until some run calls st.navigation; pages/ui/router.py leaves that mode.
+    Each page is the first one opened on a server of its own; the servers start together."""
+    with ThreadPoolExecutor(len(DEEP_LINKS)) as pool:
+        servers = dict(zip(DEEP_LINKS, pool.map(lambda path: Server(f"fresh-{path}"), DEEP_LINKS)))
+    try:
+        for path, title in DEEP_LINKS.items():
+            page = new_page(servers[path], "/" + path)
+            _wait_for_heading(page, title)
+            _expect()(page.locator('[data-testid="stSidebarNav"] [data-testid="stSidebarNavLink"]')).to_have_count(
+                len(NAV))
+            assert _nav_labels(page) == NAV, f"/{path}: app.py's router was skipped"
+            assert urlsplit(page.url).path.endswith("/" + path), page.url
+            _no_exceptions(page, servers[path], f"/{path} deep-linked on a fresh server")
+    finally:
+        for srv in servers.values():
             srv.stop()
 
 
