@@ -13,7 +13,7 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer import settings
+from explorer import reference, settings
 from explorer.coadaptation_runs import CoadaptationRuns, analysis_defaults, analysis_problems
 from explorer.datasets import TOY_DATASETS, Dataset
 from explorer.dropout import variants_for
@@ -35,8 +35,8 @@ REFUSALS = {
     "data_dir": lambda v: "it reads no data files",
     **form.UNIT_PAGE_REFUSALS,
 }
-# Measured with this page's defaults (python -m explorer analyze --what coadaptation), quoted in the guides.
-REFERENCE = "On the default MNIST run after 20 epochs:"
+QUOTED = reference.load()["coadaptation"]  # this page's defaults trained to the end: python -m explorer.reference
+REFERENCE = f"On the default MNIST run after {QUOTED['epochs']} epochs:"
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
@@ -131,6 +131,13 @@ def _fmt(spec: str) -> Callable[[float], str]:
     return lambda value: format(value, spec)
 
 
+def _quoted(key: str, spec: str, scale: float = 1.0, versus: bool = False) -> str:
+    """A number of the reference run for both networks: "a with dropout vs b" (the caller adds "without"), or
+    with ``versus`` "a vs b"."""
+    with_, without = (format(QUOTED[name][key] * scale, spec) for name in ("dropout", "no_dropout"))
+    return f"{with_} vs {without}" if versus else f"{with_} with dropout vs {without}"
+
+
 def _draw(run: CoadaptationRuns, running: bool) -> None:
     st.caption(controls.status(KEY, run, running))
     age = settings.COADAPT_ANALYSIS_SECONDS if running else 0.0  # paused: every analysis of the current step
@@ -152,8 +159,8 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         "average strength over all pairs; DeCov (Cogswell et al. 2016) adds up the squared covariances, so it "
         "also grows with how strongly the units fire. Dropout pulls two ways: a unit can no longer count on one "
         "particular partner, but the network gains from keeping backup copies of what matters: compare the "
-        f"blocks and the numbers of the two networks. {REFERENCE} mean |r| 0.213 with dropout vs 0.234 without, "
-        "DeCov 310 vs 882.")
+        f"blocks and the numbers of the two networks. {REFERENCE} mean |r| {_quoted('mean_abs_r', '.3f')} "
+        f"without, DeCov {_quoted('decov', ',.0f', versus=True)}.")
 
     st.subheader("Followed over training")
     live_chart(frame["tracked"], KEY + "fig_tracked", age)
@@ -176,9 +183,9 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         "either one already costs about what losing both does. Blue is the signature of co-adaptation. Both maps "
         "share one colour scale. A network trained with dropout saw its units removed at random at every step, "
         "so a unit could not count on a partner being there: expect few blue cells, and backups (red) may stay. "
-        "Early in training the numbers still jump about (on the default run the blue shares part from about epoch "
-        f"10 on); {REFERENCE[0].lower() + REFERENCE[1:]} mean |interaction| "
-        "0.031 with dropout vs 0.245 without, and a blue share of 3% vs 20%.")
+        f"Early in training the numbers still jump about; {REFERENCE[0].lower() + REFERENCE[1:]} mean |interaction| "
+        f"{_quoted('mean_abs_interaction', '.3f', LOSS_SCALE)} without, and a blue share of "
+        f"{_quoted('leaning_share', '.0%', versus=True)}.")
 
     st.subheader("How many units can it lose?")
     live_chart(frame["robustness"], KEY + "fig_robustness", age)
@@ -193,9 +200,9 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         f"first. The area under a curve (AUC; at most {last:.2f}, for 100% until {last:.0%} of the units are "
         "gone) sums it up: larger is more robust. With half the units removed at random, the dropout network "
         f"keeps {kept[RUN_NAMES[0]]} accuracy, its twin {kept[RUN_NAMES[1]]}. Dropout trains every unit to cope without "
-        f"a random half of its partners, so it usually loses accuracy more gently. {REFERENCE} AUC 0.90 vs 0.88 "
-        "(random), 0.81 vs 0.73 (most important first): both wide networks are robust, dropout more so when the "
-        "most important units go first.")
+        f"a random half of its partners, so it usually loses accuracy more gently. {REFERENCE} AUC "
+        f"{_quoted('auc_random', '.2f', versus=True)} (random), {_quoted('auc_importance', '.2f', versus=True)} (most "
+        "important first).")
 
     st.subheader("How much does each unit matter?")
     live_chart(frame["importance"], KEY + "fig_importance", age)
@@ -206,8 +213,8 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         "scale), the dashed lines each network's mean. Below zero, removing the unit helps. A network that leans "
         "on a few units has a long tail to the right, and its top 10% of units carry most of the total "
         "importance; if all units mattered equally they would carry 10%. Dropout makes no single unit "
-        f"indispensable, so expect a shorter tail and a smaller top share. {REFERENCE} 57% with dropout vs 77% "
-        "without.")
+        f"indispensable, so expect a shorter tail and a smaller top share. {REFERENCE} "
+        f"{_quoted('top_share', '.0%')} without.")
 
     st.subheader("Training curves")
     live_chart(frame["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)

@@ -6,6 +6,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
+from explorer import reference  # noqa: E402
 from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
 
 PAGE = "pages/coadaptation.py"
@@ -29,6 +30,10 @@ def test_the_page_opens_on_the_mnist_reference_run_and_draws_every_chart():
     labels = _metric_labels(at)
     assert labels.count("mean |r|") == 2 and labels.count("DeCov") == 2 and labels.count("dropout · AUC random") == 1
     assert sum("Reading guide" in c.value for c in at.caption) == 6, "a reading guide under every chart"
+    quoted = reference.load()["coadaptation"]
+    guides = " ".join(c.value for c in at.caption)
+    assert f"mean |r| {quoted['dropout']['mean_abs_r']:.3f} with dropout vs {quoted['no_dropout']['mean_abs_r']:.3f}" \
+        in guides, "the reference run's numbers come from assets/reference_numbers.json"
 
 
 def test_step_trains_both_networks_and_the_numbers_follow():
