@@ -39,7 +39,7 @@ from explorer import figures, figures_averaging, settings
 from explorer.boundary import extent
 from explorer.datasets import TOY_DATASETS, make_toy
 from explorer.dropout import DropoutLayer
-from explorer.experiment import Experiment, check, defaults_for, flag
+from explorer.experiment import Experiment, Problem, check, defaults_for, flag
 from explorer.figures import Figure
 from explorer.live_runs import LiveRuns, locked
 from explorer.model import MLP
@@ -313,23 +313,24 @@ def droppable_units(exp: Experiment, n_in: int = 2) -> int:
     return (n_in if exp.input_p > 0 else 0) + (sum(exp.hidden) if exp.p > 0 else 0)
 
 
-def analysis_problems(exp: Experiment) -> list[str]:
-    """What exact averaging needs beyond ``experiment.check``: one sentence per broken rule, naming the flag."""
+def analysis_problems(exp: Experiment) -> list[Problem]:
+    """What exact averaging needs beyond ``experiment.check``."""
     problems = []
     if exp.dataset not in TOY_DATASETS:
-        problems.append(f"--dataset: exact averaging runs on the 2-D toy datasets ({', '.join(TOY_DATASETS)})")
+        problems.append(Problem.flagged("dataset", f"exact averaging runs on the 2-D toy datasets "
+                                                   f"({', '.join(TOY_DATASETS)})"))
     if exp.model != "mlp":
-        problems.append("--model: exact averaging enumerates an MLP's thinned networks; use --model mlp")
+        problems.append(Problem.flagged("model", "exact averaging enumerates an MLP's thinned networks; use --model mlp"))
     if exp.variant not in KEPT_SCALE:
-        problems.append(f"--variant: exact averaging needs one Bernoulli keep-mask per unit: "
-                        f"{' or '.join(KEPT_SCALE)}, not {exp.variant}")
+        problems.append(Problem.flagged("variant", f"exact averaging needs one Bernoulli keep-mask per unit: "
+                                                   f"{' or '.join(KEPT_SCALE)}, not {exp.variant}"))
     n = droppable_units(exp)
     if n > settings.MAX_AVERAGING_UNITS:
-        problems.append(
-            f"--hidden, --p, --input-p: exact averaging enumerates 2^n thinned networks, at most "
+        problems.append(Problem.flagged(
+            ("hidden", "p", "input_p"), f"exact averaging enumerates 2^n thinned networks, at most "
             f"{settings.MAX_AVERAGING_UNITS} droppable units (2^{settings.MAX_AVERAGING_UNITS} = "
             f"{2**settings.MAX_AVERAGING_UNITS:,} networks); {flag('hidden')} {','.join(map(str, exp.hidden))} with "
-            f"--p {exp.p:g} and --input-p {exp.input_p:g} gives {n}")
+            f"--p {exp.p:g} and --input-p {exp.input_p:g} gives {n}"))
     return problems
 
 

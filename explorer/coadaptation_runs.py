@@ -23,7 +23,7 @@ import numpy as np
 from explorer import coadaptation, figures_coadaptation, settings
 from explorer.datasets import Dataset
 from explorer.dropout import variants_for
-from explorer.experiment import Experiment, defaults_for, make_data
+from explorer.experiment import Experiment, Problem, defaults_for, make_data
 from explorer.figures import Figure
 from explorer.live_runs import RUN_NAMES, LiveRuns, locked
 from explorer.training import Trainer
@@ -38,22 +38,24 @@ def analysis_defaults(dataset: str | None = None) -> Experiment:
     return defaults_for(dataset or DEFAULT_DATASET)
 
 
-def analysis_problems(exp: Experiment) -> list[str]:
-    """What the co-adaptation analyses cannot take, beyond ``experiment.check``: one sentence per problem."""
+def analysis_problems(exp: Experiment) -> list[Problem]:
+    """What the co-adaptation analyses cannot take, beyond ``experiment.check``."""
     problems = []
     if exp.is_mnist and exp.dataset != "mnist":
-        problems.append(f"--dataset {exp.dataset}: the co-adaptation analyses run on the MNIST subset (mnist) "
-                        "or a toy dataset")
+        problems.append(Problem(("dataset",), f"--dataset {exp.dataset}: the co-adaptation analyses run on the MNIST subset (mnist) "
+                        "or a toy dataset"))
     if exp.model != "mlp":
-        problems.append(f"--model {exp.model}: the co-adaptation analyses look at an MLP's hidden units; use mlp")
+        problems.append(Problem(("model",), f"--model {exp.model}: the co-adaptation analyses look at an MLP's hidden "
+                                "units; use mlp"))
     allowed = variants_for("mlp", unit_masks=True)
     if exp.variant not in allowed:
-        problems.append(f"--variant {exp.variant}: the co-adaptation analyses need a dropout of whole units: "
-                        f"choose from {', '.join(allowed)}")
+        problems.append(Problem(("variant",), f"--variant {exp.variant}: the co-adaptation analyses need a dropout of "
+                                f"whole units: choose from {', '.join(allowed)}"))
     if exp.inference != "standard":
-        problems.append(f"--inference {exp.inference}: the analyses measure the inference network; use standard")
+        problems.append(Problem(("inference",), f"--inference {exp.inference}: the analyses measure the inference "
+                                "network; use standard"))
     if exp.hidden[-1] < 2:
-        problems.append("--hidden: the last hidden layer needs at least 2 units to correlate")
+        problems.append(Problem.flagged("hidden", "the last hidden layer needs at least 2 units to correlate"))
     return problems
 
 

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from explorer import figures_theory, settings
-from explorer.experiment import PARSERS, Experiment, flag, format_field, parse_field
+from explorer.experiment import PARSERS, Experiment, Problem, flag, format_field, parse_field
 from explorer.figures import Figure
 from explorer.live_runs import locked
 from explorer.training import BoundedRun
@@ -196,20 +196,22 @@ def analysis_defaults(dataset: str | None = None) -> Experiment:
                    batch_size=10, optimizer="sgd")
 
 
-def analysis_problems(exp: Experiment) -> list[str]:
+def analysis_problems(exp: Experiment) -> list[Problem]:
     """What the ridge problem cannot take, beyond ``experiment.check``."""
     d, problems = settings.RIDGE_FEATURES, []
     if exp.dataset != Experiment.dataset:
-        problems.append(f"{flag('dataset')}: the ridge problem draws its own regression data (leave it out)")
+        problems.append(Problem.flagged("dataset", "the ridge problem draws its own regression data (leave it out)"))
     if not 2 * d <= exp.train_size <= settings.RIDGE_MAX_TRAIN:
-        problems.append(f"{flag('train_size')}: the ridge problem takes {2 * d} to {settings.RIDGE_MAX_TRAIN} "
-                        f"examples for its {d} features, got {exp.train_size}")
+        problems.append(Problem.flagged("train_size", f"the ridge problem takes {2 * d} to {settings.RIDGE_MAX_TRAIN} "
+                                                      f"examples for its {d} features, got {exp.train_size}"))
     if exp.epochs > settings.RIDGE_MAX_EPOCHS:
-        problems.append(f"{flag('epochs')}: at most {settings.RIDGE_MAX_EPOCHS} for the ridge problem, got {exp.epochs}")
+        problems.append(Problem.flagged("epochs", f"at most {settings.RIDGE_MAX_EPOCHS} for the ridge problem, got "
+                                                  f"{exp.epochs}"))
     if exp.lr > 1.0:
-        problems.append(f"{flag('lr')}: the ridge trainer's step is lr × the stable step: at most 1, got {exp.lr:g}")
+        problems.append(Problem.flagged("lr", f"the ridge trainer's step is lr × the stable step: at most 1, got "
+                                              f"{exp.lr:g}"))
     if exp.batch_size > exp.train_size:
-        problems.append(f"{flag('batch_size')}: at most the {exp.train_size} examples (--train-size)")
+        problems.append(Problem.flagged("batch_size", f"at most the {exp.train_size} examples (--train-size)"))
     return problems
 
 
@@ -240,13 +242,12 @@ def from_params(params: Mapping[str, str], base: Experiment) -> tuple[Experiment
 
 
 def _changed_culprit(exp: Experiment, base: Experiment) -> tuple[str, str] | None:
-    """The first broken rule whose field (the flag it starts with) differs from ``base``: that field and the rule's
-    reason. Each rule names its field first (``--batch-size`` at most ``--train-size``: the batch size goes)."""
-    for rule in analysis_problems(exp):
-        flagged, _, reason = rule.partition(": ")
-        name = flagged.removeprefix("--").replace("-", "_")
+    """The first broken rule whose first field differs from ``base``: that field and the rule's reason. Each rule
+    names the field that goes first (``--batch-size`` at most ``--train-size``: the batch size goes)."""
+    for problem in analysis_problems(exp):
+        name = problem.fields[0]
         if name in FIELDS and getattr(exp, name) != getattr(base, name):
-            return name, reason
+            return name, problem.reason
     return None
 
 

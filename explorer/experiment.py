@@ -324,11 +324,11 @@ def _elementwise_variants(model: str) -> list[str]:
     return variants_for(model)
 
 
-def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
-    """Every broken rule as (the fields involved, the one that depends on the others first; a message)."""
-    problems: list[tuple[tuple[str, ...], str]] = []
+def _rules(exp: Experiment) -> list[Problem]:
+    """Every broken rule, its fields the one that depends on the others first."""
+    problems: list[Problem] = []
     if exp.model == "cnn" and not exp.is_mnist:
-        problems.append((("model", "dataset"),
+        problems.append(Problem(("model", "dataset"),
                          "the CNN needs 28×28 images: use --dataset mnist, mnist-full or fashion-mnist"))
     allowed = _elementwise_variants(exp.model)
     if exp.layer_variant not in allowed:
@@ -337,35 +337,35 @@ def _rules(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
         if exp.layer_variant in VARIANTS and VARIANTS[exp.layer_variant].placement == "maps":
             extra = f"; {exp.layer_variant} acts on conv maps: --model cnn --conv-variant {exp.layer_variant}"
         name = "base_variant" if exp.variant in SCHEDULES else "variant"
-        problems.append(((name, "model"), f"{flag(name)} {exp.layer_variant} does not apply to {where}: "
+        problems.append(Problem((name, "model"), f"{flag(name)} {exp.layer_variant} does not apply to {where}: "
                                           f"choose from {', '.join(allowed)}{extra}"))
     if exp.variant in SCHEDULES and exp.base_variant == "concrete":
-        problems.append((("base_variant", "variant"),
+        problems.append(Problem(("base_variant", "variant"),
                          "--base-variant concrete learns its rate: a schedule cannot set it; choose another"))
     if exp.variant in SCHEDULES and exp.schedule_cutoff > exp.epochs:
-        problems.append((("schedule_cutoff", "epochs"),
+        problems.append(Problem(("schedule_cutoff", "epochs"),
                          f"--schedule-cutoff {exp.schedule_cutoff} is after the last epoch (--epochs {exp.epochs})"))
     if exp.model != "cnn" and exp.conv_variant != Experiment.conv_variant:
-        problems.append((("conv_variant", "model"), "--conv-variant applies to the CNN's conv maps (--model cnn)"))
+        problems.append(Problem(("conv_variant", "model"), "--conv-variant applies to the CNN's conv maps (--model cnn)"))
     problems += _idle_params(exp)
     max_train, max_val = ((settings.MAX_MNIST_TRAIN, settings.MAX_MNIST_VAL) if exp.is_mnist
                           else (settings.MAX_TRAIN_SIZE, settings.MAX_VAL_SIZE))
     if exp.train_size > max_train:
-        problems.append((("train_size", "dataset"),
+        problems.append(Problem(("train_size", "dataset"),
                          f"--train-size must be at most {max_train} for {exp.dataset}, got {exp.train_size}"))
     if exp.val_size > max_val:
-        problems.append((("val_size", "dataset"),
+        problems.append(Problem(("val_size", "dataset"),
                          f"--val-size must be at most {max_val} for {exp.dataset}, got {exp.val_size}"))
     if exp.dataset == "mnist" and exp.train_size + exp.val_size > SUBSET_SIZE:
-        problems.append((("train_size", "val_size", "dataset"),
+        problems.append(Problem(("train_size", "val_size", "dataset"),
                          f"the embedded MNIST subset holds {SUBSET_SIZE} digits, fewer than --train-size "
                          f"{exp.train_size} + --val-size {exp.val_size}; use mnist-full for more"))
     if exp.is_mnist and exp.noise:
-        problems.append((("noise", "dataset"), "--noise (input noise) applies to the toy datasets only; use 0"))
+        problems.append(Problem(("noise", "dataset"), "--noise (input noise) applies to the toy datasets only; use 0"))
     if exp.is_mnist and exp.label_noise:
-        problems.append((("label_noise", "dataset"), "--label-noise applies to the toy datasets only; use 0"))
+        problems.append(Problem(("label_noise", "dataset"), "--label-noise applies to the toy datasets only; use 0"))
     if exp.data_dir and exp.dataset not in IDX_DATASETS:
-        problems.append((("data_dir", "dataset"),
+        problems.append(Problem(("data_dir", "dataset"),
                          f"--data-dir applies to {' and '.join(IDX_DATASETS)} (read from IDX files), "
                          f"not to {exp.dataset}"))
     return problems
@@ -383,14 +383,14 @@ def _owners() -> dict[str, list[str]]:
 _CHOSEN_BY = {"mc_samples": "inference", "block_size": "conv_variant"}  # the field that picks the owner
 
 
-def _idle_params(exp: Experiment) -> list[tuple[tuple[str, ...], str]]:
+def _idle_params(exp: Experiment) -> list[Problem]:
     """A variant's own parameter set away from its default while that variant is not chosen."""
     chosen = {exp.variant, exp.layer_variant, exp.inference} | ({exp.conv_variant} if exp.model == "cnn" else set())
     problems = []
     for name, keys in _owners().items():
         if getattr(exp, name) != getattr(Experiment, name) and not chosen & set(keys):
             picker = _CHOSEN_BY.get(name, "variant")
-            problems.append(((name, picker), f"{flag(name)} applies to {flag(picker)} {' or '.join(keys)} only"))
+            problems.append(Problem((name, picker), f"{flag(name)} applies to {flag(picker)} {' or '.join(keys)} only"))
     return problems
 
 
@@ -399,15 +399,42 @@ def flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def check(exp: Experiment) -> list[str]:
-    """The rules that tie fields together, as one sentence per broken rule ([] = the experiment can run).
+@dataclass(frozen=True)
+class Problem:
+    """A broken rule: the fields it ties together (the one to change first) and a sentence for people.
+
+    ``str()`` is the sentence, which names the flags. ``reason`` is the
+    sentence without its leading flags where it has them (``flagged``), for a
+    message that names the field its own way (a link's warning, a refusal).
+    """
+
+    fields: tuple[str, ...]
+    message: str
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.reason:
+            object.__setattr__(self, "reason", self.message)
+
+    def __str__(self) -> str:
+        return self.message
+
+    @classmethod
+    def flagged(cls, fields: str | tuple[str, ...], reason: str) -> Problem:
+        """"--flag[, --flag]: reason": the usual form of an analysis's rule."""
+        names = (fields,) if isinstance(fields, str) else tuple(fields)
+        return cls(names, f"{', '.join(flag(n) for n in names)}: {reason}", reason)
+
+
+def check(exp: Experiment) -> list[Problem]:
+    """The rules that tie fields together, one ``Problem`` per broken rule ([] = the experiment can run).
 
     Each field's own range is the parser's business; this adds what depends on
     other fields: the CNN only on MNIST sets, a variant that applies to the
     model, size limits of the chosen dataset (toy or MNIST), no toy-only
     noise on MNIST, a data directory only for the sets read from files.
     """
-    return [message for _, message in _rules(exp)]
+    return _rules(exp)
 
 
 def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> tuple[Experiment, list[str]]:
@@ -431,8 +458,8 @@ def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> t
             warnings.append(f"{key}: {err}; using {_shown(getattr(base, key))}")
     while True:
         exp = replace(base, **values)
-        culprits = [(next(n for n in names if n in values), message)
-                    for names, message in _rules(exp) if any(n in values for n in names)]
+        culprits = [(next(n for n in p.fields if n in values), p.message)
+                    for p in _rules(exp) if any(n in values for n in p.fields)]
         if not culprits:  # consistent, or only the base itself breaks a rule: nothing of the link to drop
             return exp, warnings
         key, message = culprits[0]

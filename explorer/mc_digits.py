@@ -33,7 +33,7 @@ from explorer import figures_mc_digits, inside, settings
 from explorer.datasets import Dataset
 from explorer.dropout import variants_for
 from explorer.dropout.schedules import SCHEDULES
-from explorer.experiment import Experiment, check, defaults_for, flag, make_data
+from explorer.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.figures import Figure
 from explorer.live_runs import LiveRuns, locked
 from explorer.mc import mc_probabilities, predictive_summary
@@ -228,20 +228,21 @@ def analysis_defaults(dataset: str | None = None) -> Experiment:
     return defaults_for(dataset)
 
 
-def analysis_problems(exp: Experiment) -> list[str]:
+def analysis_problems(exp: Experiment) -> list[Problem]:
     """What this analysis needs beyond ``experiment.check``: MNIST digits, the MLP, a per-unit stochastic variant."""
     problems = []
     if exp.dataset not in MNIST_DATASETS:
-        problems.append(f"--dataset: the MC analysis rotates 28×28 digits: use {', '.join(MNIST_DATASETS)}")
+        problems.append(Problem.flagged("dataset", f"the MC analysis rotates 28×28 digits: use {', '.join(MNIST_DATASETS)}"))
     if exp.model != "mlp":
-        problems.append("--model: the MC analysis trains the MLP (as the Uncertainty page does); use --model mlp")
+        problems.append(Problem.flagged("model", "the MC analysis trains the MLP (as the Uncertainty page does); use "
+                                                 "--model mlp"))
     unit_variants = variants_for("mlp", unit_masks=True)
     if exp.variant in SCHEDULES or exp.variant not in unit_variants:
-        problems.append(f"{flag('variant')}: the MC analysis needs noise of one mask or factor per unit at a fixed "
-                        f"rate: choose from {', '.join(unit_variants)}")
+        problems.append(Problem.flagged("variant", "the MC analysis needs noise of one mask or factor per unit at a "
+                                                   f"fixed rate: choose from {', '.join(unit_variants)}"))
     if exp.p == 0 and exp.input_p == 0:
-        problems.append("--p, --input-p: with both drop rates 0 every stochastic pass is the same network; "
-                        "there is nothing to average")
+        problems.append(Problem.flagged(("p", "input_p"), "with both drop rates 0 every stochastic pass is the same "
+                                                          "network; there is nothing to average"))
     return problems
 
 

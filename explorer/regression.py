@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 
 from explorer import settings
-from explorer.experiment import PARSERS, format_field
+from explorer.experiment import PARSERS, Problem, format_field
 from explorer.model import MLP, MLPConfig
 from explorer.training import BoundedRun
 
@@ -52,25 +52,30 @@ class RegressionConfig:
     def model_config(self) -> MLPConfig:
         return MLPConfig(n_in=1, hidden=self.hidden, n_out=1, activation=self.activation, p=self.p, seed=self.seed)
 
-    def problems(self) -> list[str]:
-        """What breaks the instance's limits, one sentence each (empty = fine)."""
+    def problems(self) -> list[Problem]:
+        """What breaks the instance's limits, one ``Problem`` each (empty = fine); every rule is about one field."""
         r = settings.UNC_REG_HALF_RANGE
         rules = [
-            (1 <= self.train_size <= settings.UNC_REG_MAX_TRAIN, f"training points: 1 to {settings.UNC_REG_MAX_TRAIN}"),
-            (0.0 <= self.noise <= settings.MAX_NOISE, f"noise: 0 to {settings.MAX_NOISE:g}"),
-            (-r <= self.gap[0] < self.gap[1] <= r and self.gap[1] - self.gap[0] <= 2 * r - settings.UNC_REG_MIN_DATA,
+            ("train_size", 1 <= self.train_size <= settings.UNC_REG_MAX_TRAIN,
+             f"training points: 1 to {settings.UNC_REG_MAX_TRAIN}"),
+            ("noise", 0.0 <= self.noise <= settings.MAX_NOISE, f"noise: 0 to {settings.MAX_NOISE:g}"),
+            ("gap", -r <= self.gap[0] < self.gap[1] <= r
+             and self.gap[1] - self.gap[0] <= 2 * r - settings.UNC_REG_MIN_DATA,
              f"gap: from a to b with -{r:g} ≤ a < b ≤ {r:g}, leaving at least {settings.UNC_REG_MIN_DATA:g} of the "
              "range for data"),
-            (1 <= len(self.hidden) <= settings.MAX_DEPTH and all(1 <= w <= settings.MAX_WIDTH for w in self.hidden),
+            ("hidden", 1 <= len(self.hidden) <= settings.MAX_DEPTH
+             and all(1 <= w <= settings.MAX_WIDTH for w in self.hidden),
              f"hidden layers: 1 to {settings.MAX_DEPTH} of 1 to {settings.MAX_WIDTH} units"),
-            (self.activation in REGRESSION_ACTIVATIONS, f"activation: one of {', '.join(REGRESSION_ACTIVATIONS)}"),
-            (0.0 <= self.p <= settings.MAX_RATE, f"drop rate: 0 to {settings.MAX_RATE:g}"),
-            (0.0 < self.lr <= settings.MAX_LR, f"learning rate: above 0, at most {settings.MAX_LR:g}"),
-            (1 <= self.batch_size <= settings.MAX_BATCH_SIZE, f"batch size: 1 to {settings.MAX_BATCH_SIZE}"),
-            (1 <= self.epochs <= settings.MAX_EPOCHS, f"epochs: 1 to {settings.MAX_EPOCHS}"),
-            (0 <= self.seed <= settings.MAX_SEED, f"seed: 0 to {settings.MAX_SEED}"),
+            ("activation", self.activation in REGRESSION_ACTIVATIONS,
+             f"activation: one of {', '.join(REGRESSION_ACTIVATIONS)}"),
+            ("p", 0.0 <= self.p <= settings.MAX_RATE, f"drop rate: 0 to {settings.MAX_RATE:g}"),
+            ("lr", 0.0 < self.lr <= settings.MAX_LR, f"learning rate: above 0, at most {settings.MAX_LR:g}"),
+            ("batch_size", 1 <= self.batch_size <= settings.MAX_BATCH_SIZE,
+             f"batch size: 1 to {settings.MAX_BATCH_SIZE}"),
+            ("epochs", 1 <= self.epochs <= settings.MAX_EPOCHS, f"epochs: 1 to {settings.MAX_EPOCHS}"),
+            ("seed", 0 <= self.seed <= settings.MAX_SEED, f"seed: 0 to {settings.MAX_SEED}"),
         ]
-        return [rule for ok, rule in rules if not ok]
+        return [Problem((name,), rule) for name, ok, rule in rules if not ok]
 
     def changed(self, other: RegressionConfig) -> set[str]:
         return {f.name for f in fields(self) if getattr(self, f.name) != getattr(other, f.name)}
@@ -129,7 +134,7 @@ def from_params(params: Mapping[str, str], base: RegressionConfig = RegressionCo
         except ValueError as err:
             warnings.append(f"{key}: {err}; using {_text(getattr(base, key))}")
             continue
-        broken = [p for p in replace(base, **{key: value}).problems() if p not in base.problems()]
+        broken = [p for p in replace(base, **{key: value}).problems() if key in p.fields]
         if broken:
             warnings.append(f"{key}: out of bounds (allowed: {broken[0]}); using {_text(getattr(base, key))}")
         else:

@@ -34,7 +34,7 @@ import torch
 from explorer import settings
 from explorer.batched import StackedMLP, StackedTrainer
 from explorer.datasets import Dataset
-from explorer.experiment import Experiment, check, defaults_for, make_data
+from explorer.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.live_runs import locked
 
 OVER = ("rate", "size")
@@ -70,30 +70,32 @@ class SweepSpec:
     def models(self) -> int:
         return len(self.rates) * self.seeds if self.over == "rate" else 2 * len(self.sizes) * self.seeds
 
-    def problems(self) -> list[str]:
-        """What keeps the sweep from running, one sentence each ([] = it can run)."""
+    def problems(self) -> list[Problem]:
+        """What keeps the sweep from running, one ``Problem`` each ([] = it can run)."""
         b, found = self.base, list(check(self.base))
         if self.over not in OVER:
-            found.append(f"--over must be rate or size, got {self.over!r}")
+            found.append(Problem(("over",), f"--over must be rate or size, got {self.over!r}"))
         if self.mode not in MODES:
-            found.append(f"--mode must be fixed-width or fixed-kept, got {self.mode!r}")
+            found.append(Problem(("mode",), f"--mode must be fixed-width or fixed-kept, got {self.mode!r}"))
         if b.model != "mlp" or b.layer_variant != "standard" or b.variant != "standard":
-            found.append("sweeps train MLPs with standard dropout (--model mlp --variant standard)")
+            found.append(Problem(("variant", "model"), "sweeps train MLPs with standard dropout (--model mlp --variant "
+                                                       "standard)"))
         if b.inference != "standard":
-            found.append("sweeps evaluate the inference network (--inference standard)")
+            found.append(Problem(("inference",), "sweeps evaluate the inference network (--inference standard)"))
         if not 1 <= self.seeds <= settings.MAX_SWEEP_SEEDS:
-            found.append(f"--seeds must be between 1 and {settings.MAX_SWEEP_SEEDS}, got {self.seeds}")
+            found.append(Problem(("seeds",), f"--seeds must be between 1 and {settings.MAX_SWEEP_SEEDS}, got {self.seeds}"))
         if self.over == "rate" and not self.rates:
-            found.append("--rates needs at least one rate")
+            found.append(Problem(("rates",), "--rates needs at least one rate"))
         if self.over == "size":
             if not self.sizes:
-                found.append("--sizes needs at least one size")
+                found.append(Problem(("sizes",), "--sizes needs at least one size"))
             elif max(self.sizes) > b.train_size or min(self.sizes) < 1:
-                found.append(f"--sizes must be between 1 and the training set's {b.train_size} examples "
-                             f"(--train-size), got {max(self.sizes) if min(self.sizes) >= 1 else min(self.sizes)}")
+                found.append(Problem(("sizes", "train_size"), f"--sizes must be between 1 and the training set's "
+                                     f"{b.train_size} examples (--train-size), got "
+                                     f"{max(self.sizes) if min(self.sizes) >= 1 else min(self.sizes)}"))
         if self.models() > settings.MAX_SWEEP_MODELS:
-            found.append(f"a sweep trains at most {settings.MAX_SWEEP_MODELS} models on this instance, "
-                         f"this one {self.models()}: fewer seeds or points")
+            found.append(Problem(("seeds", "rates", "sizes"), f"a sweep trains at most {settings.MAX_SWEEP_MODELS} "
+                                 f"models on this instance, this one {self.models()}: fewer seeds or points"))
         return found
 
     def to_dict(self) -> dict[str, Any]:

@@ -67,7 +67,7 @@ def _spec() -> SweepSpec | None:
                      base=replace(base, hidden=(width, width), epochs=int(epochs)))
     problems = spec.problems()
     for problem in problems:
-        sb.error(problem)
+        sb.error(str(problem))
     return None if problems else spec
 
 

@@ -148,7 +148,8 @@ def test_too_many_droppable_units_are_refused():
         thinned_networks(_net(hidden=(13,)))
     assert thinned_networks(_net(hidden=(13,), p=0.0, input_p=0.2)).units == 2, "units at rate 0 are not droppable"
     [problem] = analysis_problems(replace(analysis_defaults(), hidden=(8, 4), input_p=0.1))
-    assert problem.startswith("--hidden, --p, --input-p:") and "gives 14" in problem
+    assert problem.fields == ("hidden", "p", "input_p") and str(problem).startswith("--hidden, --p, --input-p:")
+    assert "gives 14" in problem.reason
     assert analysis_problems(replace(analysis_defaults(), hidden=(12,))) == []
     assert analysis_problems(replace(analysis_defaults(), hidden=(12,), input_p=0.2)) != []
     with pytest.raises(ValueError, match="droppable units"):
@@ -157,8 +158,8 @@ def test_too_many_droppable_units_are_refused():
 
 def test_other_rules_of_the_analysis():
     problems = analysis_problems(replace(analysis_defaults(), variant="gaussian"))
-    assert len(problems) == 1 and problems[0].startswith("--variant")
-    assert analysis_problems(replace(Experiment(), dataset="mnist", hidden=(10,)))[0].startswith("--dataset")
+    assert len(problems) == 1 and problems[0].fields == ("variant",) and str(problems[0]).startswith("--variant")
+    assert analysis_problems(replace(Experiment(), dataset="mnist", hidden=(10,)))[0].fields == ("dataset",)
     with pytest.raises(ValueError, match="toy"):
         analysis_defaults("mnist")
     assert analysis_defaults().dataset == "moons" and analysis_defaults("xor").dataset == "xor"

@@ -133,7 +133,7 @@ def test_a_size_sweep_gives_every_size_the_same_steps():
     (SweepSpec(seeds=10, rates=tuple(i / 20 for i in range(19)), base=TOY), "at most"),
 ])
 def test_sweep_spec_problems(spec, words):
-    assert any(words in p for p in spec.problems())
+    assert any(words in p.message for p in spec.problems())
     with pytest.raises(ValueError):
         Sweep(spec)
 

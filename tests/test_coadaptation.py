@@ -270,7 +270,8 @@ def test_analysis_problems_name_the_flags():
              "--hidden": replace(TINY, hidden=(8, 1))}
     for flag, exp in cases.items():
         problems = analysis_problems(exp)
-        assert len(problems) == 1 and problems[0].startswith(flag), problems
+        assert len(problems) == 1 and str(problems[0]).startswith(flag), problems
+        assert problems[0].fields[0] == flag.removeprefix("--"), problems
         with pytest.raises(ValueError):
             CoadaptationRuns(exp, make_data(replace(exp, model="mlp", dataset="moons")))
 

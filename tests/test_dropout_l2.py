@@ -12,7 +12,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from explorer import dropout_l2 as l2
-from explorer.experiment import check, to_params
+from explorer.experiment import check, flag, to_params
 
 
 @pytest.fixture(scope="module")
@@ -112,9 +112,10 @@ def test_analyze_returns_plain_json_and_the_contract_fields():
 def test_analysis_problems_name_the_flag():
     defaults = l2.analysis_defaults()
     assert check(defaults) == [] and l2.analysis_problems(defaults) == []
-    assert any(p.startswith("--dataset") for p in l2.analysis_problems(replace(defaults, dataset="moons")))
-    assert any(p.startswith("--train-size") for p in l2.analysis_problems(replace(defaults, train_size=8)))
-    assert any(p.startswith("--lr") for p in l2.analysis_problems(replace(defaults, lr=2.0)))
+    for change in ({"dataset": "moons"}, {"train_size": 8}, {"lr": 2.0}):
+        [field] = change
+        assert any(p.fields[0] == field and str(p).startswith(flag(field))
+                   for p in l2.analysis_problems(replace(defaults, **change)))
     with pytest.raises(ValueError, match="--lr"):
         l2.DropoutL2(replace(defaults, lr=2.0))
 

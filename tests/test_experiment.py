@@ -268,7 +268,8 @@ def test_an_mlp_takes_exactly_the_variants_that_apply_to_an_mlp():
         if "mlp" in variant.models:
             assert problems == []
         else:
-            assert len(problems) == 1 and key in problems[0] and "MLP" in problems[0]
+            assert len(problems) == 1 and key in problems[0].message and "MLP" in problems[0].message
+            assert problems[0].fields[0] == "variant"
     with pytest.raises(ValueError, match="unknown"):
         parse_field("variant", "no-such-variant")
 
@@ -280,7 +281,7 @@ def test_the_cnn_takes_the_elementwise_variants_for_its_input_and_dense_layers()
         if "cnn" in variant.models and "mlp" in variant.models:
             assert problems == [], key
         else:  # spatial: the CNN's conv maps use it already; its input and dense layers need an elementwise one
-            assert len(problems) == 1 and key in problems[0] and "conv" in problems[0], problems
+            assert len(problems) == 1 and key in problems[0].message and "conv" in problems[0].message, problems
 
 
 # --- defaults per dataset and the rules between fields ------------------------------
@@ -328,7 +329,7 @@ def test_check_names_each_broken_rule_in_one_line(changes, words):
     exp = replace(base, **changes)
     problems = check(exp)
     assert len(problems) == 1, problems
-    assert "\n" not in problems[0] and all(w in problems[0] for w in words), problems[0]
+    assert "\n" not in problems[0].message and all(w in problems[0].message for w in words), problems[0]
     with pytest.raises(ValueError):
         build(exp)  # build refuses what check rejects, before touching any data
 

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from explorer import figures_mc_digits, settings
-from explorer.experiment import make_data
+from explorer.experiment import flag, make_data
 from explorer.mc import mc_probabilities, predictive_summary
 from explorer.mc_digits import (DigitsUncertainty, analysis_defaults, analysis_problems, analyze, averaging_analysis,
                                 k_matching, mc_error_curve, rotate, rotation_analysis, rotation_angles,
@@ -203,10 +203,11 @@ def test_analysis_defaults_and_problems():
     with pytest.raises(ValueError, match="mnist"):
         analysis_defaults("moons")
     assert analysis_problems(exp) == []
-    assert analysis_problems(replace(exp, model="cnn"))[0].startswith("--model")
-    assert analysis_problems(replace(exp, variant="dropconnect"))[0].startswith("--variant")
-    assert analysis_problems(replace(exp, variant="early"))[0].startswith("--variant")
-    assert analysis_problems(replace(exp, dataset="moons"))[0].startswith("--dataset")
-    assert "nothing to average" in analysis_problems(replace(exp, p=0.0, input_p=0.0))[0]
+    for change, field in [({"model": "cnn"}, "model"), ({"variant": "dropconnect"}, "variant"),
+                          ({"variant": "early"}, "variant"), ({"dataset": "moons"}, "dataset")]:
+        problem = analysis_problems(replace(exp, **change))[0]
+        assert problem.fields == (field,) and str(problem).startswith(flag(field) + ": ")
+    problem = analysis_problems(replace(exp, p=0.0, input_p=0.0))[0]
+    assert problem.fields == ("p", "input_p") and "nothing to average" in problem.reason
     with pytest.raises(ValueError, match="--model"):
         analyze(replace(exp, model="cnn"))

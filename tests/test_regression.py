@@ -85,7 +85,7 @@ def test_limits_are_reported():
     assert RegressionConfig().problems() == []
     bad = replace(RegressionConfig(), gap=(2.0, 1.0), activation="selu", p=0.99, train_size=0)
     problems = bad.problems()
-    assert len(problems) == 4 and any(p.startswith("gap") for p in problems)
+    assert len(problems) == 4 and any(p.fields == ("gap",) and p.message.startswith("gap") for p in problems)
     assert replace(RegressionConfig(), gap=(-5.0, 4.5)).problems(), "leaves almost no data"
 
 

@@ -185,7 +185,7 @@ def test_mc_inference_validates_with_the_average():
     (replace(defaults_for("mnist"), model="cnn", variant="dropconnect"), "does not apply to the CNN"),
 ])
 def test_variant_parameters_need_their_variant(exp, words):
-    assert any(words in problem for problem in check(exp)), check(exp)
+    assert any(words in problem.message for problem in check(exp)), check(exp)
 
 
 def test_variant_parameters_with_their_variant_are_fine():

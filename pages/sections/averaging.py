@@ -14,7 +14,7 @@ import streamlit as st
 from explorer import settings
 from explorer.averaging import DEFAULT_K, KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
 from explorer.datasets import TOY_DATASETS
-from explorer.experiment import Experiment, flag, parse_field, to_params
+from explorer.experiment import Experiment, parse_field, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 
@@ -47,9 +47,7 @@ def _refusals(base: Experiment, params: dict[str, str]) -> dict[str, form.Refusa
                     pass
             if name not in values:
                 return ""
-            rules = analysis_problems(replace(base, **values))
-            return "; ".join(reason for flags, reason in (rule.split(": ", 1) for rule in rules)
-                             if flag(name) in flags.split(", "))
+            return "; ".join(p.reason for p in analysis_problems(replace(base, **values)) if name in p.fields)
         return why
 
     return form.refuse_all_but(CONTROLS, "it has no control for this setting") | {name: refusal(name) for name in RULED}

@@ -153,7 +153,7 @@ def digits_section(link: dict[str, str]) -> dict[str, str]:
     """Sidebar, Train/Pause/Step/Reset and the live charts of the MNIST part; its link."""
     exp, linked = _settings(link)
     for problem in analysis_problems(exp):
-        st.warning(problem.split(": ", 1)[-1].capitalize())
+        st.warning(problem.reason.capitalize())
     run = controls.current_run(KEY, exp, False, _make)
     _digit_settings(run, linked)
     running, aside = controls.toolbar(KEY, run, _make, 5.2)
