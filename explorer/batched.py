@@ -104,13 +104,11 @@ class StackedTrainer(BoundedRun):
                  eval_every: int = 1) -> None:
         if len(seeds) != len(model):
             raise ValueError(f"one batch-order seed per model: {len(model)} models, {len(seeds)} seeds")
-        self.model, self.data, self.cfg, self.eval_every = model, data, cfg, max(1, eval_every)
+        super().__init__(model)
+        self.data, self.cfg, self.eval_every = data, cfg, max(1, eval_every)
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.orders = [torch.Generator().manual_seed(s) for s in seeds]
         self.histories: list[list[dict[str, float]]] = [[] for _ in seeds]
-        self.step = self.epoch = 0
-        self.train_seconds = 0.0
-        self._batches: list[torch.Tensor] = []
 
     @property
     def done(self) -> bool:

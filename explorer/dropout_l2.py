@@ -130,11 +130,11 @@ class MaskedRegression(BoundedRun):
     """A linear model trained by SGD with input dropout masks; keeps the running average of its iterates."""
 
     def __init__(self, data: Regression, q: float, lr: float, batch_size: int, epochs: int, seed: int) -> None:
+        d = data.x.shape[1]
+        super().__init__(torch.nn.Linear(d, 1, bias=False, dtype=torch.float64))
+        torch.nn.init.zeros_(self.model.weight)
         self.data, self.q, self.epochs, self.batch_size = data, q, epochs, batch_size
         self.x, self.y = torch.from_numpy(data.x), torch.from_numpy(data.y)
-        d = data.x.shape[1]
-        self.model = torch.nn.Linear(d, 1, bias=False, dtype=torch.float64)
-        torch.nn.init.zeros_(self.model.weight)
         masked_scale = float((data.x ** 2).sum(1).mean()) / keep(q)  # E‖x ⊙ m/k‖²
         self.step_size = lr / masked_scale
         self.order = torch.Generator().manual_seed(seed)
@@ -142,11 +142,8 @@ class MaskedRegression(BoundedRun):
         self.burn_in = int(settings.RIDGE_BURN_IN * epochs)
         self.target = dropout_ridge(data, q)
         self.average, self.averaged = np.zeros(d), 0
-        self.epoch = self.step = 0
         self.diverged = False  # the weights overflowed (too large a step): training stops
-        self.train_seconds = 0.0
         self.history: list[dict[str, float]] = []  # per epoch: distances of the average and the last iterate
-        self._batches: list[torch.Tensor] = []
 
     @property
     def done(self) -> bool:
@@ -254,9 +251,8 @@ def _changed_culprit(exp: Experiment, base: Experiment) -> tuple[str, str] | Non
 class DropoutL2:
     """The live state of the page's part: one regression, its closed forms and the masked run.
 
-    Answers the pages' controls as a ``LiveRuns`` does (``exp``, ``compare``,
-    ``run``, ``done``, ``lock``, ``advance``, ``apply``); any change of setting
-    (a new rate is a new closed form) makes a new instance.
+    A ``live_runs.LiveTraining`` for the pages' controls; any change of
+    setting (a new rate is a new closed form) makes a new instance.
     """
 
     compare = False

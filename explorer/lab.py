@@ -59,8 +59,8 @@ def lane_label(exp: Experiment) -> str:
 class Lab:
     """Lanes that share everything but their dropout, trained in turns.
 
-    For the pages' controls it answers as a ``LiveRuns`` does: ``exp`` (here the
-    lanes, what a new lab is made from), ``compare`` and ``apply``.
+    A ``live_runs.LiveRun`` for the pages' controls: ``exp`` is the lanes (what
+    a new lab is made from).
     """
 
     compare = False  # no twin: the lanes compare with each other

@@ -13,18 +13,47 @@ import functools
 import threading
 import time
 from dataclasses import fields
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
 
 from explorer import figures
 from explorer.datasets import Dataset
 from explorer.experiment import Experiment, build
 from explorer.figures import Figure
-from explorer.training import LIVE_FIELDS, Trainer
+from explorer.training import LIVE_FIELDS, BoundedRun, Trainer
 
 RATE_FIELDS = ("p", "input_p", "conv_p")
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 TWIN_STEPS = 2  # the run and its twin alternate in chunks this short: neither runs ahead, slices end on time
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+@runtime_checkable
+class LiveRun(Protocol):
+    """A live page's state as its controls drive it (pages/ui/controls.py): ``LiveRuns`` and its subclasses,
+    and the states that answer the same way without a twin (``Lab``, ``DropoutL2``, ``RegressionLive``)."""
+
+    compare: bool  # trained next to a no-dropout twin
+
+    @property
+    def exp(self) -> Any:
+        """What the state was made from, and what a fresh one is made from (an Experiment, a lab's lanes…)."""
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to train."""
+
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """Train for a bounded slice; the steps taken."""
+
+    def apply(self, exp: Any, compare: bool) -> bool:
+        """Take new settings in place if they allow it (a rate, more epochs); False: make a new state."""
+
+
+@runtime_checkable
+class LiveTraining(LiveRun, Protocol):
+    """A live state with one main run, whose epoch and step the status line shows (all but the lab)."""
+
+    run: BoundedRun
 
 
 def locked(method: F) -> F:

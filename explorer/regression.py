@@ -187,15 +187,12 @@ class RegressionTrainer(BoundedRun):
     """
 
     def __init__(self, cfg: RegressionConfig, data: RegressionData | None = None) -> None:
+        super().__init__(MLP(cfg.model_config()))
         self.cfg = cfg
         self.data = data if data is not None else make_regression_data(cfg)
-        self.model = MLP(cfg.model_config())
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, float]] = []
-        self.step = self.epoch = 0
-        self.train_seconds = 0.0
-        self._batches: list[torch.Tensor] = []
 
     @property
     def done(self) -> bool:

@@ -9,6 +9,7 @@ itself stays bare.
 from __future__ import annotations
 
 import time
+from abc import ABC, abstractmethod
 from collections import defaultdict
 from dataclasses import dataclass, replace
 from typing import Callable, Iterable
@@ -52,9 +53,29 @@ def make_optimizer(params: Iterable[torch.nn.Parameter], cfg: TrainConfig) -> to
     return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
 
 
-class BoundedRun:
-    """``run(max_steps=..., max_seconds=...)``: train until either bound or ``done``; subclasses define
-    ``_train_step``, ``done`` and the ``model`` and ``train_seconds`` it keeps."""
+class BoundedRun(ABC):
+    """``run(max_steps=..., max_seconds=...)``: train until either bound or ``done``, so a live page can train
+    and redraw in turn.
+
+    A subclass hands its model to ``__init__`` and defines ``done`` and
+    ``_train_step`` (one optimiser step, which advances ``step`` and, at an
+    epoch's end, ``epoch``); ``run`` keeps ``train_seconds``.
+    """
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        self.model = model
+        self.step = self.epoch = 0
+        self.train_seconds = 0.0
+        self._batches: list[torch.Tensor] = []  # what is left of this epoch's shuffled mini-batches
+
+    @property
+    @abstractmethod
+    def done(self) -> bool:
+        """Whether the last epoch has been trained (or training cannot go on)."""
+
+    @abstractmethod
+    def _train_step(self) -> None:
+        """One optimiser step on the next mini-batch."""
 
     def _next_batch(self, n: int, batch_size: int, order: torch.Generator) -> torch.Tensor:
         """The indices of the next mini-batch of ``n`` examples: each epoch a new shuffle from ``order``.
@@ -93,16 +114,13 @@ class Trainer(BoundedRun):
             raise ValueError(f"unknown optimizer {cfg.optimizer!r}; choose from {', '.join(OPTIMIZERS)}")
         if cfg.inference not in INFERENCE_MODES:
             raise ValueError(f"unknown inference {cfg.inference!r}; choose from {', '.join(INFERENCE_MODES)}")
-        self.model, self.data, self.cfg = model, data, cfg
+        super().__init__(model)
+        self.data, self.cfg = data, cfg
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, float]] = []
-        self.step = 0
-        self.epoch = 0
-        self.train_seconds = 0.0
         self.last_loss = float("nan")
         self.last_batch: torch.Tensor | None = None  # indices into x_train of the latest step's mini-batch
-        self._batches: list[torch.Tensor] = []
         self._callbacks: dict[str, list[Callback]] = defaultdict(list)
 
     # --- callbacks -------------------------------------------------------

@@ -61,7 +61,7 @@ def region_std(x: np.ndarray, std: np.ndarray, gap: tuple[float, float]) -> dict
 
 
 class RegressionLive:
-    """The regression part's live state, in the shape pages/ui/controls.py drives (``exp``, ``run``, ``advance``…)."""
+    """The regression part's live state: a ``live_runs.LiveTraining`` for pages/ui/controls.py."""
 
     compare = False
 

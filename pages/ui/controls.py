@@ -1,6 +1,6 @@
 """Train / Pause / Step / Reset and the live fragment: how every live page trains while it draws.
 
-The run (a ``LiveRuns``) lives in ``st.session_state``. While training, a
+The run (a ``live_runs.LiveRun``) lives in ``st.session_state``. While training, a
 fragment reruns every few tenths of a second, trains for a bounded time and
 redraws; Streamlit only acts on a click between script runs, so a pure torch
 loop would block Pause, and bounded slices keep it responsive. Train and Pause
@@ -16,22 +16,21 @@ from typing import Any, Callable
 import streamlit as st
 
 from explorer import settings
-from explorer.experiment import Experiment
-from explorer.live_runs import LiveRuns
+from explorer.live_runs import LiveRun, LiveTraining
 
-Make = Callable[[Experiment, bool], LiveRuns]  # (experiment, compare) → a new run of the page's kind
+Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 
 
-def current_run(prefix: str, exp: Experiment, compare: bool, make: Make) -> LiveRuns:
+def current_run(prefix: str, exp: Any, compare: bool, make: Make) -> LiveRun:
     """The session's run, adjusted in place when possible, rebuilt when the change needs new weights."""
-    run: LiveRuns | None = st.session_state.get(prefix + "run")
+    run: LiveRun | None = st.session_state.get(prefix + "run")
     if run is None or not run.apply(exp, compare):
         _replace(prefix, make(exp, compare))
         run = st.session_state[prefix + "run"]
     return run
 
 
-def _replace(prefix: str, run: LiveRuns) -> None:
+def _replace(prefix: str, run: LiveRun) -> None:
     st.session_state[prefix + "run"] = run
     st.session_state[prefix + "clock"] = deque(maxlen=20)
 
@@ -46,12 +45,12 @@ def _step(prefix: str) -> None:
 
 
 def _reset(prefix: str, make: Make) -> None:
-    run: LiveRuns = st.session_state[prefix + "run"]
+    run: LiveRun = st.session_state[prefix + "run"]
     _replace(prefix, make(run.exp, run.compare))
     st.session_state[prefix + "running"] = False
 
 
-def buttons(prefix: str, run: LiveRuns, make: Make, columns: list) -> bool:
+def buttons(prefix: str, run: LiveRun, make: Make, columns: list) -> bool:
     """Train (or Pause), Step and Reset in the first three ``columns``; returns whether the run is training."""
     running = st.session_state.setdefault(prefix + "running", False)
     if running:
@@ -66,14 +65,14 @@ def buttons(prefix: str, run: LiveRuns, make: Make, columns: list) -> bool:
     return running
 
 
-def toolbar(prefix: str, run: LiveRuns, make: Make, aside: float = 4.0) -> tuple[bool, Any]:
+def toolbar(prefix: str, run: LiveRun, make: Make, aside: float = 4.0) -> tuple[bool, Any]:
     """Train (or Pause), Step and Reset in a row, and the row's rest (``aside`` times a button's width) for the
     page's own control or caption; returns whether the run is training, and that last column."""
     top = st.columns([1, 1, 1, aside], vertical_alignment="center")
     return buttons(prefix, run, make, top), top[3]
 
 
-def status(prefix: str, run: LiveRuns, running: bool) -> str:
+def status(prefix: str, run: LiveTraining, running: bool) -> str:
     """Epoch, step and state; while training, epochs and screen updates per second over the last frames."""
     state = "training" if running else ("finished" if run.done else "paused")
     text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {state}"
@@ -87,7 +86,7 @@ def status(prefix: str, run: LiveRuns, running: bool) -> str:
     return text + f" · {(clock[-1][1] - clock[0][1]) / seconds:.1f} epochs/s · {(len(clock) - 1) / seconds:.1f} updates/s"
 
 
-def live(prefix: str, running: bool, draw: Callable[[LiveRuns, bool], None],
+def live(prefix: str, running: bool, draw: Callable[[LiveRun, bool], None],
          interval: float = settings.FRAME_INTERVAL) -> None:
     """Run the page's live part: while ``running``, every ``interval`` s a fragment trains, then calls ``draw``.
 
@@ -95,7 +94,7 @@ def live(prefix: str, running: bool, draw: Callable[[LiveRuns, bool], None],
     share (settings.IDLE_SHARE) leave, so a page whose drawing is slow (or a
     slow machine) trains less per frame instead of running frames back to back.
     """
-    run: LiveRuns = st.session_state[prefix + "run"]
+    run: LiveRun = st.session_state[prefix + "run"]
     timer = interval if running and not run.done else None
 
     @st.fragment(run_every=timer)
@@ -104,7 +103,7 @@ def live(prefix: str, running: bool, draw: Callable[[LiveRuns, bool], None],
         # the controls outside the fragment are then redrawn by a full run.
         if st.session_state[prefix + "running"] != running:
             st.rerun()
-        current: LiveRuns = st.session_state[prefix + "run"]
+        current: LiveRun = st.session_state[prefix + "run"]
         if running:
             drawing = st.session_state.get(prefix + "draw_seconds", 0.0)
             current.advance(max_seconds=max(settings.MIN_SLICE_SECONDS, (1 - settings.IDLE_SHARE) * interval - drawing))

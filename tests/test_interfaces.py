@@ -1,0 +1,49 @@
+"""The interfaces that used to exist by convention only: every live state is a ``LiveRun`` for the pages' controls,
+a ``BoundedRun`` cannot be made without ``done`` and ``_train_step``."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from explorer.dropout_l2 import DropoutL2, analysis_defaults
+from explorer.experiment import defaults_for, make_data
+from explorer.lab import Lab, lane
+from explorer.live_runs import LiveRun, LiveRuns, LiveTraining
+from explorer.regression import RegressionConfig
+from explorer.training import BoundedRun
+from explorer.uncertainty import RegressionLive
+
+TINY = replace(defaults_for("moons"), train_size=20, val_size=20, hidden=(4,), epochs=3)
+
+
+def test_every_live_state_is_a_live_run_and_those_with_one_run_show_its_epoch():
+    data = make_data(TINY)
+    with_one_run = [LiveRuns(TINY, data), LiveRuns(TINY, data, compare=False), DropoutL2(analysis_defaults()),
+                    RegressionLive(RegressionConfig())]
+    for state in with_one_run:
+        assert isinstance(state, LiveTraining) and isinstance(state.run, BoundedRun), type(state).__name__
+        assert state.advance(max_steps=1) == 1 and not state.done
+        assert state.apply(state.exp, state.compare), "its own settings apply in place"
+    lab = Lab([lane(TINY, "standard"), lane(TINY, "gaussian")], data)
+    assert isinstance(lab, LiveRun) and not isinstance(lab, LiveTraining), "the lab has lanes, not one run"
+
+
+def test_a_bounded_run_needs_done_and_a_train_step():
+    class Half(BoundedRun):
+        @property
+        def done(self) -> bool:
+            return self.step >= 3
+
+    with pytest.raises(TypeError, match="_train_step"):
+        Half(torch.nn.Identity())
+
+    class Counting(Half):
+        def _train_step(self) -> None:
+            self.step += 1
+
+    run = Counting(torch.nn.Identity())
+    assert (run.step, run.epoch, run.train_seconds) == (0, 0, 0.0)
+    assert run.run(max_steps=2) == 2 and run.run() == 1 and run.done
