@@ -10,7 +10,6 @@ variant, schedule and inference mode with its formulas and parameters),
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
 import math
 import sys
@@ -18,20 +17,13 @@ from dataclasses import fields, replace
 from typing import Any, Callable, Sequence, TextIO
 
 from explorer import settings
+from explorer.analysis import ANALYSES, load_analysis
 from explorer.experiment import (
     IDX_DATASETS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
 )
 from explorer.sweep import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.training import Trainer
 
-# ``analyze --what KEY``: the backend module that trains and measures it. Each offers
-# analysis_defaults(dataset), analysis_problems(exp) and analyze(exp) -> plain numbers.
-ANALYSES = {
-    "coadaptation": "explorer.coadaptation_runs",
-    "mc": "explorer.mc_digits",
-    "ridge": "explorer.dropout_l2",
-    "averaging": "explorer.averaging",
-}
 
 HELP = {
     "dataset": "toy dataset, or mnist (embedded 5,000 digits), mnist-full, fashion-mnist",
@@ -265,7 +257,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
 
 
 def cmd_analyze(args: argparse.Namespace) -> None:
-    module = importlib.import_module(ANALYSES[args.what])
+    module = load_analysis(args.what)
     given = args.dataset is not None
 
     def defaults(dataset: str) -> Experiment:

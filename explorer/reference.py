@@ -20,23 +20,21 @@ PATH = Path(__file__).resolve().parent.parent / "assets" / "reference_numbers.js
 COMMAND = "python -m explorer.reference"
 THREADS = "1"  # EXPLORER_THREADS for the runs behind the file, here and in its test
 
-# Per page: the analysis whose defaults are the quoted run, and the per-network numbers its prose quotes.
+# Per page: the analysis (``analyze --what``) whose defaults are the quoted run, and the numbers its prose quotes.
 QUOTED = {
-    "coadaptation": ("explorer.coadaptation_runs",
-                     ("mean_abs_r", "decov", "auc_random", "auc_importance", "top_share", "mean_abs_interaction",
-                      "leaning_share")),
+    "coadaptation": ("coadaptation", ("mean_abs_r", "decov", "auc_random", "auc_importance", "top_share",
+                                      "mean_abs_interaction", "leaning_share")),
 }
 
 
 def measure() -> dict[str, Any]:
     """Train every quoted run from its page's defaults and return the file's content (plain JSON data)."""
-    import importlib
-
+    from explorer.analysis import load_analysis
     from explorer.experiment import to_params
 
     pages = {}
-    for page, (module_name, keys) in QUOTED.items():
-        module = importlib.import_module(module_name)
+    for page, (analysis, keys) in QUOTED.items():
+        module = load_analysis(analysis)
         exp = module.analysis_defaults()
         result = module.analyze(exp)
         networks = {name: {k: result[name][k] for k in keys} for name in ("dropout", "no_dropout")}

@@ -1,5 +1,6 @@
 """The interfaces that used to exist by convention only: every live state is a ``LiveRun`` for the pages' controls,
-a ``BoundedRun`` cannot be made without ``done`` and ``_train_step``."""
+a ``BoundedRun`` cannot be made without ``done`` and ``_train_step``, every ``analyze --what`` module is an
+``Analysis``."""
 
 from __future__ import annotations
 
@@ -8,8 +9,9 @@ from dataclasses import replace
 import pytest
 import torch
 
+from explorer.analysis import ANALYSES, Analysis, load_analysis
 from explorer.dropout_l2 import DropoutL2, analysis_defaults
-from explorer.experiment import defaults_for, make_data
+from explorer.experiment import check, defaults_for, make_data
 from explorer.lab import Lab, lane
 from explorer.live_runs import LiveRun, LiveRuns, LiveTraining
 from explorer.regression import RegressionConfig
@@ -47,3 +49,11 @@ def test_a_bounded_run_needs_done_and_a_train_step():
     run = Counting(torch.nn.Identity())
     assert (run.step, run.epoch, run.train_seconds) == (0, 0, 0.0)
     assert run.run(max_steps=2) == 2 and run.run() == 1 and run.done
+
+
+@pytest.mark.parametrize("key", ANALYSES)
+def test_every_analysis_module_offers_the_analysis_contract(key):
+    module = load_analysis(key)
+    assert isinstance(module, Analysis), f"{ANALYSES[key]} lacks part of the analysis contract"
+    exp = module.analysis_defaults()
+    assert check(exp) == [] and module.analysis_problems(exp) == [], "an analysis's defaults can run"
