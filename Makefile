@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench clean
+.PHONY: run test bench loadtest clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ test: $(VENV)/.test
 
 bench: $(VENV)/.app
 	$(BIN)/python -m explorer bench
+
+# A class of 30 on the live pages for a minute, without browsers (README: Load test). A benchmark, not a test.
+loadtest: $(VENV)/.test
+	$(BIN)/python -m explorer loadtest --students 30 --seconds 60
 
 clean:
 	rm -rf $(VENV)

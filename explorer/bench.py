@@ -340,12 +340,12 @@ def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[int, subprocess.Po
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--browser.gatherUsageStats", "false"],
+             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
             cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + timeout
-            while not _answers(f"http://localhost:{port}/_stcore/health"):
+            while not _answers(f"http://127.0.0.1:{port}/_stcore/health"):
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
                     raise RuntimeError(f"streamlit did not come up: {log.read().decode(errors='replace')[-1000:]}")
@@ -468,9 +468,9 @@ def measure_app(seconds: float = 10.0) -> dict[str, Any]:
     _log(f"app: starting streamlit and training in headless Chromium for {seconds:g} s on each live page")
     try:
         with streamlit_server() as (port, server):
-            pages = {name: train_in_browser(f"http://localhost:{port}/{LIVE_LINKS[name]}", seconds)
+            pages = {name: train_in_browser(f"http://127.0.0.1:{port}/{LIVE_LINKS[name]}", seconds)
                      for name in UPDATES_TARGETS}
-            first = {name: first_result_in_browser(f"http://localhost:{port}/{name}") for name in FIRST_RESULT_PAGES}
+            first = {name: first_result_in_browser(f"http://127.0.0.1:{port}/{name}") for name in FIRST_RESULT_PAGES}
             peak = peak_rss_mb(server.pid)
     except Exception as err:  # a broken page must not hide the other sections' numbers
         return {"status": f"failed: {type(err).__name__}: {err}"}

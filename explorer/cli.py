@@ -104,6 +104,8 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     bench.add_argument("--no-app", dest="app", action="store_false", help="skip the browser measurements of the app")
+    sub.add_parser("loadtest", add_help=False, help="N students training on the live pages at once, without browsers "
+                   "(loadtest --help)")  # parsed by explorer.tools.loadtest, imported only when used
     return parser
 
 
@@ -319,6 +321,10 @@ def _shown_number(value: Any) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["loadtest"]:
+        from explorer.tools.loadtest import main as loadtest
+        return loadtest(argv[1:])
     args = make_parser().parse_args(argv)
     if args.command == "train":
         cmd_train(args)
