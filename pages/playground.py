@@ -1,6 +1,6 @@
 """Playground: train a small network live on toy data and slide the drop rate while it learns.
 
-The page only wires widgets to ``explorer.playground.Playground`` and draws its
+The page only wires widgets to ``explorer.playground.state.Playground`` and draws its
 figures; the live training loop is ``pages.ui.controls``.
 """
 
@@ -9,11 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
-from explorer.datasets import TOY_DATASETS
+from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
-from explorer.experiment import Experiment, to_params
-from explorer.mnist import MNIST_DATASETS
-from explorer.playground import Playground
+from explorer.core.experiment import Experiment, to_params
+from explorer.core.mnist import MNIST_DATASETS
+from explorer.playground.state import Playground
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router

@@ -1,6 +1,6 @@
 """Sweeps: the dropout paper's Fig. 9 (error vs drop rate) and Fig. 10 (error vs data size), trained live.
 
-The page wires widgets to ``explorer.sweep.Sweep`` (many MLPs trained
+The page wires widgets to ``explorer.sweep.state.Sweep`` (many MLPs trained
 together in batched stacks) and redraws the curve as the models learn.
 """
 
@@ -11,10 +11,10 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import settings
-from explorer.datasets import TOY_DATASETS, Dataset
-from explorer.experiment import make_data
-from explorer.figures import sweep_figure
-from explorer.sweep import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
+from explorer.core.datasets import TOY_DATASETS, Dataset
+from explorer.core.experiment import make_data
+from explorer.core.figures import sweep_figure
+from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 

@@ -1,7 +1,7 @@
 """Theory: dropout as L2, exact model averaging, and dropout against weight decay and early stopping.
 
 The page draws a title, an introduction and the choice of part; each part is
-one function of ``pages.sections`` that draws its own sidebar, buttons and live
+one function of ``pages.theory_parts`` that draws its own sidebar, buttons and live
 fragment. The page owns the link: the part (``?part=…``) and that part's settings (``pages.ui.parts``).
 """
 
@@ -18,9 +18,9 @@ from pages.ui.router import ensure_router
 KEY = "th_"
 PARTS = {"l2": "Dropout as L2", "averaging": "Exact model averaging",
          "regularisers": "Dropout vs weight decay vs early stopping"}
-# Each part's module in pages.sections and its drawing function, imported when first shown (a part's backend
+# Each part's module in pages.theory_parts and its drawing function, imported when first shown (a part's backend
 # costs up to ~1.5 s to import on a fresh server; the first chart should not wait for the other parts').
-SECTIONS = {"l2": ("dropout_l2", "dropout_l2_section"), "averaging": ("averaging", "averaging_section"),
+SECTIONS = {"l2": ("l2", "dropout_l2_section"), "averaging": ("averaging", "averaging_section"),
             "regularisers": ("regularisers", "regularisers_section")}
 DEFAULT_PART = "l2"
 
@@ -28,7 +28,7 @@ DEFAULT_PART = "l2"
 def _lazy(module: str, function: str) -> Section:
     """The part's drawing function, its module imported on the first call."""
     def section(link: dict[str, str]) -> dict[str, str]:
-        return getattr(importlib.import_module(f"pages.sections.{module}"), function)(link)
+        return getattr(importlib.import_module(f"pages.theory_parts.{module}"), function)(link)
 
     return section
 

@@ -2,16 +2,16 @@
 
 The page owns the link (``?part=...`` and that part's settings: ``pages.ui.parts``)
 and the choice of part; each part draws everything of its own (sidebar, buttons, live charts)
-from one function in ``pages/sections``.
+from one function in ``pages/uncertainty_parts``.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from pages.sections.mc_digits import digits_section
-from pages.sections.mc_maps import maps_section
-from pages.sections.mc_regression import regression_section
+from pages.uncertainty_parts.digits import digits_section
+from pages.uncertainty_parts.maps import maps_section
+from pages.uncertainty_parts.regression import regression_section
 from pages.ui.live import steady_display
 from pages.ui.parts import show_part
 from pages.ui.router import ensure_router

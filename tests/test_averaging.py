@@ -11,12 +11,13 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from explorer import averaging, settings
-from explorer.averaging import (AveragingRuns, analysis_defaults, analysis_problems, analyze, exact_averages,
+from explorer import settings
+from explorer.theory import averaging
+from explorer.theory.averaging import (AveragingRuns, analysis_defaults, analysis_problems, analyze, exact_averages,
                                 inference_logits, mc_curve, thinned_logits, thinned_networks)
 from explorer.dropout import probing
-from explorer.experiment import Experiment
-from explorer.model import MLP, MLPConfig
+from explorer.core.experiment import Experiment
+from explorer.core.model import MLP, MLPConfig
 
 X = torch.tensor([[0.3, -1.2], [1.5, 0.4], [-0.7, 0.9], [0.0, 0.0], [2.0, -2.0]])
 

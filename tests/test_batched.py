@@ -9,13 +9,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from explorer import cli, settings
-from explorer.batched import StackedMLP, StackedTrainer
-from explorer.datasets import DataConfig, make_toy
-from explorer.experiment import Experiment
-from explorer.model import MLP, MLPConfig
-from explorer.sweep import Sweep, SweepSpec, kept_widths
-from explorer.training import TrainConfig, Trainer
+from explorer import settings
+from explorer.tools import cli
+from explorer.core.batched import StackedMLP, StackedTrainer
+from explorer.core.datasets import DataConfig, make_toy
+from explorer.core.experiment import Experiment
+from explorer.core.model import MLP, MLPConfig
+from explorer.sweep.state import Sweep, SweepSpec, kept_widths
+from explorer.core.training import TrainConfig, Trainer
 from tests.test_dropout import assert_binomial
 
 DATA = make_toy(DataConfig("moons", train_size=100, val_size=50, noise=0.2, seed=0))

@@ -8,12 +8,12 @@ from dataclasses import replace
 
 import torch
 
-from explorer import bench
-from explorer.datasets import Dataset
-from explorer.experiment import Experiment
-from explorer.model import MLP, MLPConfig
-from explorer.sweep import SweepSpec
-from explorer.training import make_optimizer
+from explorer.tools import bench
+from explorer.core.datasets import Dataset
+from explorer.core.experiment import Experiment
+from explorer.core.model import MLP, MLPConfig
+from explorer.sweep.state import SweepSpec
+from explorer.core.training import make_optimizer
 
 
 def _head(data: Dataset, n: int = 128) -> Dataset:

@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from explorer import cli, settings
-from explorer.experiment import Experiment, build, defaults_for
+from explorer import settings
+from explorer.tools import cli
+from explorer.core.experiment import Experiment, build, defaults_for
 
 ROOT = Path(__file__).resolve().parent.parent
 HISTORY_KEYS = {"epoch", "train_loss", "val_loss", "train_acc", "val_acc"}

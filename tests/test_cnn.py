@@ -9,10 +9,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.cnn import CNN, CNNConfig
-from explorer.datasets import Dataset
+from explorer.core.cnn import CNN, CNNConfig
+from explorer.core.datasets import Dataset
 from explorer.dropout.spatial import SpatialDropout
-from explorer.training import TrainConfig, Trainer
+from explorer.core.training import TrainConfig, Trainer
 
 SMALL = CNNConfig(channels=(4, 6), hidden=16, p=0.5, conv_p=0.3, input_p=0.2, seed=3)
 

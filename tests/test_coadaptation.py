@@ -14,9 +14,9 @@ import pytest
 import torch
 from torch import nn
 
-from explorer import coadaptation as co
-from explorer.coadaptation_runs import CoadaptationRuns, analysis_defaults, analysis_problems, analyze
-from explorer.experiment import make_data
+from explorer.coadaptation import analysis as co
+from explorer.coadaptation.state import CoadaptationRuns, analysis_defaults, analysis_problems, analyze
+from explorer.core.experiment import make_data
 
 TINY = replace(analysis_defaults("moons"), hidden=(8, 6), train_size=40, val_size=60, epochs=3, batch_size=16)
 

@@ -6,7 +6,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from explorer import reference  # noqa: E402
+from explorer.tools import reference  # noqa: E402
 from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
 
 PAGE = "pages/coadaptation.py"

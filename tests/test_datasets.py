@@ -8,7 +8,7 @@ from dataclasses import replace
 import pytest
 import torch
 
-from explorer.datasets import TOY_DATASETS, DataConfig, make_toy
+from explorer.core.datasets import TOY_DATASETS, DataConfig, make_toy
 
 Z = 5.0
 NAMES = sorted(TOY_DATASETS)

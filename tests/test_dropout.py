@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from explorer.dropout import VARIANTS, DropoutLayer, make_dropout
-from explorer.model import MLP, MLPConfig
+from explorer.core.model import MLP, MLPConfig
 
 Z = 5.0  # sigmas allowed in every statistical bound
 RATES = (0.1, 0.5, 0.8)

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from explorer import dropout_l2 as l2
-from explorer.experiment import check, flag, to_params
+from explorer.theory import l2
+from explorer.core.experiment import check, flag, to_params
 
 
 @pytest.fixture(scope="module")

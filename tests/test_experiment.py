@@ -10,16 +10,16 @@ import pytest
 import torch
 
 from explorer import settings
-from explorer.cnn import CNN, CNNConfig
-from explorer.datasets import TOY_DATASETS, DataConfig, Dataset
+from explorer.core.cnn import CNN, CNNConfig
+from explorer.core.datasets import TOY_DATASETS, DataConfig, Dataset
 from explorer.dropout import VARIANTS, variants_for
-from explorer.experiment import (
+from explorer.core.experiment import (
     DATASETS, MODELS, PARSERS, Experiment, build, check, defaults_for, format_field, from_params, parse_field,
     to_params,
 )
-from explorer.mnist import MNIST_DATASETS
-from explorer.model import ACTIVATIONS, MLP, MLPConfig
-from explorer.training import OPTIMIZERS, TrainConfig
+from explorer.core.mnist import MNIST_DATASETS
+from explorer.core.model import ACTIVATIONS, MLP, MLPConfig
+from explorer.core.training import OPTIMIZERS, TrainConfig
 
 FIELDS = [f.name for f in fields(Experiment)]
 VARIANT_PARAMS = ("base_variant", "schedule_shape", "schedule_cutoff", "samples", "standout_alpha", "conv_variant",

@@ -10,11 +10,11 @@ import plotly.io as pio
 import pytest
 import torch
 
-from explorer.boundary import decision_grid, extent
-from explorer.datasets import DataConfig, make_toy
-from explorer import figures as _figures
-from explorer.model import MLP, MLPConfig
-from explorer.training import TrainConfig, Trainer
+from explorer.core.boundary import decision_grid, extent
+from explorer.core.datasets import DataConfig, make_toy
+from explorer.core import figures as _figures
+from explorer.core.model import MLP, MLPConfig
+from explorer.core.training import TrainConfig, Trainer
 
 
 def _validated(build):

@@ -13,7 +13,7 @@ from torch import nn
 
 from explorer.dropout import make_dropout
 from explorer.dropout.alpha import ALPHA_PRIME
-from explorer.model import MLP, MLPConfig
+from explorer.core.model import MLP, MLPConfig
 from tests.test_dropout import Z, assert_binomial, assert_mean_and_variance, gen, sample_variance_var
 
 RATES = (0.1, 0.5, 0.8)

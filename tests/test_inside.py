@@ -8,10 +8,12 @@ import plotly.io as pio
 import pytest
 import torch
 
-from explorer import figures, inside, mnist
-from explorer.cnn import CNN, CNNConfig
-from explorer.model import MLP, MLPConfig
-from explorer.training import TrainConfig, Trainer
+from explorer.core import figures
+from explorer.inside import analysis as inside
+from explorer.core import mnist
+from explorer.core.cnn import CNN, CNNConfig
+from explorer.core.model import MLP, MLPConfig
+from explorer.core.training import TrainConfig, Trainer
 
 
 def digits(n: int, seed: int = 0) -> torch.Tensor:

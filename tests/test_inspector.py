@@ -10,8 +10,8 @@ import pytest
 import torch
 
 from explorer import settings
-from explorer.experiment import defaults_for, make_data
-from explorer.inspector import Inspector
+from explorer.core.experiment import defaults_for, make_data
+from explorer.inside.state import Inspector
 
 # A small run on the real subset: fast, and still every panel of the page.
 SMALL = replace(defaults_for("mnist"), train_size=300, val_size=100, hidden=(32, 16), batch_size=32, epochs=3)

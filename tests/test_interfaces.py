@@ -9,14 +9,14 @@ from dataclasses import replace
 import pytest
 import torch
 
-from explorer.analysis import ANALYSES, Analysis, load_analysis
-from explorer.dropout_l2 import DropoutL2, analysis_defaults
-from explorer.experiment import check, defaults_for, make_data
-from explorer.lab import Lab, lane
-from explorer.live_runs import LiveRun, LiveRuns, LiveTraining
-from explorer.regression import RegressionConfig
-from explorer.training import BoundedRun
-from explorer.uncertainty import RegressionLive
+from explorer.core.analysis import ANALYSES, Analysis, load_analysis
+from explorer.theory.l2 import DropoutL2, analysis_defaults
+from explorer.core.experiment import check, defaults_for, make_data
+from explorer.lab.state import Lab, lane
+from explorer.core.live_runs import LiveRun, LiveRuns, LiveTraining
+from explorer.uncertainty.regression import RegressionConfig
+from explorer.core.training import BoundedRun
+from explorer.uncertainty.state import RegressionLive
 
 TINY = replace(defaults_for("moons"), train_size=20, val_size=20, hidden=(4,), epochs=3)
 

@@ -309,7 +309,7 @@ def test_smoke_run_three_students_ten_seconds():
 UPDATES = re.compile(r"([\d.]+) updates/s")
 CROSS_PAGE = "uncertainty"  # see the test's docstring for why not the Playground
 CROSS_SECONDS = 6.0
-SETTLE_MS = 3000  # after the first render, before Train (explorer.bench waits too): not the steady state
+SETTLE_MS = 3000  # after the first render, before Train (explorer.tools.bench waits too): not the steady state
 
 
 def _client_on(url: str, path: str, seconds: float) -> dict:

@@ -1,4 +1,4 @@
-"""MC dropout on digits (explorer.mc_digits) against references: explicit loops, torch.rot90, mc.predictive_summary."""
+"""MC dropout on digits (explorer.uncertainty.digits) against references: explicit loops, torch.rot90, mc.predictive_summary."""
 
 from __future__ import annotations
 
@@ -11,13 +11,14 @@ import plotly.graph_objects as go
 import pytest
 import torch
 
-from explorer import figures_mc_digits, settings
-from explorer.experiment import flag, make_data
-from explorer.mc import mc_probabilities, predictive_summary
-from explorer.mc_digits import (DigitsUncertainty, analysis_defaults, analysis_problems, analyze, averaging_analysis,
+from explorer import settings
+from explorer.uncertainty import digits_figures as figures_mc_digits
+from explorer.core.experiment import flag, make_data
+from explorer.core.mc import mc_probabilities, predictive_summary
+from explorer.uncertainty.digits import (DigitsUncertainty, analysis_defaults, analysis_problems, analyze, averaging_analysis,
                                 k_matching, mc_error_curve, rotate, rotation_analysis, rotation_angles,
                                 weight_scaling_error)
-from explorer.model import MLP, MLPConfig
+from explorer.core.model import MLP, MLPConfig
 
 
 def _tiny_net(seed: int = 0, n_in: int = 6, p: float = 0.5) -> MLP:

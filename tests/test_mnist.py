@@ -18,8 +18,8 @@ import numpy as np
 import pytest
 import torch
 
-from explorer import mnist
-from explorer.mnist import DataError
+from explorer.core import mnist
+from explorer.core.mnist import DataError
 
 
 @pytest.fixture(autouse=True)
@@ -331,8 +331,8 @@ def test_make_mnist_full_draws_from_the_files(tmp_path: Path, monkeypatch: pytes
 
 
 def test_an_mlp_learns_the_subset() -> None:
-    from explorer.model import MLP, MLPConfig
-    from explorer.training import TrainConfig, Trainer
+    from explorer.core.model import MLP, MLPConfig
+    from explorer.core.training import TrainConfig, Trainer
 
     data = mnist.make_mnist("mnist", train_size=2000, val_size=500, seed=0)
     model = MLP(MLPConfig(n_in=784, hidden=(128,), n_out=10, p=0.2, input_p=0.0))

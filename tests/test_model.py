@@ -9,7 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from explorer.model import MLP, MLPConfig
+from explorer.core.model import MLP, MLPConfig
 
 Z = 5.0
 ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import plotly.graph_objects as go
 
-from explorer.experiment import Experiment
-from explorer.playground import Playground
+from explorer.core.experiment import Experiment
+from explorer.playground.state import Playground
 
 SMALL = Experiment(train_size=40, val_size=40, hidden=(16, 16), epochs=50)
 

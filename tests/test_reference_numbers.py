@@ -11,7 +11,7 @@ import os
 import pytest
 import torch
 
-from explorer import reference
+from explorer.tools import reference
 
 
 def test_the_quoted_numbers_are_what_the_runs_measure_now():

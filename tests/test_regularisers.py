@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from explorer.experiment import make_data
-from explorer.lab import Lab
-from explorer.regularisers import Comparison, comparison_defaults, comparison_lanes
+from explorer.core.experiment import make_data
+from explorer.lab.state import Lab
+from explorer.theory.regularisers import Comparison, comparison_defaults, comparison_lanes
 
 TINY = replace(comparison_defaults(), hidden=(16, 16), train_size=60, val_size=80, epochs=12)
 

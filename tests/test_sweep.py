@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from explorer.batched import StackedMLP, StackedTrainer
-from explorer.datasets import DataConfig, make_toy
-from explorer.experiment import Experiment
-from explorer.model import MLPConfig
-from explorer.sweep import Sweep, SweepSpec
-from explorer.training import TrainConfig
+from explorer.core.batched import StackedMLP, StackedTrainer
+from explorer.core.datasets import DataConfig, make_toy
+from explorer.core.experiment import Experiment
+from explorer.core.model import MLPConfig
+from explorer.sweep.state import Sweep, SweepSpec
+from explorer.core.training import TrainConfig
 
 TOY = Experiment(dataset="moons", train_size=120, val_size=60, hidden=(16, 16), epochs=3, batch_size=32)
 

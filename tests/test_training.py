@@ -11,11 +11,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer.cnn import CNN, CNNConfig
-from explorer.datasets import DataConfig, Dataset, make_toy
-from explorer.experiment import Experiment, build
-from explorer.model import MLP, MLPConfig
-from explorer.training import EVAL_CHUNK, TrainConfig, Trainer
+from explorer.core.cnn import CNN, CNNConfig
+from explorer.core.datasets import DataConfig, Dataset, make_toy
+from explorer.core.experiment import Experiment, build
+from explorer.core.model import MLP, MLPConfig
+from explorer.core.training import EVAL_CHUNK, TrainConfig, Trainer
 
 Z = 5.0
 DATA = make_toy(DataConfig("moons", train_size=100, val_size=60, noise=0.2, seed=0))

@@ -16,7 +16,7 @@ from explorer.dropout.dropblock import DropBlock, grow_blocks, seed_rate
 from explorer.dropout.dropconnect import INFERENCE_SAMPLES, DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.standout import Standout
-from explorer.model import MLP, MLPConfig
+from explorer.core.model import MLP, MLPConfig
 from tests.test_dropout import RATES, Z, assert_binomial, assert_mean_and_variance, gen
 
 N = 400_000

@@ -10,16 +10,17 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from explorer import cli, settings
-from explorer.catalogue import catalogue
-from explorer.datasets import DataConfig, make_toy
+from explorer import settings
+from explorer.tools import cli
+from explorer.core.catalogue import catalogue
+from explorer.core.datasets import DataConfig, make_toy
 from explorer.dropout import VARIANTS, variants_for
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES, scheduled_rate
-from explorer.experiment import Experiment, build, check, defaults_for, from_params
-from explorer.lab import Lab, lane
-from explorer.mc import mc_probabilities, predictive_summary, sampling
-from explorer.model import MLP, MLPConfig
+from explorer.core.experiment import Experiment, build, check, defaults_for, from_params
+from explorer.lab.state import Lab, lane
+from explorer.core.mc import mc_probabilities, predictive_summary, sampling
+from explorer.core.model import MLP, MLPConfig
 
 DATA = make_toy(DataConfig("moons", train_size=64, val_size=40, noise=0.2, seed=0))
 SMALL = Experiment(dataset="moons", train_size=64, val_size=40, hidden=(16, 16), epochs=4, batch_size=16)
@@ -209,7 +210,7 @@ def test_variants_for_the_unit_pages_leave_out_what_they_cannot_draw():
 
 
 def test_a_cnn_with_dropblock_on_its_maps_trains():
-    from explorer.mnist import make_mnist
+    from explorer.core.mnist import make_mnist
 
     data = make_mnist("mnist", 64, 32, 0)
     exp = replace(defaults_for("mnist"), model="cnn", hidden=(16,), conv_variant="dropblock", block_size=3,

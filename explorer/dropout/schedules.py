@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from explorer.training import Trainer
+    from explorer.core.training import Trainer
 
 SHAPES = ("constant", "linear")
 

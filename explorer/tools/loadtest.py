@@ -38,7 +38,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
-from explorer.cli import _Parser, fail
+from explorer.tools.cli import _Parser, fail
 from explorer.tools.st_client import Session
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ DEFAULT_MIX = {"playground": 12, "inside": 8, "lab": 4, "coadaptation": 3, "unce
 # The live pages (app.py's url paths with a Train button) and the query a student's link has when none is given:
 # the page's defaults, with more epochs where the default run would end within a minute or two (alone on this
 # machine: Playground 500 epochs in ~30 s, Inside and Co-adaptation 20 MNIST epochs in ~60 s; Playground and
-# Inside as explorer.bench links them). Uncertainty's 2000 epochs are its maximum (~45 s alone).
+# Inside as explorer.tools.bench links them). Uncertainty's 2000 epochs are its maximum (~45 s alone).
 LIVE_PAGES = {"playground": "epochs=2000", "inside": "epochs=200", "lab": "epochs=2000", "coadaptation": "epochs=200",
               "uncertainty": "", "theory": "epochs=2000"}
 OPEN_TIMEOUT = 180.0     # a page's first full frame, while the whole class is loading
@@ -283,7 +283,7 @@ def _server(url: str | None) -> Iterator[tuple[str, ProcessTree | None]]:
     if url is not None:
         yield url, None
         return
-    from explorer.bench import streamlit_server
+    from explorer.tools.bench import streamlit_server
     from explorer.tools.proc_stats import ProcessTree
 
     _log("starting streamlit")

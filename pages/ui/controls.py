@@ -16,7 +16,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from explorer import settings
-from explorer.live_runs import LiveRun, LiveTraining
+from explorer.core.live_runs import LiveRun, LiveTraining
 
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 

@@ -16,9 +16,9 @@ import streamlit as st
 
 from explorer import settings
 from explorer.dropout import VARIANTS, variants_for
-from explorer.experiment import Experiment, check, format_field, from_params, parse_field
-from explorer.model import ACTIVATIONS
-from explorer.training import OPTIMIZERS
+from explorer.core.experiment import Experiment, check, format_field, from_params, parse_field
+from explorer.core.model import ACTIVATIONS
+from explorer.core.training import OPTIMIZERS
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 BATCH_SIZES = (1, 4, 8, 16, 32, 64, 128, 256, 512, 1024)

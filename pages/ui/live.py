@@ -14,7 +14,7 @@ import streamlit as st
 import streamlit.components.v1 as components
 from _plotly_utils.utils import convert_to_base64
 
-from explorer.figures import Figure
+from explorer.core.figures import Figure
 
 _ASSETS = Path(__file__).resolve().parents[2] / "assets"
 

@@ -1,0 +1,1 @@
+"""The Co-adaptation page's backend: its analyses, live state and figures."""

@@ -1,0 +1,151 @@
+"""A run with dropout and its no-dropout twin, trained in bounded slices: the state behind every live page.
+
+A live page trains for a slice, draws a frame, and lets the person change
+settings in between. This class keeps the two runs in step (same data, initial
+weights and batch order, so the twin is a fair comparison), applies the
+settings that can change mid-run in place, and builds a frame's figures. Pages
+subclass it with their own data and figures (``Playground``, ``Inspector``).
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import time
+from dataclasses import fields
+from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
+
+from explorer.core import figures
+from explorer.core.datasets import Dataset
+from explorer.core.experiment import Experiment, build
+from explorer.core.figures import Figure
+from explorer.core.training import LIVE_FIELDS, BoundedRun, Trainer
+
+RATE_FIELDS = ("p", "input_p", "conv_p")
+RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
+TWIN_STEPS = 2  # the run and its twin alternate in chunks this short: neither runs ahead, slices end on time
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@runtime_checkable
+class LiveRun(Protocol):
+    """A live page's state as its controls drive it (pages/ui/controls.py): ``LiveRuns`` and its subclasses,
+    and the states that answer the same way without a twin (``Lab``, ``DropoutL2``, ``RegressionLive``)."""
+
+    compare: bool  # trained next to a no-dropout twin
+
+    @property
+    def exp(self) -> Any:
+        """What the state was made from, and what a fresh one is made from (an Experiment, a lab's lanes…)."""
+
+    @property
+    def done(self) -> bool:
+        """Nothing left to train."""
+
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """Train for a bounded slice; the steps taken."""
+
+    def apply(self, exp: Any, compare: bool) -> bool:
+        """Take new settings in place if they allow it (a rate, more epochs); False: make a new state."""
+
+
+@runtime_checkable
+class LiveTraining(LiveRun, Protocol):
+    """A live state with one main run, whose epoch and step the status line shows (all but the lab)."""
+
+    run: BoundedRun
+
+
+def locked(method: F) -> F:
+    """Run under the instance's lock.
+
+    Streamlit starts a new script run on a widget change without waiting for
+    the previous one, which may still be inside a training slice: two threads
+    would then step the same network at once.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: LiveRuns, *args: Any, **kwargs: Any) -> Any:
+        with self.lock:
+            return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+class LiveRuns:
+    """A run with dropout and, if ``compare``, a twin without it on the same data, weights and batches.
+
+    The run records the masks of its latest step (``capture``): live pages
+    show them.
+    """
+
+    def __init__(self, exp: Experiment, data: Dataset, compare: bool = True) -> None:
+        self.exp, self.data, self.compare = exp, data, compare
+        self.lock = threading.RLock()
+        self.run = build(exp, data)
+        self.run.model.capture(True)
+        self.twin: Trainer | None = build(exp.without_dropout(), data) if compare else None
+
+    @property
+    def trainers(self) -> list[Trainer]:
+        return [self.run] if self.twin is None else [self.run, self.twin]
+
+    def named_trainers(self) -> dict[str, Trainer]:
+        """The run and (if any) its twin under ``RUN_NAMES``."""
+        return dict(zip(RUN_NAMES, self.trainers))
+
+    @property
+    def done(self) -> bool:
+        return self.run.done
+
+    @locked
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """Train the run (and its twin, step for step) for a bounded slice; return the run's steps."""
+        if self.twin is None:
+            return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
+        start, taken = time.perf_counter(), 0
+        while not self.run.done and (max_steps is None or taken < max_steps):
+            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
+                break
+            chunk = TWIN_STEPS if max_steps is None else min(TWIN_STEPS, max_steps - taken)
+            done = self.run.run(max_steps=chunk)
+            self.twin.run(max_steps=done)
+            taken += done
+        return taken
+
+    @locked
+    def apply(self, exp: Experiment, compare: bool) -> bool:
+        """Adopt new settings in place if possible; False means they need a new instance.
+
+        Drop rates, learning rate, weight decay, max-norm and epochs change in
+        place, at the next step; anything else (data, shape, variant, seed…)
+        needs a new network, as does switching the twin on or off.
+        """
+        changed = {f.name for f in fields(exp) if getattr(exp, f.name) != getattr(self.exp, f.name)}
+        if compare != self.compare or not changed <= set(RATE_FIELDS) | set(LIVE_FIELDS):
+            return False
+        live = {name: getattr(exp, name) for name in changed & set(LIVE_FIELDS)}
+        if live:
+            for trainer in self.trainers:
+                trainer.retune(**live)
+        if changed & set(RATE_FIELDS):
+            conv_p = exp.conv_p if exp.model == "cnn" else None  # an MLP has no conv layers
+            self.run.set_rates(p=exp.p, input_p=exp.input_p, conv_p=conv_p)
+        self.exp = exp
+        return True
+
+    # --- one frame ---------------------------------------------------------
+    def curves_figure(self) -> Figure:
+        runs = {f"dropout q={self.run.model.hidden_rate:g}": self.run.history}
+        if self.twin is not None:
+            runs["no dropout"] = self.twin.history
+        return figures.curves_figure(runs)
+
+    def figure_builders(self) -> dict[str, Callable[[], Figure]]:
+        """Every figure of the page, keyed by its place, as a function that builds it now."""
+        return {"curves": self.curves_figure}
+
+    @locked
+    def frame(self) -> dict[str, Figure]:
+        """Every figure of the page, keyed by its place."""
+        return {place: build() for place, build in self.figure_builders().items()}

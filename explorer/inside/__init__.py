@@ -1,0 +1,1 @@
+"""The Inside page's backend: looking inside a network trained on MNIST digits."""

@@ -1,0 +1,1 @@
+"""The Variants lab's backend: variants trained side by side."""

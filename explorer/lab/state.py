@@ -1,0 +1,202 @@
+"""The Variants lab: two to six dropout variants trained side by side, the state behind its page.
+
+Every lane is an ``Experiment`` that differs from the others in its dropout
+only (variant, rates, the variant's own parameters, inference): same data,
+network shape, initial weights, optimiser and batch order, so differences in
+the curves are the variants' doing. Lanes advance in turns of a few steps, so
+none runs ahead of the others and a slice ends on time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import fields, replace
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from explorer import settings
+from explorer.core import figures
+from explorer.core.datasets import Dataset
+from explorer.dropout import VARIANTS, DropoutLayer, probing
+from explorer.dropout.dropconnect import DropConnectLinear
+from explorer.dropout.multisample import MultiSampleHead
+from explorer.dropout.schedules import SCHEDULES
+from explorer.dropout.uniform import CAP_RATE, MAX_BETA
+from explorer.core.experiment import Experiment, build
+from explorer.core.figures import Figure
+from explorer.core.live_runs import locked
+from explorer.core.training import Trainer
+
+# The fields in which lanes may differ; every other field is shared.
+DROPOUT_FIELDS = ("p", "input_p", "conv_p", "variant", "base_variant", "schedule_shape", "schedule_cutoff", "samples",
+                  "standout_alpha", "conv_variant", "block_size", "inference", "mc_samples")
+LANE_STEPS = 1  # each lane's turn, in steps: one, so a slow lane (DropConnect on MNIST) delays a frame least
+
+
+def lane(base: Experiment, key: str, **changes: object) -> Experiment:
+    """The experiment of a lane running ``key`` (a variant, a schedule, or a conv-map variant for the CNN)."""
+    if key in VARIANTS and VARIANTS[key].placement == "maps":
+        return replace(base, conv_variant=key, **changes)
+    return replace(base, variant=key, **changes)
+
+
+def lane_label(exp: Experiment) -> str:
+    """A short name for a lane: the variant, its rate and what sets it apart."""
+    if exp.variant in SCHEDULES:
+        name = f"{SCHEDULES[exp.variant].name} ({VARIANTS[exp.base_variant].name.split(' (')[0].lower()})"
+    else:
+        name = VARIANTS[exp.variant].name
+    rate = f" q={exp.p:g}" if exp.model == "mlp" or exp.conv_variant == "spatial" else f" q={exp.conv_p:g}"
+    if exp.model == "cnn" and exp.conv_variant != "spatial":
+        name = VARIANTS[exp.conv_variant].name
+    elif exp.variant == "uniform" and exp.p > CAP_RATE:
+        rate += f" (β capped at {MAX_BETA:g})"
+    return name + rate + (f" · MC×{exp.mc_samples}" if exp.inference == "mc" else "")
+
+
+class Lab:
+    """Lanes that share everything but their dropout, trained in turns.
+
+    A ``live_runs.LiveRun`` for the pages' controls: ``exp`` is the lanes (what
+    a new lab is made from).
+    """
+
+    compare = False  # no twin: the lanes compare with each other
+    varying_fields: tuple[str, ...] = DROPOUT_FIELDS  # what lanes may differ in (a subclass may allow more)
+
+    def __init__(self, lanes: Sequence[Experiment], data: Dataset) -> None:
+        if not settings.LAB_MIN_LANES <= len(lanes) <= settings.LAB_MAX_LANES:
+            raise ValueError(f"the lab compares {settings.LAB_MIN_LANES} to {settings.LAB_MAX_LANES} variants, "
+                             f"got {len(lanes)}")
+        first = lanes[0]
+        for name in (f.name for f in fields(Experiment) if f.name not in self.varying_fields):
+            if any(getattr(e, name) != getattr(first, name) for e in lanes):
+                raise ValueError(f"lanes must share {name}: only their dropout may differ")
+        self.lanes, self.data = list(lanes), data
+        self.labels = _unique([lane_label(e) for e in lanes])
+        self.trainers: list[Trainer] = [build(e, data) for e in lanes]
+        self.lock = threading.RLock()
+
+    @property
+    def done(self) -> bool:
+        return all(t.done for t in self.trainers)
+
+    @property
+    def exp(self) -> list[Experiment]:
+        return self.lanes
+
+    def apply(self, lanes: Sequence[Experiment], compare: bool = False) -> bool:
+        """Settings change nothing in place: True only if they are this lab's."""
+        return list(lanes) == self.lanes
+
+    @property
+    def epoch(self) -> int:
+        return min(t.epoch for t in self.trainers)
+
+    @locked
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """Train every lane in turns of ``LANE_STEPS`` for a bounded slice; return the steps of one lane."""
+        start, taken = time.perf_counter(), 0
+        while not self.done and (max_steps is None or taken < max_steps):
+            if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:
+                break
+            chunk = LANE_STEPS if max_steps is None else min(LANE_STEPS, max_steps - taken)
+            taken += max(t.run(max_steps=chunk) for t in self.trainers)
+        return taken
+
+    def rows(self) -> list[dict[str, float | str]]:
+        """Per lane: the last epoch's losses and accuracies, the generalisation gap and seconds per epoch."""
+        rows = []
+        for label, t in zip(self.labels, self.trainers):
+            last = t.history[-1] if t.history else {}
+            rows.append({
+                "variant": label, "epoch": t.epoch,
+                "train_loss": last.get("train_loss", float("nan")), "val_loss": last.get("val_loss", float("nan")),
+                "train_acc": last.get("train_acc", float("nan")), "val_acc": last.get("val_acc", float("nan")),
+                "gap": last.get("train_acc", float("nan")) - last.get("val_acc", float("nan")),
+                "rate": t.model.hidden_rate,
+                "seconds_per_epoch": t.train_seconds / t.epoch if t.epoch else float("nan"),
+            })
+        return rows
+
+    # --- figures -----------------------------------------------------------
+    def curves_figure(self) -> Figure:
+        return figures.curves_figure({label: t.history for label, t in zip(self.labels, self.trainers)},
+                                     height=340, per_run_legend=True)
+
+    @torch.no_grad()
+    def noise(self, index: int, seed: int = 0) -> tuple[np.ndarray, str]:
+        """The noise lane ``index`` applies to a fixed batch now, as an image, and what its axes are.
+
+        Drawn from a generator of its own (``probing``): looking never changes the run.
+        """
+        trainer = self.trainers[index]
+        model, exp = trainer.model, self.lanes[index]
+        layer = _telling_layer(model, exp)
+        batch = self.data.x_train[: settings.LAB_NOISE_ROWS]
+        was_training = model.training
+        model.train()
+        try:
+            with probing(model.dropouts, seed):
+                model(batch)
+                noise = layer.last_noise
+        finally:
+            model.train(was_training)
+        return _as_image(noise, model, exp)
+
+    def noise_figure(self, index: int, seed: int = 0) -> Figure:
+        image, (x_label, y_label) = self.noise(index, seed)
+        return figures.noise_figure(image, self._now(index), x_label, y_label)
+
+    def _now(self, index: int) -> str:
+        """A lane's label, with the rate in effect now where it moves (a schedule, a learned rate)."""
+        exp, rate = self.lanes[index], self.trainers[index].model.hidden_rate
+        if exp.variant in SCHEDULES or exp.variant == "concrete":
+            return f"{self.labels[index]} · now {rate:.2g}" + (" (off: ×1)" if rate == 0 else "")
+        return self.labels[index]
+
+    @locked
+    def frame(self, seed: int = 0) -> dict[str, Figure]:
+        """The curves and every lane's noise picture (masks drawn from ``seed``)."""
+        result = {"curves": self.curves_figure()}
+        result.update({f"noise {i}": self.noise_figure(i, seed) for i in range(len(self.lanes))})
+        return result
+
+
+def _telling_layer(model: torch.nn.Module, exp: Experiment) -> DropoutLayer:
+    """The layer whose noise shows the variant best: conv maps for map variants, the multisample
+    head's dropout, DropConnect's last hidden layer (its weights read hidden units when there are two),
+    else the first hidden layer's (the CNN's dense one)."""
+    drops = model.dropouts
+    if exp.model == "cnn":
+        return drops[1] if exp.conv_variant != "spatial" else drops[-1]
+    if isinstance(drops[-1], DropConnectLinear):
+        return drops[-1]
+    heads = [m for m in model.modules() if isinstance(m, MultiSampleHead)]
+    return heads[0].dropout if heads else drops[1]
+
+
+def _as_image(noise: torch.Tensor, model: torch.nn.Module, exp: Experiment) -> tuple[np.ndarray, tuple[str, str]]:
+    cols = settings.LAB_NOISE_COLUMNS
+    if noise.dim() == 3:  # dropconnect: (examples, out, in) weight masks; the first example's
+        return noise[0, :cols, :cols].T.numpy(), ("hidden unit (output)", "input of the layer")
+    if noise.dim() == 4:  # dropblock: (examples, channels, H, W); the first example's first channels side by side
+        maps = noise[0, : settings.LAB_NOISE_CHANNELS]
+        return torch.cat(list(maps), dim=1).numpy(), ("channels of the first conv maps, side by side", "row")
+    heads = [m for m in model.modules() if isinstance(m, MultiSampleHead)]
+    if heads:  # multisample: (M·N, units); the M masks of the first example
+        rows = noise.reshape(heads[0].samples, -1, noise.shape[-1])[:, 0, :cols]
+        return rows.numpy(), ("unit of the last hidden layer", "mask")
+    return noise[:, :cols].numpy(), ("unit", "example")
+
+
+def _unique(labels: list[str]) -> list[str]:
+    seen: dict[str, int] = {}
+    out = []
+    for label in labels:
+        seen[label] = seen.get(label, 0) + 1
+        out.append(label if seen[label] == 1 else f"{label} ({seen[label]})")
+    return out

@@ -1,0 +1,216 @@
+"""The dropout paper's sweeps, re-run: error vs drop rate (Fig. 9) and vs training-set size (Fig. 10).
+
+Every point of a sweep is several seeds of one setting, and every model of a
+sweep trains in a batched stack (``explorer.core.batched``) with the others it can
+share one with: the same width and the same training set. A sweep advances in
+bounded slices (a live page draws between them) and reports plain data at any
+moment: each model's latest epoch.
+
+- ``over="rate"``: hidden drop rate q over ``rates``, input dropout off. Mode
+  ``fixed-width`` keeps the base widths n; ``fixed-kept`` uses n/k units (capped
+  at ``settings.MAX_WIDTH``) so that n·k units are kept on average, as the
+  paper's second panel.
+- ``over="size"``: training sets of ``sizes`` examples (the first n of one
+  shuffled training set, so every size shares the validation set), each with
+  and without dropout (the base experiment's rates, and 0). Every size trains
+  for the same number of steps, ``epochs`` counted at the largest size, so a
+  small set is not undertrained: the comparison is of data, not of updates.
+  A small set's many short epochs are evaluated about as often as the largest
+  set's (every ``epochs / base.epochs`` epochs, and the last): evaluating 1,100
+  examples after every two steps would cost more than the training.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+import torch
+
+from explorer import settings
+from explorer.core.batched import StackedMLP, StackedTrainer
+from explorer.core.datasets import Dataset
+from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
+from explorer.core.live_runs import locked
+
+OVER = ("rate", "size")
+MODES = ("fixed-width", "fixed-kept")
+DEFAULT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+DEFAULT_SIZES = {"mnist": (100, 250, 500, 1000, 2000, 4000), "toy": (20, 50, 100, 200, 500, 1000)}
+
+
+def default_base() -> Experiment:
+    """The MNIST subset, 784-256-256-10, the reference run's optimiser, 10 epochs."""
+    return sweep_defaults("mnist")
+
+
+def sweep_defaults(dataset: str) -> Experiment:
+    """A sweep's base run: MNIST sets 784-256-256-10 for 10 epochs, toy sets their defaults for 100 epochs."""
+    base = defaults_for(dataset)
+    return replace(base, hidden=(256, 256), epochs=10) if base.is_mnist else replace(base, epochs=100)
+
+
+def default_sizes(dataset: str) -> tuple[int, ...]:
+    return DEFAULT_SIZES["mnist" if defaults_for(dataset).is_mnist else "toy"]
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    over: str = "rate"
+    mode: str = "fixed-width"
+    rates: tuple[float, ...] = DEFAULT_RATES
+    sizes: tuple[int, ...] = DEFAULT_SIZES["mnist"]
+    seeds: int = 3
+    base: Experiment = field(default_factory=default_base)
+
+    def models(self) -> int:
+        return len(self.rates) * self.seeds if self.over == "rate" else 2 * len(self.sizes) * self.seeds
+
+    def problems(self) -> list[Problem]:
+        """What keeps the sweep from running, one ``Problem`` each ([] = it can run)."""
+        b, found = self.base, list(check(self.base))
+        if self.over not in OVER:
+            found.append(Problem(("over",), f"--over must be rate or size, got {self.over!r}"))
+        if self.mode not in MODES:
+            found.append(Problem(("mode",), f"--mode must be fixed-width or fixed-kept, got {self.mode!r}"))
+        if b.model != "mlp" or b.layer_variant != "standard" or b.variant != "standard":
+            found.append(Problem(("variant", "model"), "sweeps train MLPs with standard dropout (--model mlp --variant "
+                                                       "standard)"))
+        if b.inference != "standard":
+            found.append(Problem(("inference",), "sweeps evaluate the inference network (--inference standard)"))
+        if not 1 <= self.seeds <= settings.MAX_SWEEP_SEEDS:
+            found.append(Problem(("seeds",), f"--seeds must be between 1 and {settings.MAX_SWEEP_SEEDS}, got {self.seeds}"))
+        if self.over == "rate" and not self.rates:
+            found.append(Problem(("rates",), "--rates needs at least one rate"))
+        if self.over == "size":
+            if not self.sizes:
+                found.append(Problem(("sizes",), "--sizes needs at least one size"))
+            elif max(self.sizes) > b.train_size or min(self.sizes) < 1:
+                found.append(Problem(("sizes", "train_size"), f"--sizes must be between 1 and the training set's "
+                                     f"{b.train_size} examples (--train-size), got "
+                                     f"{max(self.sizes) if min(self.sizes) >= 1 else min(self.sizes)}"))
+        if self.models() > settings.MAX_SWEEP_MODELS:
+            found.append(Problem(("seeds", "rates", "sizes"), f"a sweep trains at most {settings.MAX_SWEEP_MODELS} "
+                                 f"models on this instance, this one {self.models()}: fewer seeds or points"))
+        return found
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["base"] = self.base.to_dict()
+        return d
+
+
+@dataclass
+class Group:
+    """One stack: its trainer and, for each model, its point on the x axis, seed and whether it drops."""
+
+    trainer: StackedTrainer
+    xs: list[float]
+    seeds: list[int]
+    dropout: list[bool]
+    widths: list[tuple[int, ...]]
+
+
+class Sweep:
+    def __init__(self, spec: SweepSpec, data: Dataset | None = None) -> None:
+        problems = spec.problems()
+        if problems:
+            raise ValueError(problems[0])
+        self.spec = spec
+        self.data = data if data is not None else make_data(spec.base)
+        self.groups = self._rate_groups() if spec.over == "rate" else self._size_groups()
+        self.seconds = 0.0
+        self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
+
+    def _stack(self, exps: list[Experiment], data: Dataset, eval_every: int = 1, **info: list) -> Group:
+        cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
+        base = exps[0]
+        trainer = StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(), [e.seed for e in exps],
+                                 eval_every=eval_every)
+        return Group(trainer, widths=[e.hidden for e in exps], seeds=[e.seed for e in exps], **info)
+
+    def _rate_groups(self) -> list[Group]:
+        s, b = self.spec, self.spec.base
+        by_width: dict[tuple[int, ...], list[tuple[float, Experiment]]] = {}
+        for q in s.rates:
+            widths = b.hidden if s.mode == "fixed-width" else kept_widths(b.hidden, q)
+            for i in range(s.seeds):
+                by_width.setdefault(widths, []).append((q, replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)))
+        return [self._stack([e for _, e in runs], self.data, xs=[q for q, _ in runs], dropout=[q > 0 for q, _ in runs])
+                for runs in by_width.values()]
+
+    def _size_groups(self) -> list[Group]:
+        s, b = self.spec, self.spec.base
+        order = torch.randperm(len(self.data.y_train), generator=torch.Generator().manual_seed(b.seed))
+        steps = b.epochs * math.ceil(max(s.sizes) / b.batch_size)
+        groups = []
+        for n in s.sizes:
+            idx = order[:n]
+            data = replace(self.data, x_train=self.data.x_train[idx], y_train=self.data.y_train[idx])
+            epochs = min(math.ceil(steps / math.ceil(n / b.batch_size)), settings.MAX_EPOCHS)
+            runs = [(on, replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0})))
+                    for on in (True, False) for i in range(s.seeds)]
+            groups.append(self._stack([e for _, e in runs], data, eval_every=math.ceil(epochs / b.epochs),
+                                      xs=[float(n)] * len(runs), dropout=[on for on, _ in runs]))
+        return groups
+
+    # --- progress ------------------------------------------------------------
+    @property
+    def done(self) -> bool:
+        return all(g.trainer.done for g in self.groups)
+
+    @property
+    def progress(self) -> float:
+        total = sum(g.trainer.cfg.epochs * g.trainer.steps_per_epoch for g in self.groups)
+        return sum(g.trainer.step for g in self.groups) / total
+
+    @locked
+    def advance(self, max_seconds: float | None = None) -> bool:
+        """Train every unfinished stack in turns for about ``max_seconds`` (all of it if None); True when done."""
+        start = time.perf_counter()
+        while not self.done:
+            for g in self.groups:
+                if not g.trainer.done:
+                    g.trainer.run(max_steps=settings.SWEEP_TURN_STEPS)
+            if max_seconds is not None and time.perf_counter() - start >= max_seconds:
+                break
+        self.seconds += time.perf_counter() - start
+        return self.done
+
+    # --- results ---------------------------------------------------------------
+    @locked
+    def results(self) -> dict[str, Any]:
+        """Per point (x, width, dropout): every seed's latest epoch, and mean and std of the errors across seeds."""
+        points: dict[tuple[float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
+        for g in self.groups:
+            for k, history in enumerate(g.trainer.histories):
+                if history:
+                    last = history[-1]
+                    row = {"seed": g.seeds[k], "epoch": last["epoch"], "train_error": 1 - last["train_acc"],
+                           "val_error": 1 - last["val_acc"], "train_loss": last["train_loss"], "val_loss": last["val_loss"]}
+                    points.setdefault((g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
+        out = []
+        for (x, dropout, widths), runs in sorted(points.items(), key=lambda kv: (kv[0][0], not kv[0][1])):
+            summary = {"x": x, "hidden": list(widths), "dropout": dropout, "seeds": runs}
+            for metric in ("train_error", "val_error", "train_loss", "val_loss"):
+                values = [r[metric] for r in runs]
+                summary[f"{metric}_mean"] = statistics.fmean(values)
+                summary[f"{metric}_std"] = statistics.stdev(values) if len(values) > 1 else 0.0
+            out.append(summary)
+        return {"spec": self.spec.to_dict(), "points": out, "progress": self.progress, "done": self.done,
+                "seconds": self.seconds}
+
+
+def kept_widths(widths: tuple[int, ...], q: float) -> tuple[int, ...]:
+    """n/k units per layer, so n·k are kept on average; capped at the instance's widest layer."""
+    return tuple(min(settings.MAX_WIDTH, round(n / (1.0 - q))) for n in widths)
+
+
+def run_sweep(spec: SweepSpec, data: Dataset | None = None) -> dict[str, Any]:
+    sweep = Sweep(spec, data)
+    sweep.advance()
+    return sweep.results()

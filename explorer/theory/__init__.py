@@ -1,0 +1,1 @@
+"""The Theory page's backend: dropout as L2, exact model averaging, dropout vs other regularisers."""

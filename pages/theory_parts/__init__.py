@@ -1,0 +1,1 @@
+"""The Theory page's parts, one module each (named like explorer/theory/)."""

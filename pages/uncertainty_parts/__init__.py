@@ -1,0 +1,1 @@
+"""The Uncertainty page's parts, one module each (named like explorer/uncertainty/)."""
