@@ -8,7 +8,7 @@ shared read-only by every session, as on the Inside page.
 
 from __future__ import annotations
 
-from dataclasses import fields, replace
+from dataclasses import fields
 from typing import Callable
 
 import streamlit as st
@@ -16,13 +16,14 @@ import streamlit as st
 from explorer import settings
 from explorer.tools import reference
 from explorer.coadaptation.state import CoadaptationRuns, analysis_defaults, analysis_problems
-from explorer.core.datasets import TOY_DATASETS, Dataset
+from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
-from explorer.core.experiment import IDX_DATASETS, Experiment, format_field, make_data, to_params
+from explorer.core.experiment import IDX_DATASETS, Experiment, format_field, to_params
 from explorer.coadaptation.figures import LOSS_SCALE
 from explorer.core.live_runs import RUN_NAMES
 from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 
@@ -40,15 +41,8 @@ QUOTED = reference.load()["coadaptation"]  # this page's defaults trained to the
 REFERENCE = f"On the default MNIST run after {QUOTED['epochs']} epochs:"
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
-def _digits(train_size: int, val_size: int, seed: int) -> Dataset:
-    """One stratified split of the embedded subset, shared read-only by every session (training never writes it)."""
-    return make_data(replace(DEFAULT, train_size=train_size, val_size=val_size, seed=seed))
-
-
 def _make(exp: Experiment, compare: bool = True) -> CoadaptationRuns:
-    data = _digits(exp.train_size, exp.val_size, exp.seed) if exp.is_mnist else make_data(exp)
-    return CoadaptationRuns(exp, data)
+    return CoadaptationRuns(exp, shared_data(exp))
 
 
 def _load_settings() -> None:

@@ -8,17 +8,15 @@ shared read-only by every session.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import Dataset
 from explorer.dropout import VARIANTS, variants_for
-from explorer.core.experiment import Experiment, defaults_for, make_data, to_params
+from explorer.core.experiment import Experiment, defaults_for, to_params
 from explorer.inside.state import Inspector
 from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 
@@ -31,14 +29,8 @@ REFUSALS = {
 }
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
-def _digits(train_size: int, val_size: int, seed: int) -> Dataset:
-    """One stratified split of the embedded subset, shared read-only by every session (training never writes it)."""
-    return make_data(replace(DEFAULT, train_size=train_size, val_size=val_size, seed=seed))
-
-
 def _make(exp: Experiment, compare: bool) -> Inspector:
-    return Inspector(exp, _digits(exp.train_size, exp.val_size, exp.seed))
+    return Inspector(exp, shared_data(exp))
 
 
 def _controls() -> Experiment:

@@ -15,13 +15,14 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.catalogue import catalogue
-from explorer.core.datasets import TOY_DATASETS, Dataset
+from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES, SHAPES
-from explorer.core.experiment import Experiment, check, defaults_for, format_field, make_data, to_params
+from explorer.core.experiment import Experiment, check, defaults_for, format_field, to_params
 from explorer.lab.state import DROPOUT_FIELDS, Lab, lane
 from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, form
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 
@@ -42,16 +43,9 @@ NOISE_TITLE_PX, NOISE_AXIS_PX = 7.2, 9.0
 FRAME = dict(showline=True, mirror=True, linecolor="#d0d0d0")  # a picture all white (×1: dropout off) still shows
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
-def _data(dataset: str, train_size: int, val_size: int, noise: float, label_noise: float, seed: int) -> Dataset:
-    """One dataset per data setting, shared read-only by every session (training never writes it)."""
-    return make_data(replace(defaults_for(dataset), train_size=train_size, val_size=val_size, noise=noise,
-                             label_noise=label_noise, seed=seed))
-
-
 def _make(lanes: list[Experiment], compare: bool = False) -> Lab:
     e = lanes[0]
-    return Lab(lanes, _data(e.dataset, e.train_size, e.val_size, e.noise, e.label_noise, e.seed))
+    return Lab(lanes, shared_data(e))
 
 
 def _defaults(dataset: str) -> Experiment:

@@ -11,10 +11,10 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import TOY_DATASETS, Dataset
-from explorer.core.experiment import make_data
+from explorer.core.datasets import TOY_DATASETS
 from explorer.core.figures import sweep_figure
 from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 
@@ -29,12 +29,6 @@ FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
     "size": "The paper found: on 100–500 examples dropout gains nothing; the gain grows with the data, then "
             "shrinks again when there is so much data that overfitting is no longer the problem.",
 }
-
-
-@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
-def _data(dataset: str, train_size: int, val_size: int, seed: int) -> Dataset:
-    """One split per setting, shared read-only by every session (training never writes it)."""
-    return make_data(replace(sweep_defaults(dataset), train_size=train_size, val_size=val_size, seed=seed))
 
 
 def _spec() -> SweepSpec | None:
@@ -76,7 +70,7 @@ def _sweep(spec: SweepSpec) -> Sweep:
     s = st.session_state
     if s.get(KEY + "spec") != spec:
         b = spec.base
-        s[KEY + "sweep"] = Sweep(spec, _data(b.dataset, b.train_size, b.val_size, b.seed))
+        s[KEY + "sweep"] = Sweep(spec, shared_data(b))
         s[KEY + "spec"], s[KEY + "running"] = spec, False
     return s[KEY + "sweep"]
 

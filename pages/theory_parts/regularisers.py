@@ -7,16 +7,15 @@ run stopped at its best validation loss.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import TOY_DATASETS, Dataset
-from explorer.core.experiment import IDX_DATASETS, Experiment, make_data, to_params
+from explorer.core.datasets import TOY_DATASETS
+from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
 from explorer.core.mnist import SUBSET_SIZE
 from explorer.theory.regularisers import DEFAULT_DATASET, Comparison, comparison_defaults
 from pages.ui import controls, form
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart
 
 KEY = "rg_"
@@ -31,15 +30,8 @@ REFUSALS = {
 }
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the data…")
-def _data(dataset: str, train_size: int, val_size: int, noise: float, label_noise: float, seed: int) -> Dataset:
-    """One dataset per data setting, shared read-only by every session (training never writes it)."""
-    return make_data(replace(comparison_defaults(dataset), train_size=train_size, val_size=val_size, noise=noise,
-                             label_noise=label_noise, seed=seed))
-
-
 def _make(exp: Experiment, compare: bool = False) -> Comparison:
-    return Comparison(exp, _data(exp.dataset, exp.train_size, exp.val_size, exp.noise, exp.label_noise, exp.seed))
+    return Comparison(exp, shared_data(exp))
 
 
 def _dataset_changed() -> None:

@@ -14,10 +14,10 @@ from typing import Any
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import Dataset
-from explorer.core.experiment import IDX_DATASETS, Experiment, make_data, to_params
+from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
 from explorer.uncertainty.digits import DEFAULT_DIGIT, MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
 from pages.ui import controls, form
+from pages.ui.data import shared_data
 from pages.ui.live import live_chart
 
 KEY = "ud_"  # prefix of this section's session-state keys
@@ -34,15 +34,8 @@ REFUSALS = {
 }
 
 
-@st.cache_resource(max_entries=8, show_spinner="Loading the MNIST digits…")
-def _split(seed: int) -> Dataset:
-    """The default 4,000 / 1,000 split of the embedded subset for a seed, shared read-only (training never
-    writes it)."""
-    return make_data(replace(DEFAULT, seed=seed))
-
-
 def _make(exp: Experiment, compare: bool) -> DigitsUncertainty:
-    return DigitsUncertainty(exp, _split(exp.seed))
+    return DigitsUncertainty(exp, shared_data(replace(DEFAULT, seed=exp.seed)))  # the default split, whatever the run
 
 
 def _settings(link: dict[str, str]) -> tuple[Experiment, int | None]:
