@@ -169,3 +169,12 @@ RIDGE_BURN_IN = 0.25          # share of the epochs before iterate averaging sta
 RIDGE_FRAME_INTERVAL = 0.3
 RIDGE_FRAME_STEPS = 250       # steps per live frame: the default 8,000 steps take ~10 s to watch
 REGULARISERS_FRAME_INTERVAL = 0.4
+
+
+# --- The load test (explorer.tools.loadtest) ---
+LOADTEST_MAX_STUDENTS = 100
+LOADTEST_SECONDS = (2.0, 1800.0)  # the training window's bounds
+LOADTEST_SETTLE = 20.0            # seconds after the last client closed before the after_close memory
+LOADTEST_MAX_SETTLE = 600.0
+# A class of 30 (issue #13); other sizes scale it (largest remainders).
+LOADTEST_MIX = {"playground": 12, "inside": 8, "lab": 4, "coadaptation": 3, "uncertainty": 3}

@@ -21,8 +21,7 @@ pyzmq, ...) in ``make test``. asyncio's event loop is the browser's own model
 (one thread, timers and socket reads as events), so a student is two
 coroutines on a well-kept standard loop, and no scheduler is written here.
 
-The limits and the default mix are constants at the top of this module; they
-belong in ``explorer/settings.py`` beside the other limits and can move there.
+The limits and the default mix are in ``explorer/settings.py`` with the other limits.
 """
 
 from __future__ import annotations
@@ -38,18 +37,17 @@ import urllib.request
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
+from explorer import settings
 from explorer.tools.cli import _Parser, fail
 from explorer.tools.st_client import Session
 
 if TYPE_CHECKING:
     from explorer.tools.proc_stats import ProcessTree
 
-MAX_STUDENTS = 100
-MIN_SECONDS, MAX_SECONDS = 2.0, 1800.0   # the training window
-DEFAULT_SETTLE = 20.0                    # seconds after the last client closed before after_close memory
-MAX_SETTLE = 600.0
-# A class of 30, as in issue #13; other sizes scale it (largest remainders).
-DEFAULT_MIX = {"playground": 12, "inside": 8, "lab": 4, "coadaptation": 3, "uncertainty": 3}
+MAX_STUDENTS = settings.LOADTEST_MAX_STUDENTS
+MIN_SECONDS, MAX_SECONDS = settings.LOADTEST_SECONDS
+DEFAULT_SETTLE, MAX_SETTLE = settings.LOADTEST_SETTLE, settings.LOADTEST_MAX_SETTLE
+DEFAULT_MIX = settings.LOADTEST_MIX
 # The live pages (app.py's url paths with a Train button) and the query a student's link has when none is given:
 # the page's defaults, with more epochs where the default run would end within a minute or two (alone on this
 # machine: Playground 500 epochs in ~30 s, Inside and Co-adaptation 20 MNIST epochs in ~60 s; Playground and
