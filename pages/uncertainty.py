@@ -28,8 +28,9 @@ def uncertainty() -> None:
     st.markdown(
         "**MC dropout** (Gal & Ghahramani, 2016): keep dropout **on** at test time and run the trained network "
         "**T** times on the same input, each time a different thinned network. The average of the T passes is the "
-        "prediction; how much they disagree is the model's **uncertainty**, largest where the training data say "
-        "nothing."
+        "prediction; how much they disagree is the model's **uncertainty**: large where the training data leave "
+        "the answer open (a gap in the data, a decision boundary running into empty space), though not at every "
+        "point far from the data."
     )
     show_part(KEY, PARTS, DEFAULT_PART, SECTIONS)
 
