@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import signal
 import statistics
 import sys
 import time
@@ -341,6 +342,8 @@ def main(argv: Sequence[str]) -> None:
             import psutil  # noqa: F401  (the server's memory and CPU)
         except ImportError:
             fail("loadtest needs psutil to measure the server: pip install -r requirements-test.txt")
+    # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the server this run started is stopped with it.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         with _server(url) as (base_url, tree):
             result = asyncio.run(run_class(base_url, pages, args.seconds, args.settle, tree))
