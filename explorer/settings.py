@@ -173,7 +173,8 @@ REGULARISERS_FRAME_INTERVAL = 0.4
 
 # --- The load test (explorer.tools.loadtest) ---
 LOADTEST_MAX_STUDENTS = 100
-LOADTEST_SECONDS = (2.0, 1800.0)  # the training window's bounds
+LOADTEST_MIN_SECONDS = 2.0        # the training window's bounds
+LOADTEST_MAX_SECONDS = 1800.0
 LOADTEST_SETTLE = 20.0            # seconds after the last client closed before the after_close memory
 LOADTEST_MAX_SETTLE = 600.0
 # A class of 30 (issue #13); other sizes scale it (largest remainders).

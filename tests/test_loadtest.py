@@ -23,6 +23,7 @@ import pytest
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from explorer import settings
 from explorer.tools import loadtest
 from explorer.tools.st_client import FINISHED, MessageCache, Session, Status, rerun_message, stream_url
 from tests.test_browser import LOAD_TIMEOUT, chromium, new_page, server  # noqa: F401 -- fixtures
@@ -239,7 +240,7 @@ def test_message_cache_resolves_references_and_ages_like_the_front_end():
 
 def test_default_mix_scales_with_the_class():
     assert sorted(loadtest.allocate(30)) == sorted(
-        [p for p, n in loadtest.DEFAULT_MIX.items() for _ in range(n)])
+        [p for p, n in settings.LOADTEST_MIX.items() for _ in range(n)])
     assert loadtest.allocate(3) == ["playground", "inside", "lab"]
     assert len(loadtest.allocate(10)) == 10 and loadtest.allocate(1) == ["playground"]
     assert loadtest.allocate(3, ["lab", "theory"]) == ["lab", "theory", "lab"]

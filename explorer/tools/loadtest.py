@@ -45,10 +45,6 @@ from explorer.tools.st_client import Session
 if TYPE_CHECKING:
     from explorer.tools.proc_stats import ProcessTree
 
-MAX_STUDENTS = settings.LOADTEST_MAX_STUDENTS
-MIN_SECONDS, MAX_SECONDS = settings.LOADTEST_SECONDS
-DEFAULT_SETTLE, MAX_SETTLE = settings.LOADTEST_SETTLE, settings.LOADTEST_MAX_SETTLE
-DEFAULT_MIX = settings.LOADTEST_MIX
 # The live pages (app.py's url paths with a Train button) and the query a student's link has when none is given:
 # the page's defaults, with more epochs where the default run would end within a minute or two (alone on this
 # machine: Playground 500 epochs in ~30 s, Inside and Co-adaptation 20 MNIST epochs in ~60 s; Playground and
@@ -69,8 +65,8 @@ def allocate(students: int, pages: Sequence[str] | None = None) -> list[str]:
     """The page each student opens: ``pages`` dealt in turn, or the default mix scaled to ``students``."""
     if pages:
         return [pages[i % len(pages)] for i in range(students)]
-    total = sum(DEFAULT_MIX.values())
-    shares = {page: students * weight / total for page, weight in DEFAULT_MIX.items()}
+    total = sum(settings.LOADTEST_MIX.values())
+    shares = {page: students * weight / total for page, weight in settings.LOADTEST_MIX.items()}
     counts = {page: int(share) for page, share in shares.items()}
     for page in sorted(shares, key=lambda p: counts[p] - shares[p])[: students - sum(counts.values())]:
         counts[page] += 1
@@ -247,18 +243,21 @@ def make_parser() -> argparse.ArgumentParser:
                      description="N students on the live pages at once, over Streamlit's websocket protocol (no "
                                  "browser): each opens its page, presses Train, lets the page rerun on its timer, "
                                  "and presses Pause at the end. Default mix for 30: "
-                                 + ", ".join(f"{p} {n}" for p, n in DEFAULT_MIX.items()) + ".")
-    parser.add_argument("--students", type=int, default=30, help=f"clients (1 … {MAX_STUDENTS}; default 30)")
+                                 + ", ".join(f"{p} {n}" for p, n in settings.LOADTEST_MIX.items()) + ".")
+    parser.add_argument("--students", type=int, default=30,
+                        help=f"clients (1 … {settings.LOADTEST_MAX_STUDENTS}; default 30)")
     parser.add_argument("--seconds", type=float, default=60.0,
-                        help=f"training window once every student pressed Train ({MIN_SECONDS:g} … {MAX_SECONDS:g}; default 60)")
+                        help=f"training window once every student pressed Train ({settings.LOADTEST_MIN_SECONDS:g} … "
+                             f"{settings.LOADTEST_MAX_SECONDS:g}; default 60)")
     parser.add_argument("--pages", help="live pages to deal the students over, in turn: " + ", ".join(LIVE_PAGES)
                         + "; a page may bring its link's query, e.g. uncertainty?part=digits (default: the mix above, "
                           "scaled; a page's link asks for more epochs where its default run would end within a "
                           "minute or two)")
     parser.add_argument("--url", help="a running app to load (default: start one on a free port); its memory and CPU "
                                       "are then not measured")
-    parser.add_argument("--settle", type=float, default=DEFAULT_SETTLE,
-                        help=f"seconds after the last client closed before the after_close memory (default {DEFAULT_SETTLE:g})")
+    parser.add_argument("--settle", type=float, default=settings.LOADTEST_SETTLE,
+                        help="seconds after the last client closed before the after_close memory "
+                             f"(default {settings.LOADTEST_SETTLE:g})")
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     return parser
 
@@ -326,12 +325,13 @@ def main(argv: Sequence[str]) -> None:
     reached 1; sessions that fail (an exception on the page, a Pause not taken within PAUSE_TIMEOUT) are reported
     in the result, with a line on stderr, and the exit status stays 0."""
     args = make_parser().parse_args(argv)
-    if not 1 <= args.students <= MAX_STUDENTS:
-        fail(f"--students: must be 1 … {MAX_STUDENTS}, got {args.students}")
-    if not MIN_SECONDS <= args.seconds <= MAX_SECONDS:
-        fail(f"--seconds: must be {MIN_SECONDS:g} … {MAX_SECONDS:g}, got {args.seconds:g}")
-    if not 0 <= args.settle <= MAX_SETTLE:
-        fail(f"--settle: must be 0 … {MAX_SETTLE:g}, got {args.settle:g}")
+    if not 1 <= args.students <= settings.LOADTEST_MAX_STUDENTS:
+        fail(f"--students: must be 1 … {settings.LOADTEST_MAX_STUDENTS}, got {args.students}")
+    if not settings.LOADTEST_MIN_SECONDS <= args.seconds <= settings.LOADTEST_MAX_SECONDS:
+        fail(f"--seconds: must be {settings.LOADTEST_MIN_SECONDS:g} … {settings.LOADTEST_MAX_SECONDS:g}, "
+             f"got {args.seconds:g}")
+    if not 0 <= args.settle <= settings.LOADTEST_MAX_SETTLE:
+        fail(f"--settle: must be 0 … {settings.LOADTEST_MAX_SETTLE:g}, got {args.settle:g}")
     try:
         pages = allocate(args.students, parse_pages(args.pages) if args.pages is not None else None)
     except ValueError as err:
