@@ -17,8 +17,10 @@ from explorer import settings
 from explorer.core.catalogue import catalogue
 from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import VARIANTS
-from explorer.dropout.schedules import SCHEDULES, SHAPES
-from explorer.core.experiment import Experiment, check, defaults_for, format_field, to_params
+from explorer.dropout.params import Param
+from explorer.dropout.schedules import SCHEDULES
+from explorer.core.experiment import CHOICES, Experiment, check, defaults_for, format_field, to_params
+from explorer.core.mc import MC
 from explorer.lab.state import DROPOUT_FIELDS, Lab, lane
 from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, form
@@ -136,26 +138,20 @@ def _lane_widgets(key: str, base: Experiment, box) -> Experiment:
         if not maps:
             changes["input_p"] = st.slider("Input drop rate", 0.0, settings.MAX_RATE, base.input_p, 0.05,
                                            key=p + "input_p")
-        if key == "multisample":
-            changes["samples"] = st.slider("Masks M", 1, settings.MAX_SAMPLES, Experiment.samples, key=p + "samples")
-        if key == "standout":
-            changes["standout_alpha"] = st.slider("α", 0.0, 5.0, Experiment.standout_alpha, 0.25, key=p + "alpha")
-        if key == "dropblock":
-            changes["block_size"] = st.select_slider("Block size b", [1, 3, 5, 7], 3, key=p + "block")
-        if key in SCHEDULES:
-            wrapped = [k for k in _lane_options(base.model) if k in VARIANTS and VARIANTS[k].placement != "maps"
-                       and k != "concrete"]
-            changes["base_variant"] = st.selectbox("Of the variant", wrapped, key=p + "base",
-                                                   format_func=lambda k: VARIANTS[k].name)
-            changes["schedule_cutoff"] = st.number_input("Cutoff epoch T", 0, settings.MAX_EPOCHS, 0, key=p + "cutoff",
-                                                         help="The epoch where the rate switches; 0: a quarter of "
-                                                              "the epochs.")
-            if key == "early":
-                changes["schedule_shape"] = st.radio("Shape", SHAPES, horizontal=True, key=p + "shape")
+        for param in CHOICES[key].params:  # the lane's own parameters, as its variant or schedule declares them
+            changes[param.name] = form.param_widget(param, p + param.name, **_variant_choices(param, base.model))
         if st.toggle("MC inference", key=p + "mc", help="Validate with the average of T stochastic passes."):
-            changes |= {"inference": "mc", "mc_samples": st.slider("Passes T", 2, settings.MAX_MC_SAMPLES, 20,
-                                                                   key=p + "mc_samples")}
+            changes |= {"inference": "mc", **{q.name: form.param_widget(q, p + q.name) for q in MC.params}}
     return lane(base, key, **changes)
+
+
+def _variant_choices(param: Param, model: str) -> dict:
+    """A schedule's base variant offers the variants it can switch here (not conv maps, not concrete, which
+    learns its own rate), by name; other parameters offer what they declare."""
+    if param.name != "base_variant":
+        return {}
+    wrapped = [k for k in _lane_options(model) if k in VARIANTS and VARIANTS[k].placement != "maps" and k != "concrete"]
+    return {"choices": wrapped, "format_func": lambda k: VARIANTS[k].name}
 
 
 def _controls() -> list[Experiment] | None:

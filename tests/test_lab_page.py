@@ -65,7 +65,7 @@ def test_a_lane_that_breaks_a_rule_is_a_sidebar_error_and_the_run_goes_on():
     at = _open(LAB, epochs="10")
     _button(at, "Step").click().run()
     lab = at.session_state["lab_run"]
-    at.number_input(key="lab_lane_early_cutoff").set_value(20).run()
+    at.number_input(key="lab_lane_early_schedule_cutoff").set_value(20).run()
     assert any("Early dropout" in e.value and "after the last epoch" in e.value for e in at.sidebar.error)
     assert not at.exception and at.session_state["lab_run"] is lab and len(at.dataframe[0].value) == 4
 

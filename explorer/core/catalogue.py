@@ -11,14 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 from explorer.dropout import VARIANTS
+from explorer.dropout.params import Param
 from explorer.dropout.schedules import SCHEDULES
-from explorer.core.experiment import Experiment, flag, format_field
+from explorer.core.experiment import flag, format_field
 from explorer.core.mc import MC
 
 
-def _params(names: dict[str, str]) -> list[dict[str, str]]:
-    return [{"name": name, "flag": flag(name), "description": about,
-             "default": format_field(getattr(Experiment, name))} for name, about in names.items()]
+def _params(params: tuple[Param, ...]) -> list[dict[str, str]]:
+    return [{"name": p.name, "flag": flag(p.name), "description": p.help, "default": format_field(p.default)}
+            for p in params]
 
 
 def catalogue() -> list[dict[str, Any]]:
@@ -41,6 +42,6 @@ def catalogue() -> list[dict[str, Any]]:
         {"key": MC.key, "kind": "inference", "name": MC.name, "select": "--inference mc",
          "train_rule": r"\text{that of the variant}",
          "infer_rule": MC.rule, "explanation": MC.explanation, "reference": MC.reference, "models": ["mlp", "cnn"],
-         "placement": "inference", "params": _params({"mc_samples": "T, stochastic passes averaged per prediction"})}
+         "placement": "inference", "params": _params(MC.params)}
     )
     return entries

@@ -21,6 +21,7 @@ import torch
 from torch import nn
 
 from explorer.dropout import VARIANTS, DropoutLayer, make_dropout, probing
+from explorer.dropout.dropblock import BLOCK_SIZE
 from explorer.dropout.spatial import SpatialDropout
 from explorer.core.model import ACTIVATIONS, LayerTrace, Trace, _linear
 
@@ -38,7 +39,7 @@ class CNNConfig:
     input_p: float = 0.0            # drop rate on the input pixels
     variant: str = "standard"       # input and dense dropout: an elementwise variant
     conv_variant: str = "spatial"   # conv dropout
-    block_size: int = 3             # dropblock's block side
+    block_size: int = BLOCK_SIZE.default  # dropblock's block side
     seed: int = 0                   # initial weights and the dropout masks' stream
 
 

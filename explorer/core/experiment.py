@@ -21,9 +21,11 @@ from typing import Any, Callable, Mapping
 from explorer import settings
 from explorer.core.cnn import CNN, CNNConfig
 from explorer.core.datasets import TOY_DATASETS, DataConfig, Dataset, make_toy
+from explorer.core import parsing
 from explorer.dropout import VARIANTS, variants_for
-from explorer.dropout.schedules import SCHEDULES, SHAPES, RateSchedule
-from explorer.core.mc import INFERENCE_MODES
+from explorer.dropout.params import Param
+from explorer.dropout.schedules import SCHEDULES, RateSchedule
+from explorer.core.mc import INFERENCE_MODES, MC
 from explorer.core.mnist import MNIST_DATASETS, SUBSET_SIZE, make_mnist
 from explorer.core.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.core.training import OPTIMIZERS, TrainConfig, Trainer
@@ -31,6 +33,14 @@ from explorer.core.training import OPTIMIZERS, TrainConfig, Trainer
 MODELS = ("mlp", "cnn")
 DATASETS = (*TOY_DATASETS, *MNIST_DATASETS)
 IDX_DATASETS = tuple(d for d in MNIST_DATASETS if d != "mnist")  # read from IDX files in a data directory
+
+# What a run picks that has parameters of its own: layer variants, schedules, MC inference.
+CHOICES = {**VARIANTS, **SCHEDULES, MC.key: MC}
+# Their own parameters, each declared once beside the code that reads it (range, default, widget, help).
+PARAMS: dict[str, Param] = {param.name: param for entry in CHOICES.values() for param in entry.params}
+# Each own parameter with the choices that use it.
+OWNERS: dict[str, list[str]] = {name: [k for k, e in CHOICES.items() if param in e.params]
+                                for name, param in PARAMS.items()}
 
 
 @dataclass(frozen=True)
@@ -62,15 +72,15 @@ class Experiment:
     input_p: float = 0.0
     conv_p: float = 0.1
     variant: str = "standard"
-    base_variant: str = "standard"
-    schedule_shape: str = "constant"
-    schedule_cutoff: int = 0  # 0 = a quarter of the epochs
-    samples: int = 8
-    standout_alpha: float = 1.0
+    base_variant: str = PARAMS["base_variant"].default
+    schedule_shape: str = PARAMS["schedule_shape"].default
+    schedule_cutoff: int = PARAMS["schedule_cutoff"].default
+    samples: int = PARAMS["samples"].default
+    standout_alpha: float = PARAMS["standout_alpha"].default
     conv_variant: str = "spatial"
-    block_size: int = 3
+    block_size: int = PARAMS["block_size"].default
     inference: str = "standard"
-    mc_samples: int = 30
+    mc_samples: int = PARAMS["mc_samples"].default
     optimizer: str = "adam"
     lr: float = 0.01
     batch_size: int = 32
@@ -194,48 +204,13 @@ def build(exp: Experiment, data: Dataset | None = None) -> Trainer:
 
 # --- parsing text into checked values ----------------------------------------
 
-def _int(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise ValueError(f"expected a whole number, got {text!r}") from None
-        if not lo <= value <= hi:
-            raise ValueError(f"must be between {lo} and {hi}, got {value}")
-        return value
-
-    return parse
-
-
-def _float(lo: float, hi: float) -> Callable[[str], float]:
-    def parse(text: str) -> float:
-        try:
-            value = float(text)
-        except ValueError:
-            raise ValueError(f"expected a number, got {text!r}") from None
-        if not lo <= value <= hi:  # also rejects nan
-            raise ValueError(f"must be between {lo:g} and {hi:g}, got {value:g}")
-        return value
-
-    return parse
-
-
 def _rate(text: str) -> float:
-    value = _float(0.0, 1.0)(text)
+    value = parsing.number(0.0, 1.0)(text)
     if value >= 1.0:
         raise ValueError("a drop rate must be below 1 (1 would drop every unit)")
     if value > settings.MAX_RATE:
         raise ValueError(f"must be at most {settings.MAX_RATE:g} on this instance, got {value:g}")
     return value
-
-
-def _choice(options: Mapping[str, Any] | tuple[str, ...]) -> Callable[[str], str]:
-    def parse(text: str) -> str:
-        if text not in options:
-            raise ValueError(f"unknown value {text!r}; choose from {', '.join(options)}")
-        return text
-
-    return parse
 
 
 def _widths(text: str) -> tuple[int, ...]:
@@ -244,18 +219,8 @@ def _widths(text: str) -> tuple[int, ...]:
         raise ValueError("expected comma-separated layer widths such as 64,64")
     if len(parts) > settings.MAX_DEPTH:
         raise ValueError(f"at most {settings.MAX_DEPTH} hidden layers, got {len(parts)}")
-    width = _int(1, settings.MAX_WIDTH)
+    width = parsing.whole(1, settings.MAX_WIDTH)
     return tuple(width(t) for t in parts)
-
-
-def _odd(lo: int, hi: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        value = _int(lo, hi)(text)
-        if value % 2 == 0:
-            raise ValueError(f"must be odd (a block centred on a pixel), got {value}")
-        return value
-
-    return parse
 
 
 def _directory(text: str) -> str:
@@ -267,35 +232,29 @@ def _directory(text: str) -> str:
 
 # Sizes are parsed against the largest limit of any dataset; ``check`` applies the chosen dataset's.
 PARSERS: dict[str, Callable[[str], Any]] = {
-    "dataset": _choice(DATASETS),
-    "train_size": _int(4, max(settings.MAX_TRAIN_SIZE, settings.MAX_MNIST_TRAIN)),
-    "val_size": _int(1, max(settings.MAX_VAL_SIZE, settings.MAX_MNIST_VAL)),
-    "noise": _float(0.0, settings.MAX_NOISE),
-    "label_noise": _float(0.0, 0.5),
-    "model": _choice(MODELS),
+    "dataset": parsing.choice(DATASETS),
+    "train_size": parsing.whole(4, max(settings.MAX_TRAIN_SIZE, settings.MAX_MNIST_TRAIN)),
+    "val_size": parsing.whole(1, max(settings.MAX_VAL_SIZE, settings.MAX_MNIST_VAL)),
+    "noise": parsing.number(0.0, settings.MAX_NOISE),
+    "label_noise": parsing.number(0.0, 0.5),
+    "model": parsing.choice(MODELS),
     "hidden": _widths,
-    "activation": _choice(ACTIVATIONS),
+    "activation": parsing.choice(ACTIVATIONS),
     "p": _rate,
     "input_p": _rate,
     "conv_p": _rate,
-    "variant": _choice((*VARIANTS, *SCHEDULES)),
-    "base_variant": _choice(tuple(VARIANTS)),
-    "schedule_shape": _choice(SHAPES),
-    "schedule_cutoff": _int(0, settings.MAX_EPOCHS),
-    "samples": _int(1, settings.MAX_SAMPLES),
-    "standout_alpha": _float(0.0, 10.0),
-    "conv_variant": _choice(tuple(k for k, v in VARIANTS.items() if v.placement == "maps")),
-    "block_size": _odd(1, settings.MAX_BLOCK_SIZE),
-    "inference": _choice(INFERENCE_MODES),
-    "mc_samples": _int(1, settings.MAX_MC_SAMPLES),
-    "optimizer": _choice(OPTIMIZERS),
-    "lr": _float(1e-6, settings.MAX_LR),
-    "batch_size": _int(1, settings.MAX_BATCH_SIZE),
-    "weight_decay": _float(0.0, settings.MAX_WEIGHT_DECAY),
-    "max_norm": _float(0.0, settings.MAX_MAX_NORM),
-    "epochs": _int(1, settings.MAX_EPOCHS),
-    "seed": _int(0, settings.MAX_SEED),
+    "variant": parsing.choice((*VARIANTS, *SCHEDULES)),
+    "conv_variant": parsing.choice(tuple(k for k, v in VARIANTS.items() if v.placement == "maps")),
+    "inference": parsing.choice(INFERENCE_MODES),
+    "optimizer": parsing.choice(OPTIMIZERS),
+    "lr": parsing.number(1e-6, settings.MAX_LR),
+    "batch_size": parsing.whole(1, settings.MAX_BATCH_SIZE),
+    "weight_decay": parsing.number(0.0, settings.MAX_WEIGHT_DECAY),
+    "max_norm": parsing.number(0.0, settings.MAX_MAX_NORM),
+    "epochs": parsing.whole(1, settings.MAX_EPOCHS),
+    "seed": parsing.whole(0, settings.MAX_SEED),
     "data_dir": _directory,
+    **{name: param.parse for name, param in PARAMS.items()},
 }
 assert set(PARSERS) == {f.name for f in fields(Experiment)}, "every field needs a parser"
 
@@ -371,25 +330,22 @@ def _rules(exp: Experiment) -> list[Problem]:
     return problems
 
 
-def _owners() -> dict[str, list[str]]:
-    """Each variant's own parameter (an Experiment field), with the choices that use it."""
-    owners: dict[str, list[str]] = {"mc_samples": ["mc"]}
-    for key, entry in {**VARIANTS, **SCHEDULES}.items():
-        for name in entry.params:
-            owners.setdefault(name, []).append(key)
-    return owners
-
-
-_CHOSEN_BY = {"mc_samples": "inference", "block_size": "conv_variant"}  # the field that picks the owner
+def _picker(keys: list[str]) -> str:
+    """The field that chooses an own parameter's owners: inference (MC), conv_variant (conv maps) or variant."""
+    if all(k == MC.key for k in keys):
+        return "inference"
+    if all(k in VARIANTS and VARIANTS[k].placement == "maps" for k in keys):
+        return "conv_variant"
+    return "variant"
 
 
 def _idle_params(exp: Experiment) -> list[Problem]:
     """A variant's own parameter set away from its default while that variant is not chosen."""
     chosen = {exp.variant, exp.layer_variant, exp.inference} | ({exp.conv_variant} if exp.model == "cnn" else set())
     problems = []
-    for name, keys in _owners().items():
+    for name, keys in OWNERS.items():
         if getattr(exp, name) != getattr(Experiment, name) and not chosen & set(keys):
-            picker = _CHOSEN_BY.get(name, "variant")
+            picker = _picker(keys)
             problems.append(Problem((name, picker), f"{flag(name)} applies to {flag(picker)} {' or '.join(keys)} only"))
     return problems
 

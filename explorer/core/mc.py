@@ -18,9 +18,13 @@ from typing import Iterator
 import torch
 from torch import nn
 
+from explorer import settings
 from explorer.dropout import DropoutLayer
+from explorer.dropout.params import Param
 
 INFERENCE_MODES = ("standard", "mc")
+PASSES = Param("mc_samples", "Passes T", "T, stochastic passes averaged per prediction", default=30,
+               lo=1, hi=settings.MAX_MC_SAMPLES)
 
 
 @dataclass(frozen=True)
@@ -30,6 +34,7 @@ class InferenceMode:
     rule: str  # LaTeX
     explanation: str
     reference: str
+    params: tuple[Param, ...] = ()
 
 
 MC = InferenceMode(
@@ -44,6 +49,7 @@ MC = InferenceMode(
         "It applies to every stochastic variant and costs T forward passes."
     ),
     reference="Gal & Ghahramani (2016), Dropout as a Bayesian Approximation, ICML; Srivastava et al. (2014), Fig. 11",
+    params=(PASSES,),
 )
 
 

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from explorer.dropout import VARIANTS, DropoutLayer, make_dropout, probing
-from explorer.dropout.multisample import MultiSampleHead
+from explorer.dropout.multisample import SAMPLES, MultiSampleHead
+from explorer.dropout.standout import ALPHA
 
 ACTIVATIONS: dict[str, type[nn.Module]] = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "selu": nn.SELU}
 
@@ -24,8 +25,8 @@ class MLPConfig:
     input_p: float = 0.0    # drop rate on the inputs
     variant: str = "standard"
     seed: int = 0           # initial weights and the dropout masks' stream
-    samples: int = 8        # multisample: masks per example into the shared output layer
-    standout_alpha: float = 1.0
+    samples: int = SAMPLES.default  # multisample: masks per example into the shared output layer
+    standout_alpha: float = ALPHA.default
 
 
 @dataclass

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from explorer.core.cnn import CNN
 from explorer.core.datasets import Dataset
-from explorer.core.mc import INFERENCE_MODES, mc_probabilities
+from explorer.core.mc import INFERENCE_MODES, PASSES, mc_probabilities
 from explorer.core.model import MLP
 
 OPTIMIZERS = ("adam", "sgd")
@@ -40,7 +40,7 @@ class TrainConfig:
     epochs: int = 100            # where run() stops for good
     seed: int = 0                # batch order, and the masks of MC evaluation
     inference: str = "standard"  # or "mc": validation metrics from the average of mc_samples stochastic passes
-    mc_samples: int = 30
+    mc_samples: int = PASSES.default
 
 
 Callback = Callable[["Trainer"], None]

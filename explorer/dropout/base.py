@@ -10,11 +10,13 @@ record of the mask it sampled and the activations it saw.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Iterator, Sequence
 
 import torch
 from torch import nn
+
+from explorer.dropout.params import Param
 
 
 class DropoutLayer(nn.Module):
@@ -114,8 +116,8 @@ class Variant:
       ``samples`` times into one shared output layer (multisample);
     - ``maps``: on convolutional feature maps, ``layer(p, generator)`` (spatial, dropblock).
 
-    ``params`` maps the ``Experiment`` fields a variant reads (its own
-    parameters) to one line about each. ``unit_masks``: the variant's noise is
+    ``params`` declares the ``Experiment`` fields a variant reads (its own
+    parameters): range, default, widget and help, in one place. ``unit_masks``: the variant's noise is
     one mask per unit of a layer and its rate a plain setting, as the
     Playground and Inside pages draw and drive it.
     """
@@ -129,7 +131,7 @@ class Variant:
     reference: str
     survivors: str    # what a training step does to the units, in a few words, for captions
     models: tuple[str, ...] = ("mlp",)
-    params: dict[str, str] = field(default_factory=dict)
+    params: tuple[Param, ...] = ()
     placement: str = "units"
     unit_masks: bool = True
 
@@ -164,4 +166,4 @@ def make_dropout(key: str, p: float, generator: torch.Generator | None = None, *
     if key not in VARIANTS:
         raise ValueError(f"unknown variant {key!r}; choose from {', '.join(VARIANTS)}")
     variant = VARIANTS[key]
-    return variant.layer(p, generator, **{k: v for k, v in params.items() if k in variant.params})
+    return variant.layer(p, generator, **{k: v for k, v in params.items() if k in {q.name for q in variant.params}})

@@ -5,7 +5,9 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from explorer import settings
 from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.params import Param
 
 EPS = 1e-6
 
@@ -27,6 +29,10 @@ def grow_blocks(seeds: torch.Tensor, block_size: int) -> torch.Tensor:
     return F.max_pool2d(padded, kernel_size=block_size, stride=1, padding=half)
 
 
+BLOCK_SIZE = Param("block_size", "Block size b", "b, the side of the square blocks dropped (odd)", default=3,
+                   lo=1, hi=settings.MAX_BLOCK_SIZE, odd=True)
+
+
 class DropBlock(DropoutLayer):
     """Zeroes b×b blocks of each (N, C, H, W) map, as ``torchvision.ops.drop_block2d``; rescales by the kept share.
 
@@ -35,7 +41,7 @@ class DropBlock(DropoutLayer):
     what the map saw. Block centres are drawn where a block fits entirely.
     """
 
-    def __init__(self, p: float, generator: torch.Generator | None = None, block_size: int = 3) -> None:
+    def __init__(self, p: float, generator: torch.Generator | None = None, block_size: int = BLOCK_SIZE.default) -> None:
         if block_size < 1 or block_size % 2 == 0:
             raise ValueError(f"block_size must be odd and at least 1, got {block_size}")
         super().__init__(p, generator)
@@ -77,7 +83,7 @@ register(
         reference="Ghiasi, Lin, Le (2018), DropBlock: A regularization method for convolutional networks, NeurIPS",
         survivors="b×b blocks of each map dropped, the rest rescaled",
         models=("cnn",),
-        params={"block_size": "b, the side of the square blocks dropped (odd)"},
+        params=(BLOCK_SIZE,),
         placement="maps",
         unit_masks=False,
     )

@@ -12,8 +12,14 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from explorer import settings
 from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.params import Param
 from explorer.dropout.bernoulli import InvertedDropout
+
+
+SAMPLES = Param("samples", "Masks M", "M, dropout masks per example sharing one output layer", default=8,
+                lo=1, hi=settings.MAX_SAMPLES)
 
 
 class MultiSampleHead(nn.Module):
@@ -49,7 +55,7 @@ register(
         ),
         reference="Inoue (2019), Multi-Sample Dropout for Accelerated Training and Better Generalization, arXiv:1905.09788",
         survivors="M masks on the last hidden layer, survivors scaled by 1/k",
-        params={"samples": "M, dropout masks per example sharing one output layer"},
+        params=(SAMPLES,),
         placement="head",
         unit_masks=False,
     )

@@ -11,8 +11,12 @@ schedule falls step by step).
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from explorer import settings
+from explorer.dropout.base import VARIANTS
+from explorer.dropout.params import Param
 
 if TYPE_CHECKING:
     from explorer.core.training import Trainer
@@ -29,13 +33,17 @@ class Schedule:
     rule: str          # LaTeX: the rate in effect after t epochs
     explanation: str
     reference: str
-    params: dict[str, str] = field(default_factory=dict)
+    params: tuple[Param, ...] = ()
 
 
-_PARAMS = {
-    "base_variant": "the dropout variant the schedule switches on and off",
-    "schedule_cutoff": "the epoch at which the schedule switches (0 = a quarter of the epochs)",
-}
+# Importing this module imports the package first, so every variant is registered by now.
+BASE_VARIANT = Param("base_variant", "Of the variant", "the dropout variant the schedule switches on and off",
+                     default="standard", choices=tuple(VARIANTS), widget="select")
+CUTOFF = Param("schedule_cutoff", "Cutoff epoch T",
+               "the epoch at which the schedule switches (0 = a quarter of the epochs)", default=0,
+               lo=0, hi=settings.MAX_EPOCHS, widget="number")
+SHAPE = Param("schedule_shape", "Shape", "constant (switch off at the cutoff) or linear (fall to 0 by it)",
+              default="constant", choices=SHAPES, widget="radio")
 _REFERENCE = "Liu, Xu, Jin, Shen, Darrell (2023), Dropout Reduces Underfitting, ICML"
 
 SCHEDULES: dict[str, Schedule] = {
@@ -51,7 +59,7 @@ SCHEDULES: dict[str, Schedule] = {
             "the data at full capacity. The linear form lowers the rate gradually to 0 at T."
         ),
         reference=_REFERENCE,
-        params={**_PARAMS, "schedule_shape": "constant (switch off at the cutoff) or linear (fall to 0 by it)"},
+        params=(BASE_VARIANT, CUTOFF, SHAPE),
     ),
     "late": Schedule(
         key="late",
@@ -63,7 +71,7 @@ SCHEDULES: dict[str, Schedule] = {
             "needed at the end of training rather than at the start."
         ),
         reference=_REFERENCE,
-        params=dict(_PARAMS),
+        params=(BASE_VARIANT, CUTOFF),
     ),
 }
 

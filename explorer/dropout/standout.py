@@ -8,6 +8,11 @@ import torch
 from torch import nn
 
 from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.params import Param
+
+
+ALPHA = Param("standout_alpha", "α", "α, how strongly a unit's keep probability follows its input",
+              default=1.0, lo=0.0, hi=10.0, step=0.25)
 
 
 class Standout(DropoutLayer):
@@ -20,7 +25,8 @@ class Standout(DropoutLayer):
     ``last_input`` is g(z), the activation before the mask.
     """
 
-    def __init__(self, p: float, generator: torch.Generator | None, activation: nn.Module, alpha: float = 1.0) -> None:
+    def __init__(self, p: float, generator: torch.Generator | None, activation: nn.Module,
+                 alpha: float = ALPHA.default) -> None:
         super().__init__(p, generator)
         self.activation, self.alpha = activation, float(alpha)
 
@@ -67,7 +73,7 @@ register(
         ),
         reference="Ba & Frey (2013), Adaptive dropout for training deep neural networks, NeurIPS",
         survivors="units kept with a probability that grows with their input, unscaled",
-        params={"standout_alpha": "α, how strongly a unit's keep probability follows its input"},
+        params=(ALPHA,),
         placement="activation",
         unit_masks=False,
     )

@@ -25,14 +25,13 @@ from explorer.dropout.dropconnect import DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES
 from explorer.dropout.uniform import CAP_RATE, MAX_BETA
-from explorer.core.experiment import Experiment, build
+from explorer.core.experiment import PARAMS, Experiment, build
 from explorer.core.figures import Figure
 from explorer.core.live_runs import locked
 from explorer.core.training import Trainer
 
 # The fields in which lanes may differ; every other field is shared.
-DROPOUT_FIELDS = ("p", "input_p", "conv_p", "variant", "base_variant", "schedule_shape", "schedule_cutoff", "samples",
-                  "standout_alpha", "conv_variant", "block_size", "inference", "mc_samples")
+DROPOUT_FIELDS = ("p", "input_p", "conv_p", "variant", "conv_variant", "inference", *PARAMS)
 LANE_STEPS = 1  # each lane's turn, in steps: one, so a slow lane (DropConnect on MNIST) delays a frame least
 
 

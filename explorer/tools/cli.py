@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence, TextIO
 from explorer import settings
 from explorer.core.analysis import ANALYSES, load_analysis
 from explorer.core.experiment import (
-    IDX_DATASETS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
+    IDX_DATASETS, OWNERS, PARAMS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
 )
 from explorer.sweep.state import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.core.training import Trainer
@@ -38,15 +38,8 @@ HELP = {
     "input_p": "input drop rate",
     "conv_p": "the CNN's channel (spatial) drop rate on its conv feature maps",
     "variant": "dropout variant of the input and hidden/dense layers, or a schedule: early, late (list: variants)",
-    "base_variant": "the variant an early or late schedule switches on and off",
-    "schedule_shape": "early dropout: constant (off at the cutoff) or linear (falls to 0 by it)",
-    "schedule_cutoff": "the epoch at which an early or late schedule switches (0 = a quarter of --epochs)",
-    "samples": "multisample: dropout masks per example, sharing one output layer",
-    "standout_alpha": "standout: how strongly a unit's keep probability follows its input",
     "conv_variant": "the CNN's conv-map dropout: spatial (whole channels) or dropblock",
-    "block_size": "dropblock: side of the square blocks dropped (odd)",
     "inference": "standard (one pass of the inference network) or mc (average of stochastic passes)",
-    "mc_samples": "MC inference: stochastic passes averaged per prediction",
     "optimizer": "optimiser",
     "lr": "learning rate",
     "batch_size": "mini-batch size",
@@ -55,6 +48,7 @@ HELP = {
     "epochs": "epochs to train",
     "seed": "seed for data, initial weights, batch order and masks",
     "data_dir": "directory of the IDX files of mnist-full / fashion-mnist (downloaded there if absent and online)",
+    **{name: f"{' or '.join(OWNERS[name])}: {param.help}" for name, param in PARAMS.items()},  # declared with them
 }
 
 

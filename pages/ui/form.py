@@ -10,13 +10,14 @@ every page shares are drawn here, so both pages offer the same controls.
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
 from explorer import settings
 from explorer.dropout import VARIANTS, variants_for
-from explorer.core.experiment import Experiment, check, format_field, from_params, parse_field
+from explorer.dropout.params import Param
+from explorer.core.experiment import PARAMS, Experiment, check, format_field, from_params, parse_field
 from explorer.core.model import ACTIVATIONS
 from explorer.core.training import OPTIMIZERS
 
@@ -31,9 +32,7 @@ _IN_THE_LAB = "it is set on the Variants lab page"
 # What the pages that draw unit masks (Playground, Inside) refuse: variants they cannot draw, and their parameters.
 UNIT_PAGE_REFUSALS: dict[str, Refusal] = {
     "variant": lambda v: v not in variants_for("mlp", unit_masks=True) and f"{v} is compared on the Variants lab page",
-    **{name: lambda v: _IN_THE_LAB for name in ("base_variant", "schedule_shape", "schedule_cutoff", "samples",
-                                                "standout_alpha", "conv_variant", "block_size", "inference",
-                                                "mc_samples")},
+    **{name: lambda v: _IN_THE_LAB for name in ("conv_variant", "inference", *PARAMS)},
 }
 
 
@@ -128,6 +127,23 @@ def dropout_widgets(prefix: str, variants: list[str], hidden_label: str = "Hidde
     sb.slider(hidden_label, 0.0, settings.MAX_RATE, step=0.05, key=prefix + "p",
               help="Probability that a unit is dropped at a training step. Changes apply at the next step.")
     sb.slider("Input drop rate", 0.0, settings.MAX_RATE, step=0.05, key=prefix + "input_p")
+
+
+def param_widget(param: Param, key: str, choices: Sequence[str] | None = None,
+                 format_func: Callable[[Any], str] = str) -> Any:
+    """The control a variant's own parameter declares, at its declared default and within its range
+    (``choices``: fewer options than it declares, those that apply here)."""
+    about = param.help[0].upper() + param.help[1:] + "."
+    if param.choices:
+        options = list(choices or param.options())
+        if param.widget == "radio":
+            return st.radio(param.label, options, horizontal=True, key=key, help=about, format_func=format_func)
+        return st.selectbox(param.label, options, key=key, help=about, format_func=format_func)
+    if param.odd:
+        return st.select_slider(param.label, param.options(), param.default, key=key, help=about)
+    if param.widget == "number":
+        return st.number_input(param.label, param.lo, param.hi, param.default, key=key, help=about)
+    return st.slider(param.label, param.lo, param.hi, param.default, param.step, key=key, help=about)
 
 
 def network_widgets(prefix: str, widths_help: str) -> None:
