@@ -12,8 +12,8 @@ import pytest
 import torch
 
 from explorer import settings
-from explorer.theory import averaging
-from explorer.theory.averaging import (AveragingRuns, analysis_defaults, analysis_problems, analyze, exact_averages,
+from explorer.theory.averaging import analysis as averaging
+from explorer.theory.averaging.analysis import (AveragingRuns, analysis_defaults, analysis_problems, analyze, exact_averages,
                                 inference_logits, mc_curve, thinned_logits, thinned_networks)
 from explorer.dropout import probing
 from explorer.core.experiment import Experiment

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from sklearn.linear_model import Ridge
 
-from explorer.theory import l2
+from explorer.theory.l2 import analysis as l2
 from explorer.core.experiment import check, flag, to_params
 
 

@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("streamlit")
 
 from explorer import settings  # noqa: E402
-from explorer.uncertainty.digits import analysis_defaults  # noqa: E402
+from explorer.uncertainty.digits.analysis import analysis_defaults  # noqa: E402
 from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
 
 UNCERTAINTY = "pages/uncertainty.py"

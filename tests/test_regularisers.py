@@ -11,7 +11,7 @@ import torch
 
 from explorer.core.experiment import make_data
 from explorer.lab.state import Lab
-from explorer.theory.regularisers import Comparison, comparison_defaults, comparison_lanes
+from explorer.theory.regularisers.state import Comparison, comparison_defaults, comparison_lanes
 
 TINY = replace(comparison_defaults(), hidden=(16, 16), train_size=60, val_size=80, epochs=12)
 

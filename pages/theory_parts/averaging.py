@@ -12,7 +12,7 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import settings
-from explorer.theory.averaging import DEFAULT_K, KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
+from explorer.theory.averaging.analysis import DEFAULT_K, KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, parse_field, to_params
 from pages.ui import controls, form

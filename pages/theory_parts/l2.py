@@ -9,7 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
-from explorer.theory.l2 import DropoutL2, analysis_defaults, analysis_problems, from_params
+from explorer.theory.l2.analysis import DropoutL2, analysis_defaults, analysis_problems, from_params
 from explorer.core.experiment import Experiment, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart

@@ -13,7 +13,7 @@ from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
 from explorer.core.mnist import SUBSET_SIZE
-from explorer.theory.regularisers import DEFAULT_DATASET, Comparison, comparison_defaults
+from explorer.theory.regularisers.state import DEFAULT_DATASET, Comparison, comparison_defaults
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart

@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
-from explorer.uncertainty.digits import DEFAULT_DIGIT, MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
+from explorer.uncertainty.digits.analysis import DEFAULT_DIGIT, MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart

@@ -8,7 +8,7 @@ from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
-from explorer.uncertainty.state import FAR, MAPS_DEFAULT, MCMapsLive
+from explorer.uncertainty.maps.state import FAR, MAPS_DEFAULT, MCMapsLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 

@@ -8,8 +8,8 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.experiment import format_field
-from explorer.uncertainty.regression import REGRESSION_ACTIVATIONS, RegressionConfig, from_params, to_params
-from explorer.uncertainty.state import RegressionLive
+from explorer.uncertainty.regression.analysis import REGRESSION_ACTIVATIONS, RegressionConfig, from_params, to_params
+from explorer.uncertainty.maps.state import RegressionLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
 

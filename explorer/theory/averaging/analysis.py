@@ -37,7 +37,7 @@ from torch import nn
 
 from explorer import settings
 from explorer.core import figures
-from explorer.theory import averaging_figures as figures_averaging
+from explorer.theory.averaging import figures as figures_averaging
 from explorer.core.boundary import extent
 from explorer.core.datasets import TOY_DATASETS, make_toy
 from explorer.dropout import DropoutLayer

@@ -30,7 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer import settings
-from explorer.uncertainty import digits_figures as figures_mc_digits
+from explorer.uncertainty.digits import figures as figures_mc_digits
 from explorer.inside import analysis as inside
 from explorer.core.datasets import Dataset
 from explorer.dropout import variants_for

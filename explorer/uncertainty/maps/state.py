@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import torch
 
-from explorer.uncertainty import figures as fu
+from explorer.uncertainty.regression import figures as fu
 from explorer import settings
 from explorer.core.boundary import extent, grid_points
 from explorer.core.datasets import make_toy
@@ -26,7 +26,7 @@ from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure
 from explorer.core.live_runs import LiveRuns, locked
 from explorer.core.mc import mc_probabilities, predictive_summary, sampling
-from explorer.uncertainty.regression import LIVE_REGRESSION_FIELDS, RegressionConfig, RegressionTrainer, true_function
+from explorer.uncertainty.regression.analysis import LIVE_REGRESSION_FIELDS, RegressionConfig, RegressionTrainer, true_function
 
 LOOK_SEED = 10_007  # added to a run's seed: the masks of every MC look, a stream apart from training's
 FAR = 1.0           # map points farther than this from every training point count as "away from the data"

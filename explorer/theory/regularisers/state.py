@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from explorer.theory import figures as figures_theory
+from explorer.theory.l2 import figures as figures_theory
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure

@@ -13,7 +13,7 @@ import numpy as np
 from explorer.core.figures import BOUNDARY_SCALE, CLASS_COLORS, RUN_COLORS, Figure, base_layout, colorbar, make_figure
 
 if TYPE_CHECKING:
-    from explorer.uncertainty.state import MCGrid
+    from explorer.uncertainty.maps.state import MCGrid
 
 BAND = RUN_COLORS[0]
 GRID = "#eeeeee"

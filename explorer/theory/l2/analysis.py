@@ -42,7 +42,7 @@ import numpy as np
 import torch
 
 from explorer import settings
-from explorer.theory import figures as figures_theory
+from explorer.theory.l2 import figures as figures_theory
 from explorer.core.experiment import PARSERS, Experiment, Problem, flag, format_field, parse_field
 from explorer.core.figures import Figure
 from explorer.core.live_runs import locked
