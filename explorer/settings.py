@@ -140,7 +140,7 @@ UNC_MAP_MARGIN = 1.5          # the maps reach this far beyond the training poin
 UNC_MAP_SECONDS = 1.0         # while training, the MC maps are recomputed at most this often
 UNC_FRAME_INTERVAL = 0.25     # the live fragment's period on this page
 
-# --- Theory page: exact model averaging (explorer/theory/averaging.py) ----------------------------
+# --- Theory page: exact model averaging (explorer/theory/averaging/) ------------------------------
 MAX_AVERAGING_UNITS = 12        # droppable units whose 2^n thinned networks are all enumerated (4,096)
 AVERAGING_RESOLUTION = 45       # grid points per axis of its four decision maps
 AVERAGING_VAL_POINTS = 500      # validation points behind the page's numbers (the command line takes them all)

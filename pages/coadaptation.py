@@ -15,7 +15,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.tools import reference
-from explorer.coadaptation.state import CoadaptationRuns, analysis_defaults, analysis_problems
+from explorer.coadaptation.state import CoadaptationRuns, Fig, analysis_defaults, analysis_problems
 from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
 from explorer.core.experiment import IDX_DATASETS, Experiment, format_field, to_params
@@ -26,8 +26,9 @@ from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
+from pages.ui.state import LiveState, page_state
 
-KEY = "co_"  # prefix of this page's session-state keys
+KEY = "co_"  # prefix of this page's widget keys
 DATASETS = ("mnist", *TOY_DATASETS)
 DEFAULT = analysis_defaults()
 REFUSALS = {
@@ -45,16 +46,21 @@ def _make(exp: Experiment, compare: bool = True) -> CoadaptationRuns:
     return CoadaptationRuns(exp, shared_data(exp))
 
 
+def _state() -> LiveState[CoadaptationRuns]:
+    """This session's Co-adaptation page: its runs, whether they train, the link's warnings."""
+    return page_state("co", LiveState[CoadaptationRuns])
+
+
 def _load_settings() -> None:
     """The link's experiment on the first visit (a toy dataset brings its own defaults), else the session's run;
     the link's warnings, shown on every run."""
-    run: CoadaptationRuns | None = st.session_state.get(KEY + "run")
+    state = _state()
     params = st.query_params.to_dict()
     named = params.get("dataset", "").strip()
     default = analysis_defaults(named if named in DATASETS else None)
-    form.show_link_warnings(KEY, form.load_settings(
+    form.show_link_warnings(state, form.load_settings(
         KEY, default, params, REFUSALS, "the Co-adaptation page trains an MLP on the MNIST subset or a toy dataset",
-        run.exp if run else None))
+        state.run.exp if state.run else None))
 
 
 def _dataset_changed() -> None:
@@ -91,7 +97,7 @@ def _controls() -> Experiment:
                               "units; the analyses look at the last one.")
     form.dropout_widgets(KEY, variants_for("mlp", unit_masks=True))
     form.training_widgets(KEY)
-    run: CoadaptationRuns | None = s.get(KEY + "run")
+    run = _state().run
     fallback = run.exp if run else analysis_defaults(s[KEY + "dataset"])
     exp = form.read_experiment(KEY, fallback)
     problems = analysis_problems(exp)
@@ -134,14 +140,14 @@ def _quoted(key: str, spec: str, scale: float = 1.0, versus: bool = False) -> st
 
 
 def _draw(run: CoadaptationRuns, running: bool) -> None:
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     age = settings.COADAPT_ANALYSIS_SECONDS if running else 0.0  # paused: every analysis of the current step
     frame, numbers = run.frame(age), run.numbers(age)
     layer, n = run.layer, len(run.probe_y)
     units = run.exp.hidden[-1]
 
     st.subheader(f"How alike are the units of {layer}?")
-    live_chart(frame["correlation"], KEY + "fig_correlation", age)
+    live_chart(frame[Fig.CORRELATION], KEY + "fig_" + Fig.CORRELATION, age)
     _metrics(numbers, [("mean |r|", "mean_abs_r", _fmt(".3f")), ("DeCov", "decov", _short),
                        ("dead units", "dead_units", _fmt("d"))])
     st.caption(
@@ -158,14 +164,14 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         f"without, DeCov {_quoted('decov', ',.0f', versus=True)}.")
 
     st.subheader("Followed over training")
-    live_chart(frame["tracked"], KEY + "fig_tracked", age)
+    live_chart(frame[Fig.TRACKED], KEY + "fig_" + Fig.TRACKED, age)
     st.caption(
         "**Reading guide.** The same two numbers after every epoch; epoch 0 is the initial weights, which both "
         "networks share. The horizontal axis is the epoch, the vertical one mean |r| (left) or DeCov (right). "
         "Watch when the two lines part: from then on, the difference is what dropout did.")
 
     st.subheader("Pairs of units: backups or leaning on each other?")
-    live_chart(frame["interaction"], KEY + "fig_interaction", age)
+    live_chart(frame[Fig.INTERACTION], KEY + "fig_" + Fig.INTERACTION, age)
     _metrics(numbers, [(f"mean |interaction| × {LOSS_SCALE:g}", "mean_abs_interaction",
                         lambda v: f"{v * LOSS_SCALE:.3f}"), ("blue share", "leaning_share", _fmt(".0%"))])
     st.caption(
@@ -183,7 +189,7 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         f"{_quoted('leaning_share', '.0%', versus=True)}.")
 
     st.subheader("How many units can it lose?")
-    live_chart(frame["robustness"], KEY + "fig_robustness", age)
+    live_chart(frame[Fig.ROBUSTNESS], KEY + "fig_" + Fig.ROBUSTNESS, age)
     _metrics(numbers, [("AUC random", "auc_random", _fmt(".2f")),
                        ("AUC important first", "auc_importance", _fmt(".2f"))], named=True)
     last = 1 - 1 / settings.COADAPT_REMOVAL_STEPS
@@ -200,7 +206,7 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         "important first).")
 
     st.subheader("How much does each unit matter?")
-    live_chart(frame["importance"], KEY + "fig_importance", age)
+    live_chart(frame[Fig.IMPORTANCE], KEY + "fig_" + Fig.IMPORTANCE, age)
     _metrics(numbers, [("top 10% of units carry", "top_share", _fmt(".0%"))], named=True)
     st.caption(
         "**Reading guide.** For every unit, Δ is how much the validation loss rises when that unit alone is "
@@ -212,7 +218,7 @@ def _draw(run: CoadaptationRuns, running: bool) -> None:
         f"{_quoted('top_share', '.0%')} without.")
 
     st.subheader("Training curves")
-    live_chart(frame["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption(
         "**Reading guide.** Loss (left) and accuracy (right) after every epoch; solid = training set, dashed = "
         "validation set, both measured with dropout off. The gap between a network's solid and dashed lines is "
@@ -224,12 +230,13 @@ def coadaptation() -> None:
     steady_display()
     _load_settings()
     exp = _controls()
-    run = controls.current_run(KEY, exp, True, _make)
-    running, aside = controls.toolbar(KEY, run, _make, 5.2)
+    state = _state()
+    run = controls.current_run(state, exp, True, _make)
+    running, aside = controls.toolbar(state, run, _make, 5.2)
     aside.caption("A network trained with dropout next to its twin without (same data, initial weights and "
                    "batches): do its units depend less on each other? The address bar holds this experiment.")
     st.query_params.from_dict(_link(exp))
-    controls.live(KEY, running, _draw, settings.COADAPT_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.COADAPT_FRAME_INTERVAL)
 
 
 ensure_router()

@@ -13,14 +13,15 @@ import streamlit as st
 from explorer import settings
 from explorer.dropout import VARIANTS, variants_for
 from explorer.core.experiment import Experiment, defaults_for, to_params
-from explorer.inside.state import Inspector
+from explorer.inside.state import Fig, Inspector
 from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
+from pages.ui.state import LiveState, page_state
 
-KEY = "in_"  # prefix of this page's session-state keys
+KEY = "in_"  # prefix of this page's widget keys
 DEFAULT = defaults_for("mnist")
 MODELS = {"mlp": "MLP", "cnn": "CNN (2 conv layers + dense)"}
 REFUSALS = {
@@ -31,6 +32,11 @@ REFUSALS = {
 
 def _make(exp: Experiment, compare: bool) -> Inspector:
     return Inspector(exp, shared_data(exp))
+
+
+def _state() -> LiveState[Inspector]:
+    """This session's Inside page: its run, whether it trains, the link's warnings."""
+    return page_state("in", LiveState[Inspector])
 
 
 def _controls() -> Experiment:
@@ -51,7 +57,7 @@ def _controls() -> Experiment:
         sb.slider("Channel drop rate (conv maps)", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "conv_p",
                   help="Spatial dropout: whole feature maps are dropped, as nn.Dropout2d does.")
     form.training_widgets(KEY)
-    run: Inspector | None = s.get(KEY + "run")
+    run = _state().run
     return form.read_experiment(KEY, run.exp if run else DEFAULT)
 
 
@@ -79,25 +85,25 @@ def _ensemble_text(run: Inspector) -> str:
             f"(largest difference in a class probability: {e['gap']:.2f}).")
 
 
-def _side_by_side(frame: dict, *places: str, every: float = 0.0) -> None:
+def _side_by_side(frame: dict, *places: Fig, every: float = 0.0) -> None:
     for column, place in zip(st.columns(len(places)), places):
         with column:
             live_chart(frame[place], KEY + "fig_" + place, every)
 
 
 def _draw(run: Inspector, running: bool) -> None:
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     inputs_box, layer_box, layers_box = st.container(), st.container(), st.container()  # the order on screen
     with layer_box:
         layer = _choice("Layer", list(range(len(run.layer_names))), KEY + "layer", run.layer_names)
     run.select(layer, st.session_state.get(KEY + "digit", 0))  # select clamps to the probe digits
     frame = run.frame()
     with inputs_box:
-        live_chart(frame["inputs"], KEY + "fig_inputs")
+        live_chart(frame[Fig.INPUTS], KEY + "fig_" + Fig.INPUTS)
         st.caption("Orange: an input pixel dropped in this step; a fresh mask for every digit and every step.")
     with layers_box:
-        live_chart(frame["pair"], KEY + "fig_pair")
-        live_chart(frame["mask"], KEY + "fig_mask")
+        live_chart(frame[Fig.PAIR], KEY + "fig_" + Fig.PAIR)
+        live_chart(frame[Fig.MASK], KEY + "fig_" + Fig.MASK)
         st.caption(f"Top: the activations of ten validation digits under one sampled mask "
                    f"({VARIANTS[run.exp.variant].survivors}), above the "
                    "inference network's. Bottom: the mask of this step's mini-batch, one row per example: "
@@ -106,42 +112,42 @@ def _draw(run: Inspector, running: bool) -> None:
     st.subheader("With and without dropout")
     _activation_numbers(run)
     slow = settings.INSIDE_SLOW_PANEL_SECONDS if running else 0.0  # a paused page shows every change at once
-    _side_by_side(frame, "hist_values", "hist_units", every=slow)
+    _side_by_side(frame, Fig.HIST_VALUES, Fig.HIST_UNITS, every=slow)
     st.caption(f"Inference mode on {settings.INSIDE_STATS} validation digits, for the run and its twin trained "
                "without dropout on the same batches (Srivastava et al. 2014, Fig. 8: dropout makes activations sparser).")
     if run.is_cnn:
-        _side_by_side(frame, "maps_1", "maps_2", every=slow)
+        _side_by_side(frame, Fig.MAPS_1, Fig.MAPS_2, every=slow)
         st.caption("Feature maps of the chosen digit below, with one sampled channel mask: spatial dropout blanks "
                    "whole maps, never single pixels.")
     else:
-        _side_by_side(frame, "features", "twin_features", every=slow)
+        _side_by_side(frame, Fig.FEATURES, Fig.TWIN_FEATURES, every=slow)
         st.caption(f"Incoming weights of the first {settings.INSIDE_FEATURES} units of the first layer as 28×28 "
                    "images (red positive, blue negative); both networks started from the same weights (Fig. 7).")
 
     st.subheader("One digit, many thinned networks")
     _choice("Digit", list(range(len(run.probe_y))), KEY + "digit", [str(int(y)) for y in run.probe_y])
-    live_chart(frame["ensemble"], KEY + "fig_ensemble")
+    live_chart(frame[Fig.ENSEMBLE], KEY + "fig_" + Fig.ENSEMBLE)
     st.caption(_ensemble_text(run))
 
     st.subheader("Training curves")
-    live_chart(frame["curves"], KEY + "fig_curves")
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES)
     st.caption("Solid: training; dashed: validation; measured on the whole sets with dropout off.")
 
 
 def inside() -> None:
     st.title("Inside the network")
     steady_display()
-    run: Inspector | None = st.session_state.get(KEY + "run")
-    form.show_link_warnings(KEY, form.load_settings(KEY, DEFAULT, st.query_params.to_dict(), REFUSALS,
-                                                    "the Inside page trains on the embedded MNIST digits",
-                                                    run.exp if run else None))
+    state = _state()
+    form.show_link_warnings(state, form.load_settings(KEY, DEFAULT, st.query_params.to_dict(), REFUSALS,
+                                                      "the Inside page trains on the embedded MNIST digits",
+                                                      state.run.exp if state.run else None))
     exp = _controls()
-    run = controls.current_run(KEY, exp, True, _make)
-    running, aside = controls.toolbar(KEY, run, _make, 5.2)
+    run = controls.current_run(state, exp, True, _make)
+    running, aside = controls.toolbar(state, run, _make, 5.2)
     aside.caption("A network learns real MNIST digits next to a twin trained without dropout on the same batches. "
                    "Change the drop rates while it trains; the address bar holds this experiment.")
     st.query_params.from_dict(to_params(exp, DEFAULT))
-    controls.live(KEY, running, _draw, settings.INSIDE_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.INSIDE_FRAME_INTERVAL)
 
 
 ensure_router()

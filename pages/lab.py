@@ -20,15 +20,17 @@ from explorer.dropout import VARIANTS
 from explorer.dropout.params import Param
 from explorer.dropout.schedules import SCHEDULES
 from explorer.core.experiment import CHOICES, Experiment, check, defaults_for, format_field, to_params
+from explorer.core.live_runs import CURVES
 from explorer.core.mc import MC
-from explorer.lab.state import DROPOUT_FIELDS, Lab, lane
+from explorer.lab.state import DROPOUT_FIELDS, Lab, lane, noise_place
 from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
+from pages.ui.state import LiveState, page_state
 
-KEY = "lab_"
+KEY = "lab_"  # prefix of this page's widget keys
 DATASETS = (*TOY_DATASETS, "mnist")
 DEFAULT_LANES = ("standard", "gaussian", "dropconnect", "early")
 ENTRIES = {e["key"]: e for e in catalogue()}
@@ -48,6 +50,11 @@ FRAME = dict(showline=True, mirror=True, linecolor="#d0d0d0")  # a picture all w
 def _make(lanes: list[Experiment], compare: bool = False) -> Lab:
     e = lanes[0]
     return Lab(lanes, shared_data(e))
+
+
+def _state() -> LiveState[Lab]:
+    """This session's lab: its lanes' run, whether it trains, the link's warnings."""
+    return page_state("lab", LiveState[Lab])
 
 
 def _defaults(dataset: str) -> Experiment:
@@ -77,8 +84,8 @@ def _lane_options(model: str) -> list[str]:
 
 def _load_settings() -> None:
     """The link's shared settings and lanes on the first visit, else what the session holds."""
-    s = st.session_state
-    lab: Lab | None = s.get(KEY + "run")
+    s, state = st.session_state, _state()
+    lab = state.run
     params = st.query_params.to_dict()
     lanes_text = params.pop("variants", None)
     lane_fields = [name for name in LANE_FIELDS if params.pop(name, None) is not None]
@@ -93,7 +100,7 @@ def _load_settings() -> None:
         warnings.append(f"{', '.join(lane_fields)}: the Variants lab takes its lanes from variants=… and sets "
                         "each lane's own parameters in the sidebar")
     s[KEY + "lanes"] = list(DEFAULT_LANES) if lanes_text is None else _linked_lanes(lanes_text, warnings)
-    s[KEY + "warnings"] = warnings
+    state.warnings = warnings
 
 
 def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
@@ -168,7 +175,7 @@ def _controls() -> list[Experiment] | None:
     sb.header("Network")
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
-    lab: Lab | None = s.get(KEY + "run")
+    lab = _state().run
     base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(_defaults(dataset), model=model))
     lanes = [_lane_widgets(k, base, lane_box) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
@@ -223,7 +230,7 @@ def _rules(lab: Lab) -> None:
 def _draw(lab: Lab, running: bool) -> None:
     st.caption(_status(lab, running))
     frame = lab.frame(seed=lab.trainers[0].step)
-    live_chart(frame["curves"], KEY + "fig_curves")
+    live_chart(frame[CURVES], KEY + "fig_" + CURVES)
     st.caption("Solid: training; dashed: validation; measured on the whole sets with dropout off "
                "(or by MC dropout where a lane says MC). Click a variant in the legend to hide it.")
     _table(lab)
@@ -232,7 +239,7 @@ def _draw(lab: Lab, running: bool) -> None:
                "grey 0 (dropped), white 1, blue 2 or more (inverted dropout's ×1/k). A fresh draw every frame.")
     n = len(lab.lanes)
     per_row = 2 if n in (2, 4) else 3  # full rows: 2 + 2 rather than 3 + 1
-    pictures = _for_grid([frame[f"noise {i}"] for i in range(n)], per_row)
+    pictures = _for_grid([frame[noise_place(i)] for i in range(n)], per_row)
     columns = st.columns(per_row)
     for i, picture in enumerate(pictures):
         with columns[i % per_row]:
@@ -281,8 +288,9 @@ def _link(lanes: list[Experiment]) -> dict[str, str]:
 def lab_page() -> None:
     st.title("Variants lab")
     steady_display()
+    state = _state()
     _load_settings()
-    for warning in st.session_state[KEY + "warnings"]:
+    for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
     st.caption("Every variant trains the same network from the same initial weights on the same batches: "
                "the differences below are the variants' own.")
@@ -290,10 +298,10 @@ def lab_page() -> None:
     if lanes is None:
         return
     st.query_params.from_dict(_link(lanes))
-    lab = controls.current_run(KEY, lanes, False, _make)
-    running, aside = controls.toolbar(KEY, lab, _make)
+    lab = controls.current_run(state, lanes, False, _make)
+    running, aside = controls.toolbar(state, lab, _make)
     aside.caption("Changing a setting starts the lanes afresh.")
-    controls.live(KEY, running, _draw, settings.LAB_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.LAB_FRAME_INTERVAL)
     _rules(lab)
 
 

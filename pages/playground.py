@@ -13,12 +13,13 @@ from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
 from explorer.core.experiment import Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
-from explorer.playground.state import Playground
+from explorer.playground.state import Fig, Playground
 from pages.ui import controls, form
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
+from pages.ui.state import LiveState, page_state
 
-KEY = "pg_"  # prefix of this page's session-state keys
+KEY = "pg_"  # prefix of this page's widget keys
 
 # Link parameters of image experiments: they belong to the Inside page and the command line.
 REFUSALS = {
@@ -30,9 +31,15 @@ REFUSALS = {
 }
 
 
+def _state() -> LiveState[Playground]:
+    """This session's Playground: its run, whether it trains, the link's warnings."""
+    return page_state("pg", LiveState[Playground])
+
+
 def _load_settings() -> None:
     """Fill the widgets from the link (first visit), else from the run kept in this session."""
-    run: Playground | None = st.session_state.get(KEY + "run")
+    state = _state()
+    run = state.run
     params = st.query_params.to_dict()
     compare_text = params.pop("compare", "1")
     warnings = form.load_settings(KEY, Experiment(), params, REFUSALS, "the Playground trains on 2-D toy data",
@@ -41,7 +48,7 @@ def _load_settings() -> None:
         return
     if compare_text not in ("0", "1"):
         warnings.append(f"compare: expected 0 or 1, got {compare_text!r}; using 1")
-    st.session_state[KEY + "warnings"] = warnings
+    state.warnings = warnings
     st.session_state[KEY + "compare"] = compare_text != "0" if run is None else run.compare
 
 
@@ -60,7 +67,7 @@ def _controls() -> Experiment:
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     form.training_widgets(KEY)
-    run: Playground | None = st.session_state.get(KEY + "run")
+    run = _state().run
     return form.read_experiment(KEY, run.exp if run else Experiment())
 
 
@@ -74,22 +81,22 @@ def _summary(history: list[dict]) -> str:
 
 def _draw(run: Playground, running: bool) -> None:
     frame = run.frame()
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     if run.twin is not None:
         left, middle, right = st.columns([1, 1, 1.05])
         with middle:
-            live_chart(frame["twin"], KEY + "fig_twin")
+            live_chart(frame[Fig.TWIN], KEY + "fig_" + Fig.TWIN)
             st.markdown(_summary(run.twin.history))
     else:
         left, right = st.columns([1, 1.05])
     with left:
-        live_chart(frame["boundary"], KEY + "fig_boundary")
+        live_chart(frame[Fig.BOUNDARY], KEY + "fig_" + Fig.BOUNDARY)
         st.markdown(_summary(run.run.history))
     with right:
-        live_chart(frame["network"], KEY + "fig_network")
-        live_chart(frame["kept"], KEY + "fig_kept")
+        live_chart(frame[Fig.NETWORK], KEY + "fig_" + Fig.NETWORK)
+        live_chart(frame[Fig.KEPT], KEY + "fig_" + Fig.KEPT)
         st.caption(f"Blue: kept. Grey cross: dropped in this step. * first {settings.DIAGRAM_UNITS} units shown.")
-    live_chart(frame["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption(f"Map shade: the network's P(blue); large dots: training points; faint dots: up to "
                f"{settings.MAP_VAL_POINTS} validation points. "
                "Curves: solid = training, dashed = validation, measured on the whole sets with dropout off.")
@@ -98,19 +105,20 @@ def _draw(run: Playground, running: bool) -> None:
 def playground() -> None:
     st.title("Playground")
     steady_display()
+    state = _state()
     _load_settings()
-    for warning in st.session_state[KEY + "warnings"]:
+    for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
     exp = _controls()
     top = st.columns([1, 1, 1, 2.4, 2.8], vertical_alignment="center")
-    run = controls.current_run(KEY, exp, st.session_state[KEY + "compare"], Playground)
-    running = controls.buttons(KEY, run, Playground, top)
+    run = controls.current_run(state, exp, st.session_state[KEY + "compare"], Playground)
+    running = controls.buttons(state, run, Playground, top)
     top[3].toggle("Compare with no dropout", key=KEY + "compare",
                   help="A twin network trained on the same data, initial weights and batch order, without dropout.")
     top[4].caption("Slide the drop rate while it trains: the next step uses it, the weights stay. "
                    "The address bar holds this experiment: copy it to share it.")
     st.query_params.from_dict({**to_params(exp), **({} if st.session_state[KEY + "compare"] else {"compare": "0"})})
-    controls.live(KEY, running, _draw)
+    controls.live(state, running, _draw)
 
 
 ensure_router()

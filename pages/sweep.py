@@ -6,7 +6,7 @@ together in batched stacks) and redraws the curve as the models learn.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import streamlit as st
 
@@ -17,8 +17,9 @@ from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec, default_sizes,
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
+from pages.ui.state import page_state
 
-KEY = "sw_"
+KEY = "sw_"  # prefix of this page's widget keys
 DATASETS = ("mnist", *TOY_DATASETS)
 OVER = {"rate": "Drop rate (Fig. 9)", "size": "Training-set size (Fig. 10)"}
 MODES = {"fixed-width": "Width n fixed", "fixed-kept": "n·k fixed (n/k units)"}
@@ -29,6 +30,16 @@ FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
     "size": "The paper found: on 100–500 examples dropout gains nothing; the gain grows with the data, then "
             "shrinks again when there is so much data that overfitting is no longer the problem.",
 }
+
+
+@dataclass
+class SweepState:
+    """What the page keeps beside its widgets (under "sw"): the sweep, the settings it was made for, and whether
+    it runs."""
+
+    sweep: Sweep | None = None
+    spec: SweepSpec | None = None  # None: make a new sweep (Reset)
+    running: bool = False
 
 
 def _spec() -> SweepSpec | None:
@@ -65,14 +76,13 @@ def _spec() -> SweepSpec | None:
     return None if problems else spec
 
 
-def _sweep(spec: SweepSpec) -> Sweep:
+def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
     """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
-    s = st.session_state
-    if s.get(KEY + "spec") != spec:
+    if state.spec != spec:
         b = spec.base
-        s[KEY + "sweep"] = Sweep(spec, shared_data(b))
-        s[KEY + "spec"], s[KEY + "running"] = spec, False
-    return s[KEY + "sweep"]
+        state.sweep = Sweep(spec, shared_data(b))
+        state.spec, state.running = spec, False
+    return state.sweep
 
 
 def _title(spec: SweepSpec) -> str:
@@ -81,12 +91,12 @@ def _title(spec: SweepSpec) -> str:
     return "Error vs drop rate" + (", width fixed" if spec.mode == "fixed-width" else ", n·k fixed")
 
 
-def _draw(sweep: Sweep) -> None:
+def _draw(sweep: Sweep, running: bool) -> None:
     result = sweep.results()
     spec = sweep.spec
-    state = "finished" if result["done"] else ("training" if st.session_state[KEY + "running"] else "paused")
+    phase = "finished" if result["done"] else ("training" if running else "paused")
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
-                                         f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {state}")
+                                         f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}")
     live_chart(sweep_figure(result["points"], spec.over, _title(spec)), KEY + "fig")
     if spec.mode == "fixed-kept" and spec.over == "rate":
         n = spec.base.hidden[0]
@@ -97,8 +107,12 @@ def _draw(sweep: Sweep) -> None:
                        "so fewer than n·k are kept.")
 
 
-def _reset() -> None:
-    st.session_state.pop(KEY + "spec", None)
+def _set_running(state: SweepState, on: bool) -> None:
+    state.running = on
+
+
+def _reset(state: SweepState) -> None:
+    state.spec = None
 
 
 def sweep_page() -> None:
@@ -113,27 +127,27 @@ def sweep_page() -> None:
     if spec is None:
         st.info("Change the settings in the sidebar: the sweep cannot run as they are.")
         return
-    sweep = _sweep(spec)
-    s = st.session_state
+    state = page_state("sw", SweepState)
+    sweep = _sweep(state, spec)
     top = st.columns([1, 1, 4], vertical_alignment="center")
-    if s[KEY + "running"]:
-        top[0].button("Pause", on_click=lambda: s.update({KEY + "running": False}), type="primary", width="stretch")
+    if state.running:
+        top[0].button("Pause", on_click=_set_running, args=(state, False), type="primary", width="stretch")
     else:
-        top[0].button("Run", on_click=lambda: s.update({KEY + "running": True}), type="primary", width="stretch",
+        top[0].button("Run", on_click=_set_running, args=(state, True), type="primary", width="stretch",
                       disabled=sweep.done)
-    top[1].button("Reset", on_click=_reset, width="stretch", help="New models from the seeds.")
+    top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", help="New models from the seeds.")
     top[2].caption(FOUND[spec.over])
-    running = s[KEY + "running"] and not sweep.done
+    running = state.running and not sweep.done
 
     @st.fragment(run_every=settings.SWEEP_FRAME_INTERVAL if running else None)
     def live() -> None:
-        if s[KEY + "running"] != running:
+        if state.running != running:
             st.rerun()
-        current: Sweep = s[KEY + "sweep"]
+        current = state.sweep
         if running and current.advance(max_seconds=(1 - settings.IDLE_SHARE) * settings.SWEEP_FRAME_INTERVAL):
-            s[KEY + "running"] = False
+            state.running = False
             st.rerun()
-        _draw(current)
+        _draw(current, running)
 
     live()
 

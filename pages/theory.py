@@ -12,10 +12,11 @@ import importlib
 import streamlit as st
 
 from pages.ui.live import steady_display
-from pages.ui.parts import Section, show_part
+from pages.ui.parts import PartChoice, Section, show_part
 from pages.ui.router import ensure_router
+from pages.ui.state import page_state
 
-KEY = "th_"
+KEY = "th_"  # prefix of this page's widget keys; its PartChoice is under "th"
 PARTS = {"l2": "Dropout as L2", "averaging": "Exact model averaging",
          "regularisers": "Dropout vs weight decay vs early stopping"}
 # Each part's module in pages.theory_parts and its drawing function, imported when first shown (a part's backend
@@ -39,7 +40,8 @@ def theory_page() -> None:
     st.markdown("Three results behind dropout, each shown on models trained here: in expectation over its masks, "
                 "input dropout is ridge regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
                 "weight decay and early stopping each tame one overfitting network.")
-    show_part(KEY, PARTS, DEFAULT_PART, {part: _lazy(*where) for part, where in SECTIONS.items()})
+    show_part(KEY, page_state("th", PartChoice), PARTS, DEFAULT_PART,
+              {part: _lazy(*where) for part, where in SECTIONS.items()})
 
 
 ensure_router()

@@ -13,10 +13,11 @@ from pages.uncertainty_parts.digits import digits_section
 from pages.uncertainty_parts.maps import maps_section
 from pages.uncertainty_parts.regression import regression_section
 from pages.ui.live import steady_display
-from pages.ui.parts import show_part
+from pages.ui.parts import PartChoice, show_part
 from pages.ui.router import ensure_router
+from pages.ui.state import page_state
 
-KEY = "un_"
+KEY = "un_"  # prefix of this page's widget keys; its PartChoice is under "un"
 PARTS = {"regression": "1-D regression", "classification": "2-D classification", "digits": "MNIST digits"}
 SECTIONS = {"regression": regression_section, "classification": maps_section, "digits": digits_section}
 DEFAULT_PART = "regression"
@@ -32,7 +33,7 @@ def uncertainty() -> None:
         "the answer open (a gap in the data, a decision boundary running into empty space), though not at every "
         "point far from the data."
     )
-    show_part(KEY, PARTS, DEFAULT_PART, SECTIONS)
+    show_part(KEY, page_state("un", PartChoice), PARTS, DEFAULT_PART, SECTIONS)
 
 
 ensure_router()

@@ -81,7 +81,7 @@ def test_playground_renders_untrained_run():
     at = _playground()
     assert [t.value for t in at.title] == ["Playground"]
     assert _warnings(at) == []
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     assert run.run.step == 0 and run.run.history == []
     assert run.twin is not None, "compare is on by default"
     assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
@@ -93,15 +93,15 @@ def test_playground_renders_untrained_run():
 
 def test_step_advances_the_run():
     at = _playground()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     steps_per_epoch = -(-run.exp.train_size // run.exp.batch_size)  # ceil
     for i in range(1, steps_per_epoch + 2):
         _button(at, "Step").click().run()
         assert not at.exception
-        assert at.session_state["pg_run"] is run, "Step must not rebuild the run"
+        assert at.session_state["pg"].run is run, "Step must not rebuild the run"
         assert run.run.step == i
         assert run.twin.step == i, "the twin trains step for step"
-        assert at.session_state["pg_running"] is False
+        assert at.session_state["pg"].running is False
     assert len(run.run.history) == 1 and run.run.epoch == 1
     assert len(run.twin.history) == 1
     assert any(f"Epoch 1 of 500 · step {steps_per_epoch + 1}" in c.value for c in at.caption)
@@ -109,19 +109,19 @@ def test_step_advances_the_run():
 
 def test_train_then_pause():
     at = _playground()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     _button(at, "Train").click().run()
     assert not at.exception
-    assert at.session_state["pg_running"] is True
+    assert at.session_state["pg"].running is True
     assert {b.label for b in at.button} >= {"Pause", "Step", "Reset"}
     # Every rerun while running trains one slice (the run_every timer does not fire in AppTest).
     before = run.run.step
     at.run()
     assert not at.exception
-    assert at.session_state["pg_run"] is run
+    assert at.session_state["pg"].run is run
     assert run.run.step > before > 0
     _button(at, "Pause").click().run()
-    assert at.session_state["pg_running"] is False
+    assert at.session_state["pg"].running is False
     paused = run.run.step
     at.run()
     assert run.run.step == paused, "a paused run must not train on a rerun"
@@ -130,7 +130,7 @@ def test_train_then_pause():
 
 def test_drop_rate_slider_changes_live_run_without_reset():
     at = _playground()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     for _ in range(3):
         _button(at, "Step").click().run()
     step, weights = run.run.step, run.run.model.linears[0].weight.detach().clone()
@@ -138,7 +138,7 @@ def test_drop_rate_slider_changes_live_run_without_reset():
     assert len(slider) == 1 and slider[0].key == "pg_p" and slider[0].value == 0.5
     slider[0].set_value(0.3).run()
     assert not at.exception
-    assert at.session_state["pg_run"] is run, "moving the drop rate must not rebuild the run"
+    assert at.session_state["pg"].run is run, "moving the drop rate must not rebuild the run"
     assert run.run.step == step
     assert run.exp.p == 0.3
     assert all(d.p == 0.3 for d in run.run.model.dropouts[1:])
@@ -152,12 +152,12 @@ def test_drop_rate_slider_changes_live_run_without_reset():
 
 def test_input_rate_and_learning_rate_change_in_place():
     at = _playground()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     _button(at, "Step").click().run()
     at.slider(key="pg_input_p").set_value(0.2).run()
     at.select_slider(key="pg_lr").set_value(0.001).run()
     assert not at.exception
-    assert at.session_state["pg_run"] is run and run.run.step == 1
+    assert at.session_state["pg"].run is run and run.run.step == 1
     assert run.run.model.dropouts[0].p == 0.2
     assert all(g["lr"] == 0.001 for g in run.run.optimizer.param_groups)
     assert all(g["lr"] == 0.001 for g in run.twin.optimizer.param_groups)
@@ -165,13 +165,13 @@ def test_input_rate_and_learning_rate_change_in_place():
 
 def test_changing_dataset_rebuilds_the_run():
     at = _playground()
-    old = at.session_state["pg_run"]
+    old = at.session_state["pg"].run
     for _ in range(2):
         _button(at, "Step").click().run()
     assert old.run.step == 2
     at.selectbox(key="pg_dataset").set_value("moons").run()
     assert not at.exception
-    new = at.session_state["pg_run"]
+    new = at.session_state["pg"].run
     assert new is not old
     assert new.exp.dataset == "moons" and new.run.step == 0
     assert at.query_params.get("dataset") in ("moons", ["moons"])
@@ -181,7 +181,7 @@ def test_compare_toggle_off_drops_the_twin():
     at = _playground()
     at.toggle(key="pg_compare").set_value(False).run()
     assert not at.exception
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     assert run.twin is None
     assert len(at.get("component_instance")) == 4
     assert at.query_params.get("compare") in ("0", ["0"])
@@ -191,20 +191,20 @@ def test_reset_starts_over_with_same_settings():
     at = _playground()
     at.slider(key="pg_p").set_value(0.3).run()
     _button(at, "Step").click().run()
-    old = at.session_state["pg_run"]
+    old = at.session_state["pg"].run
     _button(at, "Reset").click().run()
     assert not at.exception
-    new = at.session_state["pg_run"]
+    new = at.session_state["pg"].run
     assert new is not old and new.run.step == 0 and new.exp == old.exp
 
 
 def test_bad_hidden_widths_show_an_error_and_keep_the_run():
     at = _playground()
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     at.text_input(key="pg_hidden").set_value("12,abc").run()
     assert not at.exception
     assert any("Hidden layer widths" in e.value for e in at.error)
-    assert at.session_state["pg_run"] is run
+    assert at.session_state["pg"].run is run
 
 
 # --- links (query parameters) -------------------------------------------------
@@ -220,7 +220,7 @@ def test_invalid_link_parameters_warn_and_fall_back_to_defaults():
     assert at.session_state["pg_p"] == 0.5
     assert at.slider(key="pg_p").value == 0.5
     assert at.session_state["pg_dataset"] == "xor"
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     assert run.exp.p == 0.5 and run.exp.dataset == "xor"
     assert "bogus" not in at.query_params, "the page rewrites the link to the experiment it shows"
 
@@ -231,7 +231,7 @@ def test_an_mnist_link_warns_and_falls_back_to_the_toy_default():
     warning = _warnings(at)[0]
     assert warning.startswith("Link parameter not used: dataset: the Playground trains on 2-D toy data;"), warning
     assert "mnist" in warning and warning.endswith("using xor")
-    assert at.session_state["pg_run"].exp.dataset == "xor"
+    assert at.session_state["pg"].run.exp.dataset == "xor"
     assert "dataset" not in at.query_params
 
 
@@ -242,7 +242,7 @@ def test_image_experiments_in_a_link_warn_and_fall_back_to_toy_data():
     assert all("the Playground trains on 2-D toy data" in w for w in warnings)
     assert any("dataset" in w and "mnist" in w and "xor" in w for w in warnings)
     assert any("model" in w and "cnn" in w for w in warnings)
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     assert (run.exp.dataset, run.exp.model, run.exp.conv_p, run.exp.p) == ("xor", "mlp", 0.1, 0.3)
     assert at.selectbox(key="pg_dataset").value == "xor"
     assert run.run.model.layer_sizes[0] == 2
@@ -262,7 +262,7 @@ def test_valid_link_parameters_are_applied():
     assert at.selectbox(key="pg_dataset").value == "moons"
     assert at.text_input(key="pg_hidden").value == "32,32"
     assert at.toggle(key="pg_compare").value is False
-    run = at.session_state["pg_run"]
+    run = at.session_state["pg"].run
     assert (run.exp.p, run.exp.dataset, run.exp.hidden, run.exp.seed) == (0.3, "moons", (32, 32), 7)
     assert run.twin is None
     assert run.run.model.layer_sizes == [2, 32, 32, 2]
@@ -285,7 +285,7 @@ def test_inside_renders_the_default_reference_run_untrained():
     at = _inside()
     assert [t.value for t in at.title] == ["Inside the network"]
     assert _warnings(at) == []
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     assert run.run.model.layer_sizes == [784, 512, 512, 10], "the reference run of docs/dropout.md"
     assert run.twin is not None and run.run.step == 0
     assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
@@ -297,35 +297,35 @@ def test_inside_renders_the_default_reference_run_untrained():
 
 def test_inside_step_trains_the_run_and_its_twin():
     at = _inside(**SMALL_INSIDE)
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     for i in range(1, 4):
         _button(at, "Step").click().run()
         assert not at.exception
-        assert at.session_state["in_run"] is run and run.run.step == run.twin.step == i
+        assert at.session_state["in"].run is run and run.run.step == run.twin.step == i
     assert run.run.last_batch is not None and run.run.model.last_trace() is not None
 
 
 def test_inside_train_then_pause():
     at = _inside(**{**SMALL_INSIDE, "epochs": "200"})  # more steps than one slice trains
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     _button(at, "Train").click().run()
-    assert at.session_state["in_running"] is True
+    assert at.session_state["in"].running is True
     at.run()  # each rerun while running trains one slice (the timer does not fire in AppTest)
     assert not at.exception and run.run.step > 0
     _button(at, "Pause").click().run()
     paused = run.run.step
     at.run()
-    assert at.session_state["in_running"] is False and run.run.step == paused
+    assert at.session_state["in"].running is False and run.run.step == paused
 
 
 def test_inside_rates_change_in_place_and_the_layer_picker_chooses_the_panels_layer():
     at = _inside(**SMALL_INSIDE)
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     _button(at, "Step").click().run()
     at.slider(key="in_p").set_value(0.3).run()
     at.slider(key="in_input_p").set_value(0.1).run()
     assert not at.exception
-    assert at.session_state["in_run"] is run and run.run.step == 1
+    assert at.session_state["in"].run is run and run.run.step == 1
     assert [d.p for d in run.run.model.dropouts] == [0.1, 0.3, 0.3]
     layer = at.get("button_group")[0]
     assert layer.key == "in_layer" and layer.options == ["hidden 1", "hidden 2"]
@@ -336,25 +336,25 @@ def test_inside_rates_change_in_place_and_the_layer_picker_chooses_the_panels_la
 
 def test_inside_switching_to_the_cnn_rebuilds_with_channel_dropout():
     at = _inside(**SMALL_INSIDE)
-    old = at.session_state["in_run"]
+    old = at.session_state["in"].run
     at.radio(key="in_model").set_value("cnn").run()
     assert not at.exception
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     assert run is not old and run.is_cnn and run.layer_names == ["conv 1", "conv 2", "dense"]
     assert at.slider(key="in_conv_p").value == 0.1
     assert len(at.get("component_instance")) == INSIDE_CHARTS
     at.slider(key="in_conv_p").set_value(0.3).run()
-    assert at.session_state["in_run"] is run and [d.p for d in run.run.model.dropouts[1:3]] == [0.3, 0.3]
+    assert at.session_state["in"].run is run and [d.p for d in run.run.model.dropouts[1:3]] == [0.3, 0.3]
     assert _link(at)["model"] == "cnn"
 
 
 def test_inside_too_many_digits_are_refused_and_the_run_kept():
     at = _inside(**SMALL_INSIDE)
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     at.number_input(key="in_train_size").set_value(4950).run()
     assert not at.exception
     assert any(e.value.startswith("Not applied:") and "5000" in e.value for e in at.error), [e.value for e in at.error]
-    assert at.session_state["in_run"] is run
+    assert at.session_state["in"].run is run
 
 
 def test_inside_link_parameters_it_cannot_use_warn_and_fall_back():
@@ -366,7 +366,7 @@ def test_inside_link_parameters_it_cannot_use_warn_and_fall_back():
     assert any("p:" in w and "2" in w for w in warnings)
     assert any("noise" in w and "toy datasets only" in w for w in warnings)
     assert any("train_size" in w and "5000" in w for w in warnings)
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     assert (run.exp.dataset, run.exp.p, run.exp.noise, run.exp.train_size) == ("mnist", 0.5, 0.0, 4000)
 
 
@@ -380,6 +380,6 @@ def test_inside_says_how_the_variant_scales():
 def test_inside_valid_link_parameters_are_applied():
     at = _inside(**SMALL_INSIDE, model="cnn", conv_p="0.2", seed="3")
     assert _warnings(at) == []
-    run = at.session_state["in_run"]
+    run = at.session_state["in"].run
     assert (run.exp.model, run.exp.conv_p, run.exp.seed, run.exp.hidden) == ("cnn", 0.2, 3, (32, 16))
     assert at.radio(key="in_model").value == "cnn"

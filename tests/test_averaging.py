@@ -13,8 +13,8 @@ import torch
 
 from explorer import settings
 from explorer.theory.averaging import analysis as averaging
-from explorer.theory.averaging.analysis import (AveragingRuns, analysis_defaults, analysis_problems, analyze, exact_averages,
-                                inference_logits, mc_curve, thinned_logits, thinned_networks)
+from explorer.theory.averaging.analysis import exact_averages, inference_logits, mc_curve, thinned_logits, thinned_networks
+from explorer.theory.averaging.state import AveragingRuns, analysis_defaults, analysis_problems, analyze
 from explorer.dropout import probing
 from explorer.core.experiment import Experiment
 from explorer.core.model import MLP, MLPConfig

@@ -26,7 +26,7 @@ def _metrics(at) -> dict[str, str]:
 
 def test_the_part_opens_with_every_chart_and_the_identity_as_a_number():
     at = _averaging()
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     assert run.run.step == 0 and run.exp.hidden == (10,) and run.exp.dataset == "moons"
     assert len(at.get("component_instance")) == CHARTS
     metrics = _metrics(at)
@@ -39,50 +39,50 @@ def test_the_part_opens_with_every_chart_and_the_identity_as_a_number():
 
 def test_step_and_train_advance_the_run_and_the_analysis_follows():
     at = _averaging()
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     first = run.analysis()
     _button(at, "Step").click().run()
-    assert at.session_state["ta_run"] is run and run.run.step == 1
+    assert at.session_state["ta"].run is run and run.run.step == 1
     assert run.analysis() is not first and run.analysis().key[0] == 1
     at.sidebar.number_input(key="ta_epochs").set_value(2000).run()  # a tiny net: 300 epochs can pass in two slices
-    assert at.session_state["ta_run"] is run
+    assert at.session_state["ta"].run is run
     _button(at, "Train").click().run()
-    assert at.session_state["ta_running"] is True
+    assert at.session_state["ta"].running is True
     before = run.run.step
     at.run()  # each rerun while running trains one slice
     assert run.run.step > before and not at.exception
     _button(at, "Pause").click().run()
-    assert at.session_state["ta_running"] is False
+    assert at.session_state["ta"].running is False
 
 
 def test_k_and_the_input_rate_reach_the_analysis():
     at = _averaging()
     at.slider(key="ta_k").set_value(50).run()
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     assert run.k == 50 and any("MC average of k = 50" in m.value for m in at.markdown)
     at.sidebar.slider(key="ta_input_p").set_value(0.2).run()
-    assert at.session_state["ta_run"] is run, "a rate changes in place"
+    assert at.session_state["ta"].run is run, "a rate changes in place"
     assert _metrics(at)["Thinned networks run"] == "4,096"
     assert any("no longer exactly" in m.value for m in at.markdown)
 
 
 def test_too_many_units_is_a_sidebar_error_and_the_run_goes_on():
     at = _averaging()
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     at.sidebar.text_input(key="ta_hidden").set_value("16").run()
     assert not at.exception
     [error] = [e.value for e in at.sidebar.error]
     assert "Not applied: --hidden, --p, --input-p" in error and "at most 12 droppable units" in error
-    assert at.session_state["ta_run"] is run and run.exp.hidden == (10,)
+    assert at.session_state["ta"].run is run and run.exp.hidden == (10,)
     at.sidebar.text_input(key="ta_hidden").set_value("6,6").run()
     assert _metrics(at)["Thinned networks run"] == "4,096" and not at.sidebar.error
 
 
 def test_the_weight_scaling_variant_is_a_new_run_with_the_same_identity():
     at = _averaging()
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     at.sidebar.selectbox(key="ta_variant").set_value("weight-scaling").run()
-    new = at.session_state["ta_run"]
+    new = at.session_state["ta"].run
     assert new is not run and new.exp.variant == "weight-scaling"
     assert float(_metrics(at)["Geometric mean − weight scaling"]) < 1e-6
 
@@ -90,7 +90,7 @@ def test_the_weight_scaling_variant_is_a_new_run_with_the_same_identity():
 def test_a_link_sets_the_experiment_and_k_and_the_page_writes_them_back():
     at = _open(THEORY, part="averaging", p="0.3", hidden="8", dataset="xor", k="50")
     assert _warnings(at) == []
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     assert (run.exp.p, run.exp.hidden, run.exp.dataset, run.k) == (0.3, (8,), "xor", 50)
     assert at.slider(key="ta_k").value == 50 and _metrics(at)["Thinned networks run"] == "256"
     assert _link(at) == {"part": "averaging", "dataset": "xor", "hidden": "8", "p": "0.3", "k": "50"}
@@ -109,7 +109,7 @@ def test_a_link_exact_averaging_cannot_take_is_refused_with_its_rules_reasons():
     assert "needs one Bernoulli keep-mask per unit: standard or weight-scaling, not gaussian" in reasons["variant"]
     assert "at most 12 droppable units" in reasons["hidden"] and "--hidden 16" in reasons["hidden"]
     assert reasons["k"] == "must be between 1 and 200, got 0; using 10"
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     assert (run.exp.dataset, run.exp.hidden, run.exp.variant, run.k) == ("moons", (10,), "standard", 10)
     assert _link(at) == {"part": "averaging"} and not at.sidebar.error
     _button(at, "Step").click().run()
@@ -125,16 +125,16 @@ def test_too_many_units_refuses_the_links_width_and_keeps_its_rate():
         "enumerates 2^n thinned networks, at most 12 droppable units (2^12 = 4,096 networks); --hidden 11 with "
         "--p 0.5 and --input-p 0.2 gives 13; using 10",
         "Link parameter not used: unknown parameter 'bogus' ignored"]
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     assert (run.exp.hidden, run.exp.input_p) == ((10,), 0.2) and _metrics(at)["Thinned networks run"] == "4,096"
     assert _link(at) == {"part": "averaging", "input_p": "0.2"}
 
 
 def test_coming_back_to_the_part_keeps_its_settings_k_and_link():
     at = _open(THEORY, part="averaging", p="0.3", k="50")
-    run = at.session_state["ta_run"]
+    run = at.session_state["ta"].run
     at.segmented_control(key="th_part").set_value("l2").run()
     assert _link(at) == {"part": "l2"}
     at.segmented_control(key="th_part").set_value("averaging").run()
-    assert at.session_state["ta_run"] is run and at.slider(key="ta_k").value == 50
+    assert at.session_state["ta"].run is run and at.slider(key="ta_k").value == 50
     assert _link(at) == {"part": "averaging", "p": "0.3", "k": "50"} and _warnings(at) == []

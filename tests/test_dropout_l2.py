@@ -12,6 +12,7 @@ import pytest
 from sklearn.linear_model import Ridge
 
 from explorer.theory.l2 import analysis as l2
+from explorer.theory.l2.state import DropoutL2, analysis_defaults, analysis_problems, analyze, from_params
 from explorer.core.experiment import check, flag, to_params
 
 
@@ -67,14 +68,14 @@ def test_the_monte_carlo_dropout_loss_agrees_with_the_ridge_objective(data):
 
 
 def test_dropout_shrinks_features_evenly_and_weight_decay_spares_the_large_scale_ones():
-    lab = l2.DropoutL2(l2.analysis_defaults())
+    lab = DropoutL2(analysis_defaults())
     dropout_share, decay_share = lab.closed_form / lab.ols, lab.weight_decay / lab.ols
     assert decay_share[-1] > dropout_share[-1] and decay_share[0] < dropout_share[0]  # largest, smallest scale
     assert np.ptp(np.log(np.abs(dropout_share))) < np.ptp(np.log(np.abs(decay_share)))
 
 
 def test_weights_trained_with_masks_converge_to_the_closed_form():
-    lab = l2.DropoutL2(l2.analysis_defaults())  # 200 examples, 400 epochs of 20 steps, seed 0: ~1 s
+    lab = DropoutL2(analysis_defaults())  # 200 examples, 400 epochs of 20 steps, seed 0: ~1 s
     lab.advance()
     result = lab.summary()
     assert result["relative_distance"] < 0.02, result["relative_distance"]
@@ -88,8 +89,8 @@ def test_weights_trained_with_masks_converge_to_the_closed_form():
 
 
 def test_masks_are_fresh_per_example_and_step_and_the_rate_is_the_drop_rate():
-    exp = replace(l2.analysis_defaults(), input_p=0.3, train_size=40, epochs=2, batch_size=40)
-    run = l2.DropoutL2(exp).run
+    exp = replace(analysis_defaults(), input_p=0.3, train_size=40, epochs=2, batch_size=40)
+    run = DropoutL2(exp).run
     seen = []
     original = run.model.forward
     run.model.forward = lambda x: (seen.append((x != 0).float()), original(x))[1]
@@ -100,8 +101,8 @@ def test_masks_are_fresh_per_example_and_step_and_the_rate_is_the_drop_rate():
 
 
 def test_analyze_returns_plain_json_and_the_contract_fields():
-    exp = replace(l2.analysis_defaults(), train_size=32, epochs=5)
-    result = l2.analyze(exp)
+    exp = replace(analysis_defaults(), train_size=32, epochs=5)
+    result = analyze(exp)
     json.dumps(result, allow_nan=False)
     for key in ("rate", "closed_form", "trained", "ols", "weight_decay", "distance", "relative_distance", "seconds"):
         assert key in result
@@ -110,28 +111,28 @@ def test_analyze_returns_plain_json_and_the_contract_fields():
 
 
 def test_analysis_problems_name_the_flag():
-    defaults = l2.analysis_defaults()
-    assert check(defaults) == [] and l2.analysis_problems(defaults) == []
+    defaults = analysis_defaults()
+    assert check(defaults) == [] and analysis_problems(defaults) == []
     for change in ({"dataset": "moons"}, {"train_size": 8}, {"lr": 2.0}):
         [field] = change
         assert any(p.fields[0] == field and str(p).startswith(flag(field))
-                   for p in l2.analysis_problems(replace(defaults, **change)))
+                   for p in analysis_problems(replace(defaults, **change)))
     with pytest.raises(ValueError, match="--lr"):
-        l2.DropoutL2(replace(defaults, lr=2.0))
+        DropoutL2(replace(defaults, lr=2.0))
 
 
 def test_a_link_round_trips_through_the_fields_the_ridge_problem_reads():
-    defaults = l2.analysis_defaults()
+    defaults = analysis_defaults()
     exp = replace(defaults, input_p=0.3, train_size=120, noise=0.5, seed=7, epochs=50, lr=0.2, batch_size=20)
     link = to_params(exp, defaults)
     assert set(link) == set(l2.FIELDS)
-    assert l2.from_params(link, defaults) == (exp, [])
-    assert l2.from_params({}, exp) == (exp, [])
+    assert from_params(link, defaults) == (exp, [])
+    assert from_params({}, exp) == (exp, [])
 
 
 def test_a_link_refuses_other_fields_and_bad_values_name_the_parameter():
-    defaults = l2.analysis_defaults()
-    exp, warnings = l2.from_params({"p": "0.2", "dataset": "moons", "bogus": "1", "seed": "x", "input_p": "0.3"},
+    defaults = analysis_defaults()
+    exp, warnings = from_params({"p": "0.2", "dataset": "moons", "bogus": "1", "seed": "x", "input_p": "0.3"},
                                    defaults)
     assert exp == replace(defaults, input_p=0.3)
     assert warnings == ["p: the ridge problem does not use it (a linear model with input dropout)",
@@ -141,26 +142,26 @@ def test_a_link_refuses_other_fields_and_bad_values_name_the_parameter():
 
 
 def test_a_link_value_the_ridge_rules_refuse_falls_back_to_the_base():
-    defaults = l2.analysis_defaults()
-    exp, warnings = l2.from_params({"train_size": "5000", "lr": "2", "epochs": "300"}, defaults)
+    defaults = analysis_defaults()
+    exp, warnings = from_params({"train_size": "5000", "lr": "2", "epochs": "300"}, defaults)
     assert exp == replace(defaults, epochs=300)  # 5000 is a valid size elsewhere (toy sets): the ridge rule says no
     assert warnings == ["train_size: the ridge problem takes 16 to 2000 examples for its 8 features, got 5000; using 200",
                         "lr: the ridge trainer's step is lr × the stable step: at most 1, got 2; using 0.5"]
-    exp, [warning] = l2.from_params({"train_size": "30", "batch_size": "50"}, defaults)
+    exp, [warning] = from_params({"train_size": "30", "batch_size": "50"}, defaults)
     assert (exp.train_size, exp.batch_size) == (30, 10)  # the rule names the batch size first: it goes
     assert warning == "batch_size: at most the 30 examples (--train-size); using 10"
 
 
 def test_a_new_rate_needs_a_new_run():
-    lab = l2.DropoutL2(replace(l2.analysis_defaults(), epochs=2))
+    lab = DropoutL2(replace(analysis_defaults(), epochs=2))
     assert lab.apply(lab.exp, False) and not lab.apply(replace(lab.exp, input_p=0.2), False)
     assert set(lab.frame()) == {"weights", "distance"}
 
 
 def test_a_diverging_run_stops_and_analyze_says_which_flag():
-    exp = replace(l2.analysis_defaults(), input_p=0.9, batch_size=1, lr=1.0, train_size=2000, epochs=20, noise=2.0)
-    lab = l2.DropoutL2(exp)
+    exp = replace(analysis_defaults(), input_p=0.9, batch_size=1, lr=1.0, train_size=2000, epochs=20, noise=2.0)
+    lab = DropoutL2(exp)
     lab.advance()
     assert lab.run.diverged and lab.done and lab.run.epoch < 20
     with pytest.raises(ValueError, match="--lr 1: training diverged"):
-        l2.analyze(exp)
+        analyze(exp)

@@ -10,13 +10,13 @@ import pytest
 import torch
 
 from explorer.core.analysis import ANALYSES, Analysis, load_analysis
-from explorer.theory.l2.analysis import DropoutL2, analysis_defaults
+from explorer.theory.l2.state import DropoutL2, analysis_defaults
 from explorer.core.experiment import check, defaults_for, make_data
 from explorer.lab.state import Lab, lane
 from explorer.core.live_runs import LiveRun, LiveRuns, LiveTraining
 from explorer.uncertainty.regression.analysis import RegressionConfig
 from explorer.core.training import BoundedRun
-from explorer.uncertainty.maps.state import RegressionLive
+from explorer.uncertainty.regression.state import RegressionLive
 
 TINY = replace(defaults_for("moons"), train_size=20, val_size=20, hidden=(4,), epochs=3)
 

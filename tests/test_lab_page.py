@@ -14,7 +14,7 @@ LAB = "pages/lab.py"
 def test_the_page_opens_with_four_default_lanes():
     at = _open(LAB)
     assert [t.value for t in at.title] == ["Variants lab"]
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.variant for e in lab.lanes] == ["standard", "gaussian", "dropconnect", "early"]
     assert _warnings(at) == [] and _link(at)["variants"] == "standard,gaussian,dropconnect,early"
     assert len(at.dataframe) == 1 and len(at.dataframe[0].value) == 4  # the table, a row per lane
@@ -23,14 +23,14 @@ def test_the_page_opens_with_four_default_lanes():
 def test_step_trains_every_lane_one_step():
     at = _open(LAB)
     _button(at, "Step").click().run()
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [t.step for t in lab.trainers] == [1, 1, 1, 1]
     assert len(at.dataframe[0].value) == 4
 
 
 def test_a_link_names_the_lanes_and_bad_keys_are_reported():
     at = _open(LAB, variants="standard,bogus,multisample", dataset="moons", p="0.3")
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.variant for e in lab.lanes] == ["standard", "multisample"]
     assert lab.lanes[0].dataset == "moons" and lab.lanes[0].p == 0.3
     assert any("bogus" in w for w in _warnings(at))
@@ -38,7 +38,7 @@ def test_a_link_names_the_lanes_and_bad_keys_are_reported():
 
 def test_a_link_with_one_known_lane_warns_and_opens_the_default_lanes():
     at = _open(LAB, variants="standard,bogus")
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.variant for e in lab.lanes] == ["standard", "gaussian", "dropconnect", "early"]
     [warning] = [w for w in _warnings(at) if "variants:" in w]
     assert "bogus cannot run here" in warning and "the default ones" in warning
@@ -49,7 +49,7 @@ def test_a_link_with_a_lane_parameter_says_where_it_is_set():
     at = _open(LAB, variant="gaussian", schedule_cutoff="3", p="0.3")
     [warning] = _warnings(at)
     assert warning.startswith("Link parameter not used: variant, schedule_cutoff:") and "sidebar" in warning
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.p for e in lab.lanes] == [0.3] * 4  # the shared rate every lane starts from
     assert _link(at)["p"] == "0.3" and "variant" not in _link(at) and "schedule_cutoff" not in _link(at)
 
@@ -64,23 +64,23 @@ def test_fewer_than_two_lanes_is_a_warning_not_a_run():
 def test_a_lane_that_breaks_a_rule_is_a_sidebar_error_and_the_run_goes_on():
     at = _open(LAB, epochs="10")
     _button(at, "Step").click().run()
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     at.number_input(key="lab_lane_early_schedule_cutoff").set_value(20).run()
     assert any("Early dropout" in e.value and "after the last epoch" in e.value for e in at.sidebar.error)
-    assert not at.exception and at.session_state["lab_run"] is lab and len(at.dataframe[0].value) == 4
+    assert not at.exception and at.session_state["lab"].run is lab and len(at.dataframe[0].value) == 4
 
 
 def test_a_lanes_own_rate_makes_a_new_lab_and_the_link_keeps_the_shared_one():
     at = _open(LAB, p="0.3")
     at.sidebar.slider(key="lab_lane_gaussian_p").set_value(0.2).run()
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.p for e in lab.lanes] == [0.3, 0.2, 0.3, 0.3] and "q=0.2" in lab.labels[1]
     assert _link(at)["p"] == "0.3"
 
 
 def test_mnist_subset_with_the_mlp():
     at = _open(LAB, dataset="mnist", hidden="64", train_size="200", val_size="100", variants="standard,dropconnect")
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.model for e in lab.lanes] == ["mlp", "mlp"] and lab.lanes[0].dataset == "mnist"
     _button(at, "Step").click().run()
     assert [t.step for t in lab.trainers] == [1, 1] and not at.exception
@@ -89,7 +89,7 @@ def test_mnist_subset_with_the_mlp():
 def test_mnist_subset_and_the_cnn_with_dropblock():
     at = _open(LAB, dataset="mnist", model="cnn", hidden="32", train_size="200", val_size="100",
                variants="standard,dropblock")
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert [e.model for e in lab.lanes] == ["cnn", "cnn"] and lab.lanes[1].conv_variant == "dropblock"
     _button(at, "Step").click().run()
     assert [t.step for t in lab.trainers] == [1, 1] and not at.exception
@@ -98,5 +98,5 @@ def test_mnist_subset_and_the_cnn_with_dropblock():
 def test_changing_the_dataset_brings_its_defaults():
     at = _open(LAB)
     at.sidebar.selectbox(key="lab_dataset").set_value("mnist").run()
-    lab = at.session_state["lab_run"]
+    lab = at.session_state["lab"].run
     assert lab.lanes[0].dataset == "mnist" and lab.lanes[0].hidden == (256, 256) and lab.lanes[0].noise == 0.0

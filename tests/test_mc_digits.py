@@ -15,9 +15,9 @@ from explorer import settings
 from explorer.uncertainty.digits import figures as figures_mc_digits
 from explorer.core.experiment import flag, make_data
 from explorer.core.mc import mc_probabilities, predictive_summary
-from explorer.uncertainty.digits.analysis import (DigitsUncertainty, analysis_defaults, analysis_problems, analyze, averaging_analysis,
-                                k_matching, mc_error_curve, rotate, rotation_analysis, rotation_angles,
-                                weight_scaling_error)
+from explorer.uncertainty.digits.analysis import (averaging_analysis, k_matching, mc_error_curve, rotate,
+                                                  rotation_analysis, rotation_angles, weight_scaling_error)
+from explorer.uncertainty.digits.state import DigitsUncertainty, analysis_defaults, analysis_problems, analyze
 from explorer.core.model import MLP, MLPConfig
 
 

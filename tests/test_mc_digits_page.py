@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("streamlit")
 
 from explorer import settings  # noqa: E402
-from explorer.uncertainty.digits.analysis import analysis_defaults  # noqa: E402
+from explorer.uncertainty.digits.state import analysis_defaults  # noqa: E402
 from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
 
 UNCERTAINTY = "pages/uncertainty.py"
@@ -23,13 +23,13 @@ def fewer_digits(monkeypatch):
 
 def _digits():
     at = _open(UNCERTAINTY, part="digits")
-    assert "ud_run" in at.session_state, "the digits part did not draw"
+    assert at.session_state["ud"].run is not None, "the digits part did not draw"
     return at
 
 
 def test_the_digits_part_opens_untrained_with_every_chart_and_number():
     at = _digits()
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     assert run.run.model.layer_sizes == [784, 512, 512, 10] and run.twin is None and run.run.step == 0
     assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
     assert len(at.get("component_instance")) >= CHARTS
@@ -42,32 +42,32 @@ def test_the_digits_part_opens_untrained_with_every_chart_and_number():
 
 def test_step_trains_one_step_and_the_paused_curve_follows_it():
     at = _digits()
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     _button(at, "Step").click().run()
-    assert not at.exception and at.session_state["ud_run"] is run and run.run.step == 1
+    assert not at.exception and at.session_state["ud"].run is run and run.run.step == 1
     assert run.numbers["averaging"]["step"] == 1  # paused: computed for the step on screen
 
 
 def test_train_then_pause():
     at = _digits()
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     _button(at, "Train").click().run()
-    assert at.session_state["ud_running"] is True
+    assert at.session_state["ud"].running is True
     at.run()  # each rerun while running trains one slice (the timer does not fire in AppTest)
     assert not at.exception and run.run.step > 0
     _button(at, "Pause").click().run()
     paused = run.run.step
     at.run()
-    assert at.session_state["ud_running"] is False and run.run.step == paused
+    assert at.session_state["ud"].running is False and run.run.step == paused
 
 
 def test_rates_change_in_place_and_the_digit_and_t_choose_the_rotation():
     at = _digits()
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     _button(at, "Step").click().run()
     at.sidebar.slider(key="ud_p").set_value(0.3).run()
     at.sidebar.slider(key="ud_input_p").set_value(0.1).run()
-    assert not at.exception and at.session_state["ud_run"] is run and run.run.step == 1
+    assert not at.exception and at.session_state["ud"].run is run and run.run.step == 1
     assert [d.p for d in run.run.model.dropouts] == [0.1, 0.3, 0.3]
     [digit] = [g for g in at.get("button_group") if g.key == "ud_digit"]
     digit.set_value(run.digit_labels.index(7)).run()
@@ -79,19 +79,19 @@ def test_rates_change_in_place_and_the_digit_and_t_choose_the_rotation():
 
 def test_no_dropout_at_all_is_a_warning_and_a_new_seed_a_new_network():
     at = _digits()
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     at.sidebar.slider(key="ud_p").set_value(0.0).run()
     at.sidebar.slider(key="ud_input_p").set_value(0.0).run()
     assert not at.exception and any("nothing to average" in w for w in _warnings(at))
     at.sidebar.number_input(key="ud_seed").set_value(3).run()
-    assert not at.exception and at.session_state["ud_run"] is not run
-    assert at.session_state["ud_run"].exp.seed == 3
+    assert not at.exception and at.session_state["ud"].run is not run
+    assert at.session_state["ud"].run.exp.seed == 3
 
 
 def test_a_link_sets_the_rates_t_and_the_digit_and_is_written_back():
     at = _open(UNCERTAINTY, part="digits", p="0.3", input_p="0.1", epochs="5", passes="10", digit="7")
     assert _warnings(at) == []
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     assert (run.exp.p, run.exp.input_p, run.exp.epochs) == (0.3, 0.1, 5)
     assert run.numbers["rotation"]["digit"] == 7 and run.numbers["rotation"]["samples"] == 10
     assert _link(at) == {"part": "digits", "p": "0.3", "input_p": "0.1", "epochs": "5", "passes": "10", "digit": "7"}
@@ -108,7 +108,7 @@ def test_bad_and_refused_link_parameters_warn_and_fall_back():
                       ("model", "Inside page"), ("hidden", "no control"), ("variant", "standard dropout"),
                       ("train_size", "no control")]:
         assert any(w.startswith(f"Link parameter not used: {name}: ") and why in w for w in warnings), (name, warnings)
-    run = at.session_state["ud_run"]
+    run = at.session_state["ud"].run
     assert run.exp == analysis_defaults() and run.numbers["rotation"]["digit"] == 3
     assert run.numbers["rotation"]["samples"] == settings.MC_DIGITS_SAMPLES and _link(at) == {"part": "digits"}
 
@@ -117,4 +117,4 @@ def test_the_digits_part_visited_after_a_linked_part_keeps_its_defaults():
     at = _open(UNCERTAINTY, part="classification", p="0.4")
     at.segmented_control(key="un_part").set_value("digits").run()
     assert not at.exception and _warnings(at) == [] and _link(at) == {"part": "digits"}
-    assert at.session_state["ud_run"].exp.p == 0.5
+    assert at.session_state["ud"].run.exp.p == 0.5

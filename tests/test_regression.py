@@ -11,7 +11,7 @@ import torch.nn.functional as F
 
 from explorer import settings
 from explorer.uncertainty.regression.analysis import (RegressionConfig, RegressionData, RegressionTrainer, from_params,
-                                 make_regression_data, sample_x, to_params, true_function)
+                                                      make_regression_data, sample_x, to_params, true_function)
 
 TINY = RegressionConfig(train_size=30, hidden=(16, 16), epochs=3, batch_size=8)
 

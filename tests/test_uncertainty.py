@@ -16,8 +16,10 @@ from explorer.core.boundary import decision_grid
 from explorer.dropout.bernoulli import InvertedDropout
 from explorer.core.mc import predictive_summary
 from explorer.core.model import MLP, MLPConfig
-from explorer.uncertainty.regression.analysis import RegressionConfig
-from explorer.uncertainty.maps.state import MAPS_DEFAULT, MCMapsLive, RegressionLive, mc_grid, mc_regression, region_std
+from explorer.uncertainty.maps.analysis import mc_grid
+from explorer.uncertainty.maps.state import MAPS_DEFAULT, MCMapsLive
+from explorer.uncertainty.regression.analysis import RegressionConfig, mc_regression, region_std
+from explorer.uncertainty.regression.state import RegressionLive
 
 LN2 = math.log(2.0)
 TINY_MAPS = replace(MAPS_DEFAULT, train_size=20, val_size=20, hidden=(8, 8), epochs=3)

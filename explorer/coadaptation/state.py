@@ -16,6 +16,7 @@ every epoch (a callback on each trainer), so they can be followed over time.
 from __future__ import annotations
 
 import time
+from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
@@ -27,11 +28,22 @@ from explorer.core.datasets import Dataset
 from explorer.dropout import variants_for
 from explorer.core.experiment import Experiment, Problem, defaults_for, make_data
 from explorer.core.figures import Figure
-from explorer.core.live_runs import RUN_NAMES, LiveRuns, locked
+from explorer.core.live_runs import CURVES, RUN_NAMES, LiveRuns, locked
 from explorer.core.training import Trainer
 
 DEFAULT_DATASET = "mnist"
 Report = dict[str, Any]
+
+
+class Fig(StrEnum):
+    """The places of a frame's figures (the keys of ``frame()``), as the page reads them."""
+
+    CORRELATION = "correlation"
+    TRACKED = "tracked"
+    INTERACTION = "interaction"
+    ROBUSTNESS = "robustness"
+    IMPORTANCE = "importance"
+    CURVES = CURVES
 
 
 def analysis_defaults(dataset: str | None = None) -> Experiment:
@@ -110,13 +122,13 @@ class CoadaptationRuns(LiveRuns):
     def figure_builders(self, max_age: float = 0.0) -> dict[str, Callable[[], Figure]]:
         fig = figures_coadaptation
         return {
-            "correlation": lambda: fig.correlation_figure(self.analyses(max_age), self.layer,
-                                                          settings.COADAPT_MATRIX_UNITS),
-            "interaction": lambda: fig.interaction_figure(self.analyses(max_age)),
-            "importance": lambda: fig.importance_figure(
+            Fig.CORRELATION: lambda: fig.correlation_figure(self.analyses(max_age), self.layer,
+                                                            settings.COADAPT_MATRIX_UNITS),
+            Fig.INTERACTION: lambda: fig.interaction_figure(self.analyses(max_age)),
+            Fig.IMPORTANCE: lambda: fig.importance_figure(
                 {name: r["delta"] for name, r in self.analyses(max_age).items()}, self.layer),
-            "robustness": lambda: fig.robustness_figure(self.analyses(max_age), self.layer),
-            "tracked": lambda: fig.tracked_figure(self.tracked),
+            Fig.ROBUSTNESS: lambda: fig.robustness_figure(self.analyses(max_age), self.layer),
+            Fig.TRACKED: lambda: fig.tracked_figure(self.tracked),
             **super().figure_builders(),
         }
 

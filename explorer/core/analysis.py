@@ -16,9 +16,9 @@ from explorer.core.experiment import Experiment, Problem
 
 ANALYSES = {
     "coadaptation": "explorer.coadaptation.state",
-    "mc": "explorer.uncertainty.digits.analysis",
-    "ridge": "explorer.theory.l2.analysis",
-    "averaging": "explorer.theory.averaging.analysis",
+    "mc": "explorer.uncertainty.digits.state",
+    "ridge": "explorer.theory.l2.state",
+    "averaging": "explorer.theory.averaging.state",
 }
 
 

@@ -23,6 +23,7 @@ from explorer.core.training import LIVE_FIELDS, BoundedRun, Trainer
 
 RATE_FIELDS = ("p", "input_p", "conv_p")
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
+CURVES = "curves"  # the training curves' place in a frame; each state's ``Fig`` names the places its page reads
 TWIN_STEPS = 2  # the run and its twin alternate in chunks this short: neither runs ahead, slices end on time
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -143,7 +144,7 @@ class LiveRuns:
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
         """Every figure of the page, keyed by its place, as a function that builds it now."""
-        return {"curves": self.curves_figure}
+        return {CURVES: self.curves_figure}
 
     @locked
     def frame(self) -> dict[str, Figure]:

@@ -8,6 +8,7 @@ pictures change with every step, and looking never changes the run.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Any, Callable
 
 import numpy as np
@@ -19,8 +20,24 @@ from explorer.inside import analysis as inside
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment
 from explorer.core.figures import Figure
-from explorer.core.live_runs import LiveRuns, locked
+from explorer.core.live_runs import CURVES, LiveRuns, locked
 from explorer.core.training import Trainer
+
+
+class Fig(StrEnum):
+    """The places of a frame's figures (the keys of ``frame()``), as the page reads them."""
+
+    INPUTS = "inputs"
+    MASK = "mask"
+    PAIR = "pair"
+    HIST_VALUES = "hist_values"
+    HIST_UNITS = "hist_units"
+    ENSEMBLE = "ensemble"
+    MAPS_1 = "maps_1"  # the CNN's
+    MAPS_2 = "maps_2"
+    FEATURES = "features"  # the MLP's
+    TWIN_FEATURES = "twin_features"
+    CURVES = CURVES
 
 
 class Inspector(LiveRuns):
@@ -146,17 +163,17 @@ class Inspector(LiveRuns):
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
         builders: dict[str, Callable[[], Figure]] = {
-            "inputs": self.inputs_figure,
-            "mask": self.mask_figure,
-            "pair": self.pair_figure,
-            "hist_values": lambda: self.histogram_figure("values"),
-            "hist_units": lambda: self.histogram_figure("unit_means"),
-            "ensemble": self.ensemble_figure,
+            Fig.INPUTS: self.inputs_figure,
+            Fig.MASK: self.mask_figure,
+            Fig.PAIR: self.pair_figure,
+            Fig.HIST_VALUES: lambda: self.histogram_figure("values"),
+            Fig.HIST_UNITS: lambda: self.histogram_figure("unit_means"),
+            Fig.ENSEMBLE: self.ensemble_figure,
             **super().figure_builders(),
         }
         if self.is_cnn:
-            builders |= {"maps_1": lambda: self.maps_figure(0), "maps_2": lambda: self.maps_figure(1)}
+            builders |= {Fig.MAPS_1: lambda: self.maps_figure(0), Fig.MAPS_2: lambda: self.maps_figure(1)}
         else:
-            builders |= {"features": lambda: self.features_figure(self.run, "First-layer features · dropout"),
-                         "twin_features": lambda: self.features_figure(self.twin, "First-layer features · no dropout")}
+            builders |= {Fig.FEATURES: lambda: self.features_figure(self.run, "First-layer features · dropout"),
+                         Fig.TWIN_FEATURES: lambda: self.features_figure(self.twin, "First-layer features · no dropout")}
         return builders

@@ -27,12 +27,17 @@ from explorer.dropout.schedules import SCHEDULES
 from explorer.dropout.uniform import CAP_RATE, MAX_BETA
 from explorer.core.experiment import PARAMS, Experiment, build
 from explorer.core.figures import Figure
-from explorer.core.live_runs import locked
+from explorer.core.live_runs import CURVES, locked
 from explorer.core.training import Trainer
 
 # The fields in which lanes may differ; every other field is shared.
 DROPOUT_FIELDS = ("p", "input_p", "conv_p", "variant", "conv_variant", "inference", *PARAMS)
 LANE_STEPS = 1  # each lane's turn, in steps: one, so a slow lane (DropConnect on MNIST) delays a frame least
+
+
+def noise_place(index: int) -> str:
+    """The place in a frame of lane ``index``'s noise picture (the curves' is ``CURVES``)."""
+    return f"noise {index}"
 
 
 def lane(base: Experiment, key: str, **changes: object) -> Experiment:
@@ -160,8 +165,8 @@ class Lab:
     @locked
     def frame(self, seed: int = 0) -> dict[str, Figure]:
         """The curves and every lane's noise picture (masks drawn from ``seed``)."""
-        result = {"curves": self.curves_figure()}
-        result.update({f"noise {i}": self.noise_figure(i, seed) for i in range(len(self.lanes))})
+        result = {CURVES: self.curves_figure()}
+        result.update({noise_place(i): self.noise_figure(i, seed) for i in range(len(self.lanes))})
         return result
 
 

@@ -6,6 +6,7 @@ by the benchmark or built in a notebook.
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Callable
 
 from explorer import settings
@@ -14,8 +15,18 @@ from explorer.core.boundary import decision_grid, extent
 from explorer.core.datasets import make_toy
 from explorer.core.experiment import Experiment
 from explorer.core.figures import Figure
-from explorer.core.live_runs import LiveRuns
+from explorer.core.live_runs import CURVES, LiveRuns
 from explorer.core.training import Trainer
+
+
+class Fig(StrEnum):
+    """The places of a frame's figures (the keys of ``frame()``), as the page reads them."""
+
+    BOUNDARY = "boundary"
+    NETWORK = "network"
+    KEPT = "kept"
+    TWIN = "twin"
+    CURVES = CURVES
 
 
 class Playground(LiveRuns):
@@ -57,11 +68,11 @@ class Playground(LiveRuns):
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
         builders: dict[str, Callable[[], Figure]] = {
-            "boundary": lambda: self.boundary_figure(self.run, f"Dropout q = {self.run.model.hidden_rate:g}"),
-            "network": self.network_figure,
-            "kept": self.kept_figure,
+            Fig.BOUNDARY: lambda: self.boundary_figure(self.run, f"Dropout q = {self.run.model.hidden_rate:g}"),
+            Fig.NETWORK: self.network_figure,
+            Fig.KEPT: self.kept_figure,
             **super().figure_builders(),
         }
         if self.twin is not None:
-            builders["twin"] = lambda: self.boundary_figure(self.twin, "No dropout (twin)")
+            builders[Fig.TWIN] = lambda: self.boundary_figure(self.twin, "No dropout (twin)")
         return builders

@@ -1,4 +1,4 @@
-"""The Theory page's "Exact model averaging" part: widgets → ``explorer.theory.averaging.AveragingRuns``, then draw.
+"""The Theory page's "Exact model averaging" part: widgets → ``theory.averaging.state.AveragingRuns``, then draw.
 
 A tiny network trains live with dropout; every frame runs all 2^n of its
 thinned networks and sets weight scaling and MC averaging against their exact
@@ -12,13 +12,15 @@ from dataclasses import replace
 import streamlit as st
 
 from explorer import settings
-from explorer.theory.averaging.analysis import DEFAULT_K, KEPT_SCALE, AveragingRuns, analysis_defaults, analysis_problems
+from explorer.theory.averaging.analysis import KEPT_SCALE
+from explorer.theory.averaging.state import DEFAULT_K, AveragingRuns, Fig, analysis_defaults, analysis_problems
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, parse_field, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "ta_"
+KEY = "ta_"  # prefix of this part's widget keys
 PAGE = "the averaging part trains a tiny MLP on 2-D toy data"
 CONTROLS = {"dataset", "train_size", "noise", "variant", "p", "input_p", "hidden", "activation", "optimizer", "lr",
             "batch_size", "weight_decay", "max_norm", "epochs", "seed"}  # the fields the sidebar shows
@@ -27,6 +29,11 @@ RULED = ("dataset", "model", "variant", "hidden")  # link values exact averaging
 
 def _make(exp: Experiment, compare: bool = False) -> AveragingRuns:
     return AveragingRuns(exp)
+
+
+def _state() -> LiveState[AveragingRuns]:
+    """This session's averaging part: its run, whether it trains, the link's warnings."""
+    return page_state("ta", LiveState[AveragingRuns])
 
 
 def _refusals(base: Experiment, params: dict[str, str]) -> dict[str, form.Refusal]:
@@ -64,13 +71,13 @@ def _load_settings(link: dict[str, str], run: AveragingRuns | None) -> None:
     if warnings is not None:
         st.session_state[KEY + "k"] = k
         warnings += extra
-    form.show_link_warnings(KEY, warnings)
+    form.show_link_warnings(_state(), warnings)
 
 
 def _controls(link: dict[str, str]) -> Experiment:
     """The sidebar; the experiment it describes, or the running one when the widgets break a rule."""
-    s, sb = st.session_state, st.sidebar
-    run: AveragingRuns | None = s.get(KEY + "run")
+    sb = st.sidebar
+    run = _state().run
     _load_settings(link, run)
     sb.header("Data")
     sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
@@ -146,10 +153,10 @@ def _metrics(report: dict) -> None:
 
 
 def _draw(run: AveragingRuns, running: bool) -> None:
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     frame, report = run.frame(), run.report((run.k,))
     every = settings.AVERAGING_SLOW_SECONDS if running else 0.0
-    live_chart(frame["maps"], KEY + "fig_maps", every)
+    live_chart(frame[Fig.MAPS], KEY + "fig_" + Fig.MAPS, every)
     st.caption(
         "Shade: the predicted P(blue), the line where it is ½; dots: the training points. Left to right: the exact "
         "expectation of dropout's prediction (every thinned network, weighted by the probability of its mask), "
@@ -168,14 +175,14 @@ def _draw(run: AveragingRuns, running: bool) -> None:
                "above the table says), not the arithmetic one: where the thinned networks disagree, the two differ; "
                "yet they almost always pick the same class.")
 
-    live_chart(frame["difference"], KEY + "fig_difference", every)
+    live_chart(frame[Fig.DIFFERENCE], KEY + "fig_" + Fig.DIFFERENCE, every)
     st.caption("Each approximation's P(blue) minus the exact mean's, on one colour scale: blue where it says blue "
                "more strongly, orange where less; the line is the exact boundary. **Reading guide:** weight "
                "scaling's error is systematic: it sits where the thinned networks disagree (often away from the "
                "data, where their ReLU pieces extrapolate differently) and stays put however often you look. MC's "
                "error is the luck of the k networks drawn: it changes with every draw and shrinks as k grows.")
 
-    live_chart(frame["mc_curve"], KEY + "fig_mc_curve", every)
+    live_chart(frame[Fig.MC_CURVE], KEY + "fig_" + Fig.MC_CURVE, every)
     st.caption(f"Mean |P_MC − P_exact| over the validation points, for each k, averaged over "
                f"{settings.AVERAGING_MC_DRAWS} independent draws of k networks (the band: 10–90 % of the draws); "
                "dashed: weight scaling's error, dotted: the geometric mean's. **Reading guide:** on log–log axes "
@@ -184,7 +191,7 @@ def _draw(run: AveragingRuns, running: bool) -> None:
                "Srivastava et al. (2014, Fig. 11) found about 50 samples on MNIST, but measured a different "
                "quantity: test classification error, not the distance |ΔP| to the exact mean drawn here.")
 
-    live_chart(frame["curves"], KEY + "fig_curves", every)
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, every)
     st.caption("Training (solid) and validation (dashed) of the network with dropout, in inference mode.")
 
 
@@ -213,11 +220,12 @@ def averaging_section(link: dict[str, str]) -> dict[str, str]:
     exp = _controls(link)
     st.markdown("A network with n ≤ 12 droppable units trains 2ⁿ thinned networks: few enough to run **every one** "
                 "and average them exactly, live, against weight scaling and Monte-Carlo averaging.")
-    run = controls.current_run(KEY, exp, False, _make)
-    running, aside = controls.toolbar(KEY, run, _make, 4.4)
+    state = _state()
+    run = controls.current_run(state, exp, False, _make)
+    running, aside = controls.toolbar(state, run, _make, 4.4)
     aside.slider("MC samples k", 1, settings.AVERAGING_MAX_K, key=KEY + "k",
                   help="Thinned networks sampled and averaged, as MC dropout does at test time.")
     run.select(st.session_state[KEY + "k"], settings.AVERAGING_SLOW_SECONDS if running else 0.0)
-    controls.live(KEY, running, _draw, settings.AVERAGING_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.AVERAGING_FRAME_INTERVAL)
     _derivation()
     return to_params(exp, analysis_defaults()) | form.changed_param("k", st.session_state[KEY + "k"], DEFAULT_K)

@@ -1,4 +1,4 @@
-"""The Theory page's "Dropout as L2" part: widgets → ``explorer.theory.l2.DropoutL2``, then draw.
+"""The Theory page's "Dropout as L2" part: widgets → ``explorer.theory.l2.state.DropoutL2``, then draw.
 
 A linear model trains with input dropout masks next to the closed form of the
 ridge problem dropout amounts to; the trained weights converge to it.
@@ -9,14 +9,20 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
-from explorer.theory.l2.analysis import DropoutL2, analysis_defaults, analysis_problems, from_params
+from explorer.theory.l2.state import DropoutL2, Fig, analysis_defaults, analysis_problems, from_params
 from explorer.core.experiment import Experiment, to_params
 from pages.ui import controls, form
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "l2_"
+KEY = "l2_"  # prefix of this part's widget keys
 STEPS = (0.05, 0.1, 0.2, 0.5, 1.0)  # shares of the stable step
 BATCHES = (5, 10, 20, 50)
+
+
+def _state() -> LiveState[DropoutL2]:
+    """This session's L2 part: its run, whether it trains, the link's warnings."""
+    return page_state("l2", LiveState[DropoutL2])
 
 
 def _load_settings(link: dict[str, str], run: DropoutL2 | None) -> None:
@@ -27,13 +33,13 @@ def _load_settings(link: dict[str, str], run: DropoutL2 | None) -> None:
         s.pop(KEY + "p", None)    # (load_settings refills when "p" is missing; this part has no widget for it)
     exp, warnings = from_params(link, run.exp if run else analysis_defaults())
     loaded = form.load_settings(KEY, exp, {}, {}, "", None) is not None  # the widgets had no state: now exp's
-    form.show_link_warnings(KEY, warnings if loaded else None)
+    form.show_link_warnings(_state(), warnings if loaded else None)
 
 
 def _controls(link: dict[str, str]) -> Experiment | None:
     """The sidebar; the experiment it describes, or the running one when the widgets break a rule."""
     s, sb = st.session_state, st.sidebar
-    run: DropoutL2 | None = s.get(KEY + "run")
+    run = _state().run
     _load_settings(link, run)
     sb.header("Dropout as L2")
     sb.slider("Input drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "input_p",
@@ -62,15 +68,15 @@ def _numbers(lab: DropoutL2) -> str:
 
 
 def _draw(lab: DropoutL2, running: bool) -> None:
-    st.caption(controls.status(KEY, lab, running))
+    st.caption(controls.status(_state(), lab, running))
     if lab.run.diverged:
         st.error(f"Training diverged at epoch {lab.run.epoch}: the step is too large for the masks' noise. "
                  "Choose a smaller step or a larger batch in the sidebar.")
     frame = lab.frame()
-    live_chart(frame["weights"], KEY + "fig_weights")
+    live_chart(frame[Fig.WEIGHTS], KEY + "fig_" + Fig.WEIGHTS)
     left, right = st.columns([1.5, 1])
     with left:
-        live_chart(frame["distance"], KEY + "fig_distance")
+        live_chart(frame[Fig.DISTANCE], KEY + "fig_" + Fig.DISTANCE)
     with right:
         st.markdown(_numbers(lab))
         st.caption("Reading guide: the green bars (trained with masks) settle on the blue ones (the closed form). "
@@ -104,9 +110,10 @@ def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
     if exp is None:
         st.warning("Fix the settings marked in the sidebar to train.")
         return {}
-    lab = controls.current_run(KEY, exp, False, DropoutL2)
-    running, aside = controls.toolbar(KEY, lab, DropoutL2)
+    state = _state()
+    lab = controls.current_run(state, exp, False, DropoutL2)
+    running, aside = controls.toolbar(state, lab, DropoutL2)
     aside.caption("A new rate or setting is a new problem: training starts afresh.")
-    controls.live(KEY, running, _draw, settings.RIDGE_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.RIDGE_FRAME_INTERVAL)
     _derivation()
     return to_params(exp, analysis_defaults())

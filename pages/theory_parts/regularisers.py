@@ -7,18 +7,22 @@ run stopped at its best validation loss.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import streamlit as st
 
 from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
+from explorer.core.live_runs import CURVES
 from explorer.core.mnist import SUBSET_SIZE
 from explorer.theory.regularisers.state import DEFAULT_DATASET, Comparison, comparison_defaults
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "rg_"
+KEY = "rg_"  # prefix of this part's widget keys
 DATASETS = (*TOY_DATASETS, "mnist")
 DECAYS = (1e-5, 1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 0.1)
 RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1)
@@ -30,28 +34,41 @@ REFUSALS = {
 }
 
 
+@dataclass
+class RegularisersState(LiveState[Comparison]):
+    """The part's live state, and a dataset just chosen, whose defaults the next run loads."""
+
+    defaults: str = ""
+
+
 def _make(exp: Experiment, compare: bool = False) -> Comparison:
     return Comparison(exp, shared_data(exp))
+
+
+def _state() -> RegularisersState:
+    """This session's comparison part: its runs, whether they train, the link's warnings, a dataset just chosen."""
+    return page_state("rg", RegularisersState)
 
 
 def _dataset_changed() -> None:
     """A new dataset brings its own defaults (a toy set's or the MNIST subset's): the next run refills the
     widgets from them (``form.load_settings`` refills when its key is missing)."""
     s = st.session_state
-    s[KEY + "defaults"] = s[KEY + "dataset"]
+    _state().defaults = s[KEY + "dataset"]
     del s[KEY + "p"]
 
 
 def _load_settings(link: dict[str, str], run: Comparison | None) -> None:
     """The widgets' state when they have none: a dataset just chosen, or the link's (first visit) brings its
     defaults, as the dataset picker does; else the link's settings over the session's run or the defaults."""
-    s, params = st.session_state, dict(link)
-    named = s.pop(KEY + "defaults", None) or params.get("dataset", "").strip()
+    state, params = _state(), dict(link)
+    named = state.defaults or params.get("dataset", "").strip()
+    state.defaults = ""
     chosen = named if named in DATASETS else None
     warnings = form.load_settings(KEY, comparison_defaults(chosen), params, REFUSALS,
                                   "the comparison trains on toy data or the embedded MNIST subset",
                                   None if chosen or not run else run.exp)
-    form.show_link_warnings(KEY, warnings)
+    form.show_link_warnings(state, warnings)
 
 
 def _link(exp: Experiment) -> dict[str, str]:
@@ -62,7 +79,7 @@ def _link(exp: Experiment) -> dict[str, str]:
 
 def _controls(link: dict[str, str]) -> Experiment:
     s, sb = st.session_state, st.sidebar
-    run: Comparison | None = s.get(KEY + "run")
+    run = _state().run
     _load_settings(link, run)
     sb.header("The overfitting problem")
     sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
@@ -103,8 +120,8 @@ def _table(comparison: Comparison) -> None:
 
 
 def _draw(comparison: Comparison, running: bool) -> None:
-    st.caption(controls.status(KEY, comparison, running) + " · 3 runs")
-    live_chart(comparison.frame()["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)
+    st.caption(controls.status(_state(), comparison, running) + " · 3 runs")
+    live_chart(comparison.frame()[CURVES], KEY + "fig_" + CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption("Solid: training; dashed: validation (whole sets, dropout off). The star and dotted line: early "
                "stopping, the unregularised run's epoch of lowest validation loss; it is the same run, stopped there.")
     _table(comparison)
@@ -120,8 +137,9 @@ def regularisers_section(link: dict[str, str]) -> dict[str, str]:
                 "regularisation**, with **dropout**, and with **weight decay**. **Early stopping** needs no run "
                 "of its own: it is the first run, stopped at its best validation epoch.")
     exp = _controls(link)
-    comparison = controls.current_run(KEY, exp, False, _make)
-    running, aside = controls.toolbar(KEY, comparison, _make)
+    state = _state()
+    comparison = controls.current_run(state, exp, False, _make)
+    running, aside = controls.toolbar(state, comparison, _make)
     aside.caption("Changing a setting starts the three runs afresh.")
-    controls.live(KEY, running, _draw, settings.REGULARISERS_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.REGULARISERS_FRAME_INTERVAL)
     return _link(exp)

@@ -1,6 +1,6 @@
 """Train / Pause / Step / Reset and the live fragment: how every live page trains while it draws.
 
-The run (a ``live_runs.LiveRun``) lives in ``st.session_state``. While training, a
+The run (a ``live_runs.LiveRun``) lives in the page's ``LiveState``. While training, a
 fragment reruns every few tenths of a second, trains for a bounded time and
 redraws; Streamlit only acts on a click between script runs, so a pure torch
 loop would block Pause, and bounded slices keep it responsive. Train and Pause
@@ -17,68 +17,67 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.live_runs import LiveRun, LiveTraining
+from pages.ui.state import LiveState, R
 
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 
 
-def current_run(prefix: str, exp: Any, compare: bool, make: Make) -> LiveRun:
+def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[Any, bool], R]) -> R:
     """The session's run, adjusted in place when possible, rebuilt when the change needs new weights."""
-    run: LiveRun | None = st.session_state.get(prefix + "run")
+    run = state.run
     if run is None or not run.apply(exp, compare):
-        _replace(prefix, make(exp, compare))
-        run = st.session_state[prefix + "run"]
+        run = make(exp, compare)
+        _replace(state, run)
     return run
 
 
-def _replace(prefix: str, run: LiveRun) -> None:
-    st.session_state[prefix + "run"] = run
-    st.session_state[prefix + "clock"] = deque(maxlen=20)
+def _replace(state: LiveState, run: LiveRun) -> None:
+    state.run, state.clock = run, deque(maxlen=20)
 
 
-def _set_running(prefix: str, on: bool) -> None:
-    st.session_state[prefix + "running"] = on
+def _set_running(state: LiveState, on: bool) -> None:
+    state.running = on
 
 
-def _step(prefix: str) -> None:
-    st.session_state[prefix + "running"] = False
-    st.session_state[prefix + "run"].advance(max_steps=1)
+def _step(state: LiveState) -> None:
+    state.running = False
+    state.run.advance(max_steps=1)
 
 
-def _reset(prefix: str, make: Make) -> None:
-    run: LiveRun = st.session_state[prefix + "run"]
-    _replace(prefix, make(run.exp, run.compare))
-    st.session_state[prefix + "running"] = False
+def _reset(state: LiveState, make: Make) -> None:
+    _replace(state, make(state.run.exp, state.run.compare))
+    state.running = False
 
 
-def buttons(prefix: str, run: LiveRun, make: Make, columns: list) -> bool:
+def buttons(state: LiveState, run: LiveRun, make: Make, columns: list) -> bool:
     """Train (or Pause), Step and Reset in the first three ``columns``; returns whether the run is training."""
-    running = st.session_state.setdefault(prefix + "running", False)
+    running = state.running
     if running:
-        columns[0].button("Pause", on_click=_set_running, args=(prefix, False), type="primary", width="stretch")
+        columns[0].button("Pause", on_click=_set_running, args=(state, False), type="primary", width="stretch")
     else:
-        columns[0].button("Train", on_click=_set_running, args=(prefix, True), type="primary", width="stretch",
+        columns[0].button("Train", on_click=_set_running, args=(state, True), type="primary", width="stretch",
                           disabled=run.done)
-    columns[1].button("Step", on_click=_step, args=(prefix,), width="stretch", disabled=run.done,
+    columns[1].button("Step", on_click=_step, args=(state,), width="stretch", disabled=run.done,
                       help="One training step, then pause.")
-    columns[2].button("Reset", on_click=_reset, args=(prefix, make), width="stretch",
+    columns[2].button("Reset", on_click=_reset, args=(state, make), width="stretch",
                       help="New weights from the seed; epoch 0.")
     return running
 
 
-def toolbar(prefix: str, run: LiveRun, make: Make, aside: float = 4.0) -> tuple[bool, Any]:
+def toolbar(state: LiveState, run: LiveRun, make: Make, aside: float = 4.0) -> tuple[bool, Any]:
     """Train (or Pause), Step and Reset in a row, and the row's rest (``aside`` times a button's width) for the
     page's own control or caption; returns whether the run is training, and that last column."""
     top = st.columns([1, 1, 1, aside], vertical_alignment="center")
-    return buttons(prefix, run, make, top), top[3]
+    return buttons(state, run, make, top), top[3]
 
 
-def status(prefix: str, run: LiveTraining, running: bool) -> str:
+def status(state: LiveState, run: LiveTraining, running: bool) -> str:
     """Epoch, step and state; while training, epochs and screen updates per second over the last frames."""
-    state = "training" if running else ("finished" if run.done else "paused")
-    text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {state}"
+    phase = "training" if running else ("finished" if run.done else "paused")
+    text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {phase}"
     if not running:
         return text
-    clock: deque = st.session_state[prefix + "clock"]
+    clock = state.clock
     clock.append((time.perf_counter(), run.run.epoch))
     seconds = clock[-1][0] - clock[0][0]
     if len(clock) < 2 or seconds <= 0:
@@ -86,7 +85,7 @@ def status(prefix: str, run: LiveTraining, running: bool) -> str:
     return text + f" · {(clock[-1][1] - clock[0][1]) / seconds:.1f} epochs/s · {(len(clock) - 1) / seconds:.1f} updates/s"
 
 
-def live(prefix: str, running: bool, draw: Callable[[LiveRun, bool], None],
+def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
          interval: float = settings.FRAME_INTERVAL) -> None:
     """Run the page's live part: while ``running``, every ``interval`` s a fragment trains, then calls ``draw``.
 
@@ -94,24 +93,23 @@ def live(prefix: str, running: bool, draw: Callable[[LiveRun, bool], None],
     share (settings.IDLE_SHARE) leave, so a page whose drawing is slow (or a
     slow machine) trains less per frame instead of running frames back to back.
     """
-    run: LiveRun = st.session_state[prefix + "run"]
-    timer = interval if running and not run.done else None
+    timer = interval if running and not state.run.done else None
 
     @st.fragment(run_every=timer)
     def fragment() -> None:
         # Streamlit may hand a click on Pause, Step or Reset to a fragment run;
         # the controls outside the fragment are then redrawn by a full run.
-        if st.session_state[prefix + "running"] != running:
+        if state.running != running:
             st.rerun()
-        current: LiveRun = st.session_state[prefix + "run"]
+        current = state.run
         if running:
-            drawing = st.session_state.get(prefix + "draw_seconds", 0.0)
+            drawing = state.draw_seconds
             current.advance(max_seconds=max(settings.MIN_SLICE_SECONDS, (1 - settings.IDLE_SHARE) * interval - drawing))
             if current.done:
-                st.session_state[prefix + "running"] = False
+                state.running = False
                 st.rerun()
         start = time.perf_counter()
         draw(current, running)
-        st.session_state[prefix + "draw_seconds"] = time.perf_counter() - start
+        state.draw_seconds = time.perf_counter() - start
 
     fragment()

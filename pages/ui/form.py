@@ -1,9 +1,10 @@
 """The sidebar form of the live pages: a link's parameters in, widgets, an ``Experiment`` out.
 
 Each page keeps its widgets' values in ``st.session_state`` under its own
-prefix, one key per ``Experiment`` field. On the page's first run in a session
-they come from the link (``st.query_params``); when the person comes back to
-the page they come from the run the session kept. The widgets for the fields
+prefix, one key per ``Experiment`` field (the rest of its state is a
+``pages.ui.state`` dataclass). On the page's first run in a session they come
+from the link (``st.query_params``); when the person comes back to the page
+they come from the run the session kept. The widgets for the fields
 every page shares are drawn here, so both pages offer the same controls.
 """
 
@@ -20,6 +21,7 @@ from explorer.dropout.params import Param
 from explorer.core.experiment import PARAMS, Experiment, check, format_field, from_params, parse_field
 from explorer.core.model import ACTIVATIONS
 from explorer.core.training import OPTIMIZERS
+from pages.ui.state import LiveState
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
 BATCH_SIZES = (1, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -62,11 +64,11 @@ def changed_param(name: str, value: int, default: int) -> dict[str, str]:
     return {} if value == default else {name: str(value)}
 
 
-def show_link_warnings(prefix: str, warnings: list[str] | None) -> None:
+def show_link_warnings(state: LiveState, warnings: list[str] | None) -> None:
     """Show the link's warnings on every rerun: those of the run that loaded the settings (``warnings``), kept."""
     if warnings is not None:
-        st.session_state[prefix + "warnings"] = warnings
-    for warning in st.session_state.get(prefix + "warnings", []):
+        state.warnings = warnings
+    for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
 
 

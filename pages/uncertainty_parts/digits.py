@@ -1,6 +1,6 @@
 """The Uncertainty page's MNIST part: MC averaging vs weight scaling (Fig. 11) and a digit rotated away.
 
-Wires the sidebar to ``explorer.uncertainty.digits.DigitsUncertainty`` and draws its
+Wires the sidebar to ``explorer.uncertainty.digits.state.DigitsUncertainty`` and draws its
 figures; the live training loop is ``pages.ui.controls``. The digits are the
 embedded MNIST subset, parsed once per server and shared read-only by every
 session. Its settings come from the page's link (``pages.ui.parts``) and go back to it.
@@ -15,12 +15,14 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
-from explorer.uncertainty.digits.analysis import DEFAULT_DIGIT, MILESTONES, DigitsUncertainty, analysis_defaults, analysis_problems
+from explorer.uncertainty.digits.analysis import MILESTONES
+from explorer.uncertainty.digits.state import DEFAULT_DIGIT, DigitsUncertainty, Fig, analysis_defaults, analysis_problems
 from pages.ui import controls, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "ud_"  # prefix of this section's session-state keys
+KEY = "ud_"  # prefix of this part's widget keys
 DEFAULT = analysis_defaults()
 PAGE = "the MNIST digits part trains a 784-512-512-10 MLP on the embedded digits"
 # The link holds what the sidebar shows: the drop rates, the epochs and the seed (and T and the digit).
@@ -38,11 +40,16 @@ def _make(exp: Experiment, compare: bool) -> DigitsUncertainty:
     return DigitsUncertainty(exp, shared_data(replace(DEFAULT, seed=exp.seed)))  # the default split, whatever the run
 
 
+def _state() -> LiveState[DigitsUncertainty]:
+    """This session's digits part: its run, whether it trains, the link's warnings."""
+    return page_state("ud", LiveState[DigitsUncertainty])
+
+
 def _settings(link: dict[str, str]) -> tuple[Experiment, int | None]:
     """The sidebar's network settings, from the link on the part's first visit: the experiment they describe, and
     the link's digit (a class) when it has just been read."""
     s, sb = st.session_state, st.sidebar
-    run: DigitsUncertainty | None = s.get(KEY + "run")
+    run = _state().run
     params = dict(link)
     passes, extra = form.whole_param(params, "passes", 2, settings.MAX_MC_SAMPLES, settings.MC_DIGITS_SAMPLES)
     digit, more = form.whole_param(params, "digit", 0, 9, DEFAULT_DIGIT)
@@ -50,7 +57,7 @@ def _settings(link: dict[str, str]) -> tuple[Experiment, int | None]:
     if warnings is not None:
         s[KEY + "passes"] = passes  # not "samples": the form's key of an Experiment field
         warnings += extra + more
-    form.show_link_warnings(KEY, warnings)
+    form.show_link_warnings(_state(), warnings)
     sb.header("Dropout")
     sb.slider("Hidden drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
               help="Probability that a hidden unit is dropped at a training step (and in each MC pass).")
@@ -123,20 +130,20 @@ def _rotation_guide(rotation: dict[str, Any]) -> str:
 def _draw(run: DigitsUncertainty, running: bool) -> None:
     s = st.session_state
     run.select(s[KEY + "digit"], s[KEY + "passes"], settings.MC_DIGITS_REFRESH_SECONDS if running else 0.0)
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     frame = run.frame()
     averaging, rotation = run.numbers["averaging"], run.numbers["rotation"]
 
     st.subheader("How many thinned networks make one weight-scaled network?")
     _averaging_numbers(averaging)
-    live_chart(frame["averaging"], KEY + "fig_averaging")
+    live_chart(frame[Fig.AVERAGING], KEY + "fig_" + Fig.AVERAGING)
     st.caption(_averaging_guide(run, averaging))
 
     st.subheader("A digit rotated out of the training distribution")
-    live_chart(frame["rotated"], KEY + "fig_rotated")
+    live_chart(frame[Fig.ROTATED], KEY + "fig_" + Fig.ROTATED)
     st.caption("The same validation digit turned about its centre (bilinear); the corners it uncovers are black "
                "background, as in every MNIST image. Pick another digit and T in the sidebar.")
-    for column, place in zip(st.columns(2), ("predictive", "uncertainty")):
+    for column, place in zip(st.columns(2), (Fig.PREDICTIVE, Fig.UNCERTAINTY)):
         with column:
             live_chart(frame[place], KEY + "fig_" + place)
     st.caption(_rotation_guide(rotation))
@@ -147,13 +154,14 @@ def digits_section(link: dict[str, str]) -> dict[str, str]:
     exp, linked = _settings(link)
     for problem in analysis_problems(exp):
         st.warning(problem.reason.capitalize())
-    run = controls.current_run(KEY, exp, False, _make)
+    state = _state()
+    run = controls.current_run(state, exp, False, _make)
     _digit_settings(run, linked)
-    running, aside = controls.toolbar(KEY, run, _make, 5.2)
+    running, aside = controls.toolbar(state, run, _make, 5.2)
     aside.caption("A 784-512-512-10 network learns 4,000 real MNIST digits with dropout. Is one weight-scaled "
                    "network as good as averaging many sampled ones, and what does MC dropout say about a digit "
                    "turned on its side?")
-    controls.live(KEY, running, _draw, settings.MC_DIGITS_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.MC_DIGITS_FRAME_INTERVAL)
     s = st.session_state
     return {**to_params(exp, DEFAULT), **form.changed_param("passes", s[KEY + "passes"], settings.MC_DIGITS_SAMPLES),
             **form.changed_param("digit", run.digit_labels[s[KEY + "digit"]], DEFAULT_DIGIT)}

@@ -8,11 +8,13 @@ from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
-from explorer.uncertainty.maps.state import FAR, MAPS_DEFAULT, MCMapsLive
+from explorer.uncertainty.maps.analysis import FAR
+from explorer.uncertainty.maps.state import MAPS_DEFAULT, Fig, MCMapsLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "um_"
+KEY = "um_"  # prefix of this part's widget keys
 PAGE = "the 2-D classification part trains an MLP on 2-D toy data"
 # The link holds what the sidebar shows: image sets and the CNN have their pages, other fields no control here.
 REFUSALS = {
@@ -34,6 +36,11 @@ GUIDE = (
     "On the boundary between the data the entropy stays high, however much data there is, because there the "
     "classes really overlap."
 )
+
+
+def _state() -> LiveState[MCMapsLive]:
+    """This session's classification part: its run, whether it trains, the link's warnings."""
+    return page_state("um", LiveState[MCMapsLive])
 
 
 def _controls(fallback: Experiment) -> Experiment:
@@ -70,17 +77,17 @@ def _numbers(run: MCMapsLive) -> None:
 
 def _draw(run: MCMapsLive, running: bool) -> None:
     samples = st.session_state[KEY + "passes"]
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     every = settings.UNC_MAP_SECONDS if running else 0.0
     frame = run.frame(samples, every)
-    live_chart(frame["maps"], KEY + "fig_maps", every)
+    live_chart(frame[Fig.MAPS], KEY + "fig_" + Fig.MAPS, every)
     st.caption(f"T = {samples} passes at drop rate q = {run.run.model.hidden_rate:g} over a "
                f"{settings.UNC_MAP_RESOLUTION}×{settings.UNC_MAP_RESOLUTION} grid; dots: training points "
                "(orange and blue classes). Entropy and MI in nats; ln 2 ≈ 0.693 is the most two classes allow. "
                + ("While training, the maps are recomputed about once a second." if running else ""))
     _numbers(run)
     st.markdown(GUIDE)
-    live_chart(frame["curves"], KEY + "fig_curves", settings.CURVES_SECONDS if running else 0.0)
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption("Solid: training; dashed: validation; measured with dropout off.")
 
 
@@ -92,18 +99,18 @@ def _load(link: dict[str, str], run: MCMapsLive | None) -> None:
     if warnings is not None:
         st.session_state[KEY + "passes"] = passes
         warnings += extra
-    form.show_link_warnings(KEY, warnings)
+    form.show_link_warnings(_state(), warnings)
 
 
 def maps_section(link: dict[str, str]) -> dict[str, str]:
     """Sidebar, Train/Pause/Step/Reset, the T slider and the live maps of the classification part; its link."""
-    run: MCMapsLive | None = st.session_state.get(KEY + "run")
-    _load(link, run)
-    exp = _controls(run.exp if run is not None else MAPS_DEFAULT)
-    run = controls.current_run(KEY, exp, False, MCMapsLive)
-    running, aside = controls.toolbar(KEY, run, MCMapsLive)
+    state = _state()
+    _load(link, state.run)
+    exp = _controls(state.run.exp if state.run is not None else MAPS_DEFAULT)
+    run = controls.current_run(state, exp, False, MCMapsLive)
+    running, aside = controls.toolbar(state, run, MCMapsLive)
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes over every grid point behind the three maps.")
-    controls.live(KEY, running, _draw, settings.UNC_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
     return {**to_params(exp, MAPS_DEFAULT),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

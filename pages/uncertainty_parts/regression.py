@@ -9,11 +9,12 @@ import streamlit as st
 from explorer import settings
 from explorer.core.experiment import format_field
 from explorer.uncertainty.regression.analysis import REGRESSION_ACTIVATIONS, RegressionConfig, from_params, to_params
-from explorer.uncertainty.maps.state import RegressionLive
+from explorer.uncertainty.regression.state import Fig, RegressionLive
 from pages.ui import controls, form
 from pages.ui.live import live_chart
+from pages.ui.state import LiveState, page_state
 
-KEY = "ur_"
+KEY = "ur_"  # prefix of this part's widget keys
 WIDTHS = (16, 32, 64, 128, 256)
 GUIDE = (
     "**Reading the chart.** Each grey line is one stochastic pass: the network under a fresh dropout mask. Where "
@@ -23,6 +24,11 @@ GUIDE = (
     "T only steadies the estimate. MC dropout is weaker in a gap between data than beyond it (Foong et al. 2019): "
     "the gap's number overtakes the data's only as training goes on."
 )
+
+
+def _state() -> LiveState[RegressionLive]:
+    """This session's regression part: its run, whether it trains, the link's warnings."""
+    return page_state("ur", LiveState[RegressionLive])
 
 
 def _load(link: dict[str, str], run: RegressionLive | None) -> list[str] | None:
@@ -76,9 +82,9 @@ def _controls(fallback: RegressionConfig) -> RegressionConfig:
 
 def _draw(run: RegressionLive, running: bool) -> None:
     samples = st.session_state[KEY + "passes"]
-    st.caption(controls.status(KEY, run, running))
+    st.caption(controls.status(_state(), run, running))
     frame = run.frame(samples)
-    live_chart(frame["fit"], KEY + "fig_fit")
+    live_chart(frame[Fig.FIT], KEY + "fig_" + Fig.FIT)
     st.caption(f"y = x·sin x + noise; training x in [-{settings.UNC_REG_HALF_RANGE:g}, "
                f"{settings.UNC_REG_HALF_RANGE:g}] without the gap (grey). Slide the drop rate or T while it trains.")
     n = run.numbers
@@ -90,21 +96,21 @@ def _draw(run: RegressionLive, running: bool) -> None:
     cols[3].metric("Gap ÷ training range", f"{ratio:.1f}×" if ratio == ratio else "–",
                    help="Above 1: the model is less sure in the gap than where it saw data.")
     st.markdown(GUIDE)
-    live_chart(frame["mse"], KEY + "fig_mse", settings.CURVES_SECONDS if running else 0.0)
+    live_chart(frame[Fig.MSE], KEY + "fig_" + Fig.MSE, settings.CURVES_SECONDS if running else 0.0)
     st.caption("Mean squared error of the whole network (dropout off) on the training points and on as many "
                "validation points from the same distribution (none in the gap).")
 
 
 def regression_section(link: dict[str, str]) -> dict[str, str]:
     """Sidebar, Train/Pause/Step/Reset, the T slider and the live charts of the regression part; its link."""
-    run: RegressionLive | None = st.session_state.get(KEY + "run")
-    form.show_link_warnings(KEY, _load(link, run))
-    cfg = _controls(run.exp if run is not None else RegressionConfig())
-    run = controls.current_run(KEY, cfg, False, RegressionLive)
-    running, aside = controls.toolbar(KEY, run, RegressionLive)
+    state = _state()
+    form.show_link_warnings(state, _load(link, state.run))
+    cfg = _controls(state.run.exp if state.run is not None else RegressionConfig())
+    run = controls.current_run(state, cfg, False, RegressionLive)
+    running, aside = controls.toolbar(state, run, RegressionLive)
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes behind the mean and the bands; the page draws the first "
                        f"{settings.UNC_CURVES_SHOWN} of them.")
-    controls.live(KEY, running, _draw, settings.UNC_FRAME_INTERVAL)
+    controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
     return {**to_params(cfg),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

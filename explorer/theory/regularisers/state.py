@@ -16,12 +16,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, Callable
 
-from explorer.theory.l2 import figures as figures_theory
+from explorer.theory.regularisers import figures as figures_theory
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure
 from explorer.lab.state import DROPOUT_FIELDS, Lab
-from explorer.core.live_runs import locked
+from explorer.core.live_runs import CURVES, locked
 from explorer.core.training import Trainer
 
 DEFAULT_DATASET = "moons"
@@ -92,7 +92,7 @@ class Comparison(Lab):
         return figures_theory.regularisers_figure(runs, self.early_stopping())
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
-        return {"curves": self.curves_figure}
+        return {CURVES: self.curves_figure}
 
     @locked
     def frame(self) -> dict[str, Figure]:  # type: ignore[override]

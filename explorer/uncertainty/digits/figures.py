@@ -1,4 +1,4 @@
-"""Figures of the Uncertainty page's MNIST part, from the plain results of ``explorer.uncertainty.digits``.
+"""Figures of the Uncertainty page's MNIST part, from the plain results of ``explorer.uncertainty.digits.analysis``.
 
 Pure functions returning plotly dict figures, built with the shared pieces of
 ``explorer.core.figures``; sized for a 1280×720 projector.

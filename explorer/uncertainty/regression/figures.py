@@ -1,4 +1,4 @@
-"""Figures of the Uncertainty page: MC-dropout bands on a 1-D regression, and MC maps of a 2-D classifier.
+"""Figures of the Uncertainty page's regression part: MC-dropout bands on a 1-D regression, and its MSE curves.
 
 Pure functions from plain arrays to plotly dict figures, in the look of
 ``explorer.core.figures``.
@@ -6,21 +6,15 @@ Pure functions from plain arrays to plotly dict figures, in the look of
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from explorer.core.figures import BOUNDARY_SCALE, CLASS_COLORS, RUN_COLORS, Figure, base_layout, colorbar, make_figure
-
-if TYPE_CHECKING:
-    from explorer.uncertainty.maps.state import MCGrid
+from explorer.core.figures import CLASS_COLORS, RUN_COLORS, Figure, base_layout, make_figure
 
 BAND = RUN_COLORS[0]
 GRID = "#eeeeee"
 NO_DATA = "rgba(95, 99, 104, 0.10)"
-ENTROPY_SCALE = [[0.0, "#ffffff"], [1.0, "#6a1b9a"]]
-MI_SCALE = [[0.0, "#ffffff"], [1.0, "#00695c"]]
-LN2 = float(np.log(2.0))
 
 
 def _band(x: np.ndarray, lower: np.ndarray, upper: np.ndarray, name: str, opacity: float) -> dict[str, Any]:
@@ -93,45 +87,3 @@ def mse_figure(history: Sequence[Mapping[str, float]], height: int = 260) -> Fig
                          yaxis=dict(type="log", dtick=1, gridcolor=GRID))  # a label per decade, no minor digits
     layout["legend"] |= dict(orientation="h", x=1.0, xanchor="right", y=1.0, yanchor="bottom")
     return make_figure(traces, layout)
-
-
-def maps_figure(grid: MCGrid, x_train: np.ndarray, y_train: np.ndarray, height: int = 420) -> Figure:
-    """The three MC maps side by side: mean P(blue), predictive entropy, mutual information; training points on each.
-
-    One figure with three panels, not three charts: one chart for the browser
-    to load and redraw. Probability and entropy have fixed scales (0–1, 0–ln 2
-    nats, the most a binary prediction can have); MI's scale follows its
-    largest value, as it is usually a small part of ln 2 and would not show on that scale.
-    """
-    panels = (
-        (grid.prob, "Mean probability P(blue)", BOUNDARY_SCALE, 1.0, "P(blue)"),
-        (grid.entropy, "Predictive entropy H[ȳ]", ENTROPY_SCALE, LN2, "entropy (nats)"),
-        (grid.mutual_information, "Mutual information (epistemic)", MI_SCALE,
-         max(float(grid.mutual_information.max()), 0.01), "MI (nats)"),
-    )
-    gap = 0.04
-    width = (1 - 2 * gap) / len(panels)
-    bare = dict(showgrid=False, zeroline=False, showticklabels=False, ticks="", constrain="domain")
-    title = dict(font=dict(size=16), showarrow=False, xref="paper", yref="paper", y=1.0, yanchor="bottom")
-    traces: list[dict[str, Any]] = []
-    axes: dict[str, Any] = {}
-    annotations = []
-    for i, (z, name, scale, zmax, bar) in enumerate(panels):
-        left, n = i * (width + gap), "" if i == 0 else str(i + 1)
-        on = dict(xaxis=f"x{n}", yaxis=f"y{n}")
-        traces.append(dict(
-            type="heatmap", x=grid.xs, y=grid.ys, z=z.astype(np.float32), zmin=0.0, zmax=zmax, colorscale=scale,
-            zsmooth="best", hovertemplate=bar + " = %{z:.3f}<extra></extra>", **on,
-            colorbar=colorbar(bar, orientation="h", x=left + width / 2, xanchor="center", y=-0.04, yanchor="top",
-                              len=width, thickness=10) | {"title": dict(text=bar, side="bottom")},
-        ))
-        for c in (0, 1):
-            pts = x_train[y_train == c]
-            traces.append(dict(type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False,
-                               hoverinfo="skip", marker=dict(size=7, color=CLASS_COLORS[c], line=dict(color="white", width=1)),
-                               **on))
-        axes[f"xaxis{n}"] = dict(bare, domain=[left, left + width], range=[grid.xs[0], grid.xs[-1]], anchor=f"y{n}")
-        axes[f"yaxis{n}"] = dict(bare, range=[grid.ys[0], grid.ys[-1]], anchor=f"x{n}", scaleanchor=f"x{n}", scaleratio=1)
-        annotations.append(dict(title, text=name, x=left + width / 2, xanchor="center"))
-    return make_figure(traces, base_layout("", height, **axes, annotations=annotations, showlegend=False,
-                                           margin=dict(l=10, r=10, t=30, b=70)))

@@ -1,0 +1,77 @@
+"""The regression part's live state: the trainer in bounded slices, and each frame's MC bands drawn from it.
+
+Every look uses a mask generator of its own, seeded the same at every frame
+(``LOOK_SEED``): the sampled curves move only because the weights do, and
+looking never changes what training draws next.
+"""
+
+from __future__ import annotations
+
+import threading
+from enum import StrEnum
+
+import torch
+
+from explorer import settings
+from explorer.uncertainty import LOOK_SEED
+from explorer.uncertainty.regression import figures as fu
+from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, RegressionConfig, RegressionTrainer,
+                                                      mc_regression, region_std, true_function)
+from explorer.core.figures import Figure
+from explorer.core.live_runs import locked
+
+
+class Fig(StrEnum):
+    """The places of a frame's figures (the keys of ``frame()``), as the page reads them."""
+
+    FIT = "fit"
+    MSE = "mse"
+
+
+class RegressionLive:
+    """The regression part's live state: a ``live_runs.LiveTraining`` for pages/ui/controls.py."""
+
+    compare = False
+
+    def __init__(self, exp: RegressionConfig, compare: bool = False) -> None:
+        self.exp = exp
+        self.lock = threading.RLock()
+        self.run = RegressionTrainer(exp)
+        half = settings.UNC_REG_PLOT_HALF_RANGE
+        self.xs = torch.linspace(-half, half, settings.UNC_REG_POINTS)[:, None]
+        self.numbers: dict[str, float] = {}
+
+    @property
+    def done(self) -> bool:
+        return self.run.done
+
+    @locked
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
+
+    @locked
+    def apply(self, exp: RegressionConfig, compare: bool) -> bool:
+        """Drop rate, learning rate and epochs change in place at the next step; anything else needs a new run."""
+        changed = exp.changed(self.exp)
+        if compare or not changed <= set(LIVE_REGRESSION_FIELDS):
+            return False
+        if "p" in changed:
+            self.run.set_rates(exp.p)
+        if changed & {"lr", "epochs"}:
+            self.run.retune(lr=exp.lr, epochs=exp.epochs)
+        self.exp = exp
+        return True
+
+    @locked
+    def frame(self, samples: int) -> dict[str, Figure]:
+        """The fit with its MC bands (``samples`` passes) and the MSE curves; ``numbers`` gets the stds by region."""
+        passes, mean, std = mc_regression(self.run.model, self.xs, samples, self.exp.seed + LOOK_SEED)
+        x = self.xs[:, 0].numpy()
+        self.numbers = region_std(x, std.numpy(), self.exp.gap)
+        d = self.run.data
+        fit = fu.regression_figure(
+            x, mean.numpy(), std.numpy(), passes[: settings.UNC_CURVES_SHOWN].numpy(), true_function(self.xs)[:, 0].numpy(),
+            d.x_train[:, 0].numpy(), d.y_train[:, 0].numpy(), self.exp.gap, settings.UNC_REG_HALF_RANGE,
+            title=f"MC dropout, T = {samples} passes, drop rate q = {self.run.model.hidden_rate:g}",
+        )
+        return {Fig.FIT: fit, Fig.MSE: fu.mse_figure(self.run.history)}

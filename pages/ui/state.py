@@ -1,0 +1,44 @@
+"""A page's state between script runs: one dataclass per page in ``st.session_state``, under one key.
+
+What a page keeps that no widget holds (its run, whether it trains, the link's
+warnings…) is a field of its dataclass, so a name is checked where it is read
+and not matched by hand between modules. Widgets keep their own keys (the page's
+prefix and the ``Experiment`` field, such as "pg_p"): Streamlit stores a widget's
+value under its key and nowhere else.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+import streamlit as st
+
+from explorer.core.live_runs import LiveRun
+
+R = TypeVar("R", bound=LiveRun)
+T = TypeVar("T")
+
+
+@dataclass
+class LiveState(Generic[R]):
+    """What the live controls (``pages.ui.controls``) keep of a page or part with a run to train."""
+
+    run: R | None = None  # made on the first run, rebuilt when a change needs new weights
+    running: bool = False  # Train pressed and not yet paused: the fragment's timer is on
+    clock: deque = field(default_factory=lambda: deque(maxlen=20))  # (time, epoch) of the last frames: the rates shown
+    draw_seconds: float = 0.0  # the last frame's drawing time, which the next training slice leaves free
+    warnings: list[str] = field(default_factory=list)  # the link's parameters not used, shown on every run
+
+
+def page_state(key: str, kind: type[T]) -> T:
+    """The session's state stored under ``key``, made as ``kind()`` on first use.
+
+    The object is kept as it is, not checked against ``kind``: a page script
+    defines its classes anew on every run. Changing its fields changes the
+    session's state (a callback's ``args`` hold the same object).
+    """
+    if key not in st.session_state:
+        st.session_state[key] = kind()
+    return st.session_state[key]
