@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test bench loadtest clean
+.PHONY: run test bench loadtest serve clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,12 @@ bench: $(VENV)/.app
 # A class of 30 on the live pages for a minute, without browsers (README: Load test). A benchmark, not a test.
 loadtest: $(VENV)/.test
 	$(BIN)/python -m explorer loadtest --students 30 --seconds 60
+
+# One Streamlit process per core behind Debian's nginx, each browser pinned to one process (README: Hosting).
+WORKERS ?= $(shell nproc 2>/dev/null || echo 1)
+PORT ?= 8501
+serve: $(VENV)/.app
+	$(BIN)/python deploy/serve.py --workers $(WORKERS) --port $(PORT)
 
 clean:
 	rm -rf $(VENV)
