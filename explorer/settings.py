@@ -42,6 +42,14 @@ DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
 CURVES_SECONDS = 0.5      # the training curves, the costliest chart to redraw, at most this often while training
 MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers are what a browser redraws slowest
 
+# Sessions training at once share the server's cores in turns (explorer.core.turns): at most
+# COMPUTE_SLOTS of them train and draw at a time, the rest wait first come, first served. Under load a
+# frame's training slice shrinks so that a round of turns (one frame for every training session) takes
+# about ROUND_SECONDS: every session gets a screen update a round.
+ROUND_SECONDS = 1.0
+ACTIVE_SECONDS = 3.0      # a session that had no turn for this long no longer counts as sharing the slots
+FLUSH_SECONDS = 0.1       # under load, a training frame waits this long after its turn so that it is sent
+
 # --- The Inside page: what one frame computes (small fixed batches, not the whole set)
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
 INSIDE_FRAME_INTERVAL = 0.4
@@ -74,18 +82,26 @@ def torch_threads(shared: bool) -> int:
     In the app many sessions share a few cores, and oversubscribed torch
     threads spin and slow everyone down (measured here: a 60×60 boundary grid
     took 4 ms on one thread, 80 ms on two threads of a busy 2-core box); the
-    toy networks gain nothing from a second thread anyway. A container often
-    reports the host's core count, so the scheduler affinity is what counts.
+    toy networks gain nothing from a second thread anyway.
     """
     raw = os.environ.get("EXPLORER_THREADS", "").strip()
     if raw.isdigit() and int(raw) > 0:
         return int(raw)
-    if shared:
-        return 1
+    return 1 if shared else usable_cores()
+
+
+def usable_cores() -> int:
+    """The cores this process may run on: a container often reports the host's count, so the affinity counts."""
     try:
         return max(1, len(os.sched_getaffinity(0)))
     except AttributeError:  # not on Linux
         return max(1, os.cpu_count() or 1)
+
+
+def compute_slots() -> int:
+    """Sessions that train and draw at once in one server process: EXPLORER_COMPUTE_SLOTS if set, else the cores."""
+    raw = os.environ.get("EXPLORER_COMPUTE_SLOTS", "").strip()
+    return int(raw) if raw.isdigit() and int(raw) > 0 else usable_cores()
 
 
 def configure_torch(shared: bool = False) -> None:

@@ -147,6 +147,18 @@ def test_session_follows_page_buttons_status_and_query():
     asyncio.run(scenario())
 
 
+def test_a_frame_counts_as_seen_when_its_charts_arrived_however_its_run_finished():
+    """A run cut short for the next one (FINISHED_EARLY_FOR_RERUN) after its charts went out still changed the tab;
+    one cut short before any chart went out did not."""
+    session, _ = offline_session()
+    chart = forward(lambda m: setattr(m.delta.new_element.component_instance, "component_name", "live_chart"))
+    for data in (new_session("frag"), caption("Epoch 1"), chart, finished(FINISHED.FINISHED_EARLY_FOR_RERUN, "frag"),
+                 new_session("frag"), caption("Epoch 2"), finished(FINISHED.FINISHED_EARLY_FOR_RERUN, "frag"),
+                 new_session("frag"), chart, finished(FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, "frag")):
+        session.handle(data)
+    assert (len(session.fragment_frames), len(session.fragment_superseded), len(session.fragment_finishes)) == (2, 2, 1)
+
+
 def test_fragment_timer_fires_like_set_interval_and_a_full_run_clears_it():
     session, sock = offline_session()
 

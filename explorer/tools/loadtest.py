@@ -129,12 +129,14 @@ class Student:
         """The session's figures over the training window [start, end]."""
         updates = sum(start <= t <= end for t in self.session.fragment_finishes)
         cut = sum(start <= t <= end for t in self.session.fragment_superseded)
+        frames = sum(start <= t <= end for t in self.session.fragment_frames)
         status = self.session.status
         return {
             "page": self.page,
             "first_frame_s": _round(self.first_frame_s),
             "updates_per_s": _round(updates / (end - start)),
             "superseded_per_s": _round(cut / (end - start)),
+            "frames_per_s": _round(frames / (end - start)),
             "received_kb_per_s": _round((self.window_bytes[1] - self.window_bytes[0]) / 1024 / (end - start)),
             "steps": status.step if status else 0,
             "pause_s": _round(self.pause_s),
@@ -300,13 +302,13 @@ class LoadTestFailed(RuntimeError):
 def format_table(result: dict[str, Any]) -> str:
     """The result for people: a row per session, then the class's figures."""
     lines = [f"{result['students']} students, {result['seconds']:g} s of training",
-             f"{'page':<24} {'first frame s':>13} {'updates/s':>9} {'superseded/s':>12} {'kB/s':>6} {'steps':>7} "
-             f"{'pause s':>7}  note"]
+             f"{'page':<24} {'first frame s':>13} {'updates/s':>9} {'superseded/s':>12} {'frames/s':>8} {'kB/s':>6} "
+             f"{'steps':>7} {'pause s':>7}  note"]
     for row in result["sessions"]:
         note = row["error"] or ("run finished" if row["finished"] else "")
         lines.append(f"{row['page']:<24} {_shown(row['first_frame_s']):>13} {_shown(row['updates_per_s']):>9} "
-                     f"{_shown(row['superseded_per_s']):>12} {_shown(row['received_kb_per_s']):>6} {row['steps']:>7} "
-                     f"{_shown(row['pause_s']):>7}  {note}")
+                     f"{_shown(row['superseded_per_s']):>12} {_shown(row['frames_per_s']):>8} "
+                     f"{_shown(row['received_kb_per_s']):>6} {row['steps']:>7} {_shown(row['pause_s']):>7}  {note}")
     rss = result["rss_mb"]
     lines += [f"late visitor (home page, while training): {_shown(result['late_visitor_s'])} s",
               f"Pause until the timer stops (median): {_shown(result['pause_s'])} s",

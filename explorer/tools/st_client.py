@@ -177,6 +177,7 @@ class Run:
     finished: float | None = None
     status: int | None = None
     timer_set: bool = False  # an auto_rerun arrived during it
+    charts: int = 0  # live charts (custom components) drawn by it
 
 
 @dataclass
@@ -200,6 +201,8 @@ class Session:
     # Fragment runs reported as FINISHED_EARLY_FOR_RERUN: the server computed the frame, but the next run started
     # before the frame's messages went out, so it dropped the unsent ones (ForwardMsgQueue.clear).
     fragment_superseded: list[float] = field(default_factory=list)
+    # Fragment runs whose live charts reached the tab, however they finished: what a student saw change.
+    fragment_frames: list[float] = field(default_factory=list)
     bytes_received: int = 0
     timers: dict[str, tuple[float, asyncio.Task]] = field(default_factory=dict)
     cache: MessageCache = field(default_factory=MessageCache)
@@ -377,12 +380,16 @@ class Session:
                 self.status = status
         elif kind == "exception":
             self.errors.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "component_instance" and self.runs and self.runs[-1].finished is None:
+            self.runs[-1].charts += 1
 
     def _finished(self, msg: ForwardMsg, now: float) -> None:
         status = msg.script_finished
         run = self.runs[-1] if self.runs and self.runs[-1].finished is None else None
         if run is not None:
             run.finished, run.status = now, status
+            if run.fragment and run.charts:
+                self.fragment_frames.append(now)
         if status == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
             self.fragment_finishes.append(now)
         elif status == FINISHED.FINISHED_EARLY_FOR_RERUN and msg.metadata.run.fragment_ids:

@@ -14,12 +14,16 @@ from collections import deque
 from typing import Any, Callable
 
 import streamlit as st
+# Streamlit's check for a pending rerun or stop, the one its own cache waits poll (not in its public API).
+from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
 
 from explorer import settings
 from explorer.core.live_runs import LiveRun, LiveTraining
+from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
+TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
 
 
 def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[Any, bool], R]) -> R:
@@ -92,6 +96,9 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
     It trains for the share of the interval that the last draw and the idle
     share (settings.IDLE_SHARE) leave, so a page whose drawing is slow (or a
     slow machine) trains less per frame instead of running frames back to back.
+    A training frame (training and drawing) waits for its turn at ``TURNS``,
+    so many sessions share the cores fairly and the server's own thread, which
+    sends the frames and answers new visitors, is never starved.
     """
     timer = interval if running and not state.run.done else None
 
@@ -101,15 +108,33 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
         # the controls outside the fragment are then redrawn by a full run.
         if state.running != running:
             st.rerun()
-        current = state.run
-        if running:
-            drawing = state.draw_seconds
-            current.advance(max_seconds=max(settings.MIN_SLICE_SECONDS, (1 - settings.IDLE_SHARE) * interval - drawing))
-            if current.done:
+        if not running:
+            with TURNS.turn(urgent=True):  # a paused page, drawn once: ahead of the training frames
+                _draw(state, draw, running)
+            return
+        with TURNS.turn(id(state), get_run_yield_check()):  # a Pause while waiting ends the wait
+            state.run.advance(max_seconds=_slice(interval, state.draw_seconds))
+            if state.run.done:
                 state.running = False
                 st.rerun()
-        start = time.perf_counter()
-        draw(current, running)
-        state.draw_seconds = time.perf_counter() - start
+            _draw(state, draw, running)
+        if TURNS.sessions(within=settings.ACTIVE_SECONDS) > 1:
+            # The server's own thread sends a frame between script runs; under load this session's next run is
+            # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out.
+            time.sleep(settings.FLUSH_SECONDS)
 
     fragment()
+
+
+def _slice(interval: float, drawing: float) -> float:
+    """Seconds a frame trains: what the interval leaves after the last draw and the idle share, and with many
+    sessions training, what leaves a round of everyone's frames about settings.ROUND_SECONDS long."""
+    sessions = TURNS.sessions(within=settings.ACTIVE_SECONDS)
+    fair = TURNS.slots * settings.ROUND_SECONDS / max(1, sessions)
+    return max(settings.MIN_SLICE_SECONDS, min((1 - settings.IDLE_SHARE) * interval, fair) - drawing)
+
+
+def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -> None:
+    start = time.perf_counter()
+    draw(state.run, running)
+    state.draw_seconds = time.perf_counter() - start

@@ -1,0 +1,108 @@
+"""Turns at the server's cores, handed out in arrival order: how live sessions share one process fairly.
+
+Every live page trains and draws in its fragment, one Python thread per
+session. Left alone, thirty such threads contend for the interpreter's lock
+together with the thread that answers the websockets, which then flushes a
+frame so late that the session's next run has already discarded it, and a new
+visitor's page waits behind them all (measured: issue #13). A ``Turns`` lets at
+most ``slots`` sessions compute at once and queues the rest first come, first
+served; a session that has had its turn queues again behind those waiting, so
+every session gets one turn per round, whatever its page, and the server's own
+thread always finds the lock free part of the time.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from contextlib import contextmanager
+from typing import Callable, Hashable, Iterator
+
+POLL_SECONDS = 0.05  # how often a waiting session asks whether it still wants its turn
+
+
+class Turns:
+    """A fair (FIFO) gate with ``slots`` places; ``turn()`` is a context manager that waits for one.
+
+    Urgent turns (a click's answer: a paused page drawn once) queue ahead of the
+    training frames, first come first served among themselves.
+    """
+
+    def __init__(self, slots: int) -> None:
+        if slots < 1:
+            raise ValueError(f"a gate needs at least one slot, got {slots}")
+        self.slots = slots
+        self._lock = threading.Condition()
+        self._queue: deque[object] = deque()
+        self._urgent: deque[object] = deque()
+        self._busy = 0
+        self._turn_seconds: deque[float] = deque(maxlen=50)
+        self._last_turn: dict[Hashable, float] = {}  # who → when their last turn ended
+
+    @contextmanager
+    def turn(self, who: Hashable = None, check: Callable[[], None] | None = None,
+             urgent: bool = False) -> Iterator[float]:
+        """Wait for a place, in arrival order; yields the seconds waited. The place is freed on exit.
+
+        ``who`` names the session taking turns, for ``sessions`` (an urgent
+        turn counts for no session). ``check`` is
+        called every POLL_SECONDS while waiting: an exception it raises (the
+        session's Pause arrived) leaves the queue, so a click never waits
+        for a turn it no longer wants.
+        """
+        ticket, start = object(), time.perf_counter()
+        line = self._urgent if urgent else self._queue
+        with self._lock:
+            line.append(ticket)
+            try:
+                while self._busy >= self.slots or self._next() is not ticket:
+                    self._lock.wait(POLL_SECONDS if check else None)
+                    if check:
+                        check()
+            except BaseException:
+                line.remove(ticket)
+                self._lock.notify_all()
+                raise
+            line.popleft()
+            self._busy += 1
+            self._lock.notify_all()  # the next in line may take a free place too
+        began = time.perf_counter()
+        try:
+            yield began - start
+        finally:
+            with self._lock:
+                self._busy -= 1
+                end = time.perf_counter()
+                if not urgent:
+                    self._turn_seconds.append(end - began)
+                    self._last_turn[who] = end
+                self._lock.notify_all()
+
+    def _next(self) -> object:
+        return self._urgent[0] if self._urgent else self._queue[0]
+
+    @property
+    def waiting(self) -> int:
+        """Turns queued now."""
+        return len(self._queue) + len(self._urgent)
+
+    def sessions(self, within: float) -> int:
+        """Sessions that had a turn in the last ``within`` seconds, or are having one: those sharing the slots."""
+        now = time.perf_counter()
+        with self._lock:
+            for who in [w for w, end in self._last_turn.items() if now - end > within]:
+                del self._last_turn[who]  # a session that stopped (paused, closed) is forgotten
+            return max(len(self._last_turn), self._busy + len(self._queue))
+
+    @property
+    def busy(self) -> int:
+        """Sessions computing now."""
+        return self._busy
+
+    def round_seconds(self, sessions: int) -> float:
+        """About how long ``sessions`` turns take, one after another in the slots: the median turn times them."""
+        turns = sorted(self._turn_seconds)
+        if not turns:
+            return 0.0
+        return turns[len(turns) // 2] * sessions / self.slots
