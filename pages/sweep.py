@@ -14,6 +14,7 @@ from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.figures import sweep_figure
 from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
+from pages.ui import controls
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
@@ -144,10 +145,14 @@ def sweep_page() -> None:
         if state.running != running:
             st.rerun()
         current = state.sweep
-        if running and current.advance(max_seconds=(1 - settings.IDLE_SHARE) * settings.SWEEP_FRAME_INTERVAL):
-            state.running = False
-            st.rerun()
-        _draw(current, running)
+        if not running:
+            _draw(current, running)
+            return
+        with controls.training_turn(state, settings.SWEEP_FRAME_INTERVAL, 0.0) as seconds:
+            if current.advance(max_seconds=seconds):
+                state.running = False
+                st.rerun()
+            _draw(current, running)
 
     live()
 

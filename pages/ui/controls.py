@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from typing import Any, Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Iterator
 
 import streamlit as st
 # Streamlit's check for a pending rerun or stop, the one its own cache waits poll (not in its public API).
@@ -112,18 +113,26 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
             with TURNS.turn(urgent=True):  # a paused page, drawn once: ahead of the training frames
                 _draw(state, draw, running)
             return
-        with TURNS.turn(id(state), get_run_yield_check()):  # a Pause while waiting ends the wait
-            state.run.advance(max_seconds=_slice(interval, state.draw_seconds))
+        with training_turn(state, interval, state.draw_seconds) as seconds:
+            state.run.advance(max_seconds=seconds)
             if state.run.done:
                 state.running = False
                 st.rerun()
             _draw(state, draw, running)
-        if TURNS.sessions(within=settings.ACTIVE_SECONDS) > 1:
-            # The server's own thread sends a frame between script runs; under load this session's next run is
-            # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out.
-            time.sleep(settings.FLUSH_SECONDS)
 
     fragment()
+
+
+@contextmanager
+def training_turn(who: object, interval: float, drawing: float) -> Iterator[float]:
+    """A training frame's turn at the cores (``TURNS``), for the frame's training and drawing; yields the seconds
+    it may train. A Pause while it waits ends the wait (Streamlit's yield check raises)."""
+    with TURNS.turn(id(who), get_run_yield_check()):
+        yield _slice(interval, drawing)
+    if TURNS.sessions(within=settings.ACTIVE_SECONDS) > 1:
+        # The server's own thread sends a frame between script runs; under load this session's next run is
+        # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out.
+        time.sleep(settings.FLUSH_SECONDS)
 
 
 def _slice(interval: float, drawing: float) -> float:
