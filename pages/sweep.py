@@ -18,7 +18,7 @@ from pages.ui import controls
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
-from pages.ui.state import page_state
+from pages.ui.state import LiveState, page_state
 
 KEY = "sw_"  # prefix of this page's widget keys
 DATASETS = ("mnist", *TOY_DATASETS)
@@ -34,13 +34,11 @@ FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
 
 
 @dataclass
-class SweepState:
-    """What the page keeps beside its widgets (under "sw"): the sweep, the settings it was made for, and whether
-    it runs."""
+class SweepState(LiveState[Sweep]):
+    """What the page keeps beside its widgets (under "sw"): the sweep (``run``), whether it runs, and the settings
+    it was made for."""
 
-    sweep: Sweep | None = None
     spec: SweepSpec | None = None  # None: make a new sweep (Reset)
-    running: bool = False
 
 
 def _spec() -> SweepSpec | None:
@@ -81,9 +79,9 @@ def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
     """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
     if state.spec != spec:
         b = spec.base
-        state.sweep = Sweep(spec, shared_data(b))
+        state.run = Sweep(spec, shared_data(b))
         state.spec, state.running = spec, False
-    return state.sweep
+    return state.run
 
 
 def _title(spec: SweepSpec) -> str:
@@ -138,23 +136,7 @@ def sweep_page() -> None:
                       disabled=sweep.done)
     top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", help="New models from the seeds.")
     top[2].caption(FOUND[spec.over])
-    running = state.running and not sweep.done
-
-    @st.fragment(run_every=settings.SWEEP_FRAME_INTERVAL if running else None)
-    def live() -> None:
-        if state.running != running:
-            st.rerun()
-        current = state.sweep
-        if not running:
-            _draw(current, running)
-            return
-        with controls.training_turn(state, settings.SWEEP_FRAME_INTERVAL, 0.0) as seconds:
-            if current.advance(max_seconds=seconds):
-                state.running = False
-                st.rerun()
-            _draw(current, running)
-
-    live()
+    controls.live(state, state.running and not sweep.done, _draw, settings.SWEEP_FRAME_INTERVAL)
 
 
 ensure_router()

@@ -24,7 +24,7 @@ def _small(at, **changes):
 def test_the_page_opens_with_the_mnist_rate_sweep_paused():
     at = _open(SWEEP)
     assert [t.value for t in at.title] == ["Sweeps"]
-    sweep = at.session_state["sw"].sweep
+    sweep = at.session_state["sw"].run
     assert sweep.spec.over == "rate" and sweep.spec.base.dataset == "mnist" and sweep.spec.models() == 30
     assert sweep.progress == 0 and not at.session_state["sw"].running
     assert _button(at, "Run").disabled is False
@@ -33,7 +33,7 @@ def test_the_page_opens_with_the_mnist_rate_sweep_paused():
 def test_run_trains_until_the_sweep_is_done():
     at = _small(_open(SWEEP))
     _button(at, "Run").click().run()
-    sweep = at.session_state["sw"].sweep
+    sweep = at.session_state["sw"].run
     for _ in range(50):
         if sweep.done:
             break
@@ -45,7 +45,7 @@ def test_run_trains_until_the_sweep_is_done():
 def test_a_size_sweep_and_a_setting_that_cannot_run():
     at = _small(_open(SWEEP))
     at.sidebar.radio(key="sw_over").set_value("size").run()
-    sweep = at.session_state["sw"].sweep
+    sweep = at.session_state["sw"].run
     assert sweep.spec.over == "size" and sweep.spec.base.train_size == 1000
     at.sidebar.multiselect(key="sw_sizes").set_value([]).run()
     assert any("--sizes" in e.value for e in at.sidebar.error)
@@ -54,7 +54,7 @@ def test_a_size_sweep_and_a_setting_that_cannot_run():
 
 def test_changing_a_setting_makes_a_new_paused_sweep():
     at = _small(_open(SWEEP))
-    first = at.session_state["sw"].sweep
+    first = at.session_state["sw"].run
     at.sidebar.radio(key="sw_mode").set_value("fixed-kept").run()
-    second = at.session_state["sw"].sweep
+    second = at.session_state["sw"].run
     assert second is not first and [g.widths[0] for g in second.groups] == [(64, 64), (128, 128)]

@@ -37,13 +37,12 @@ class Turns:
         self._queue: deque[object] = deque()
         self._urgent: deque[object] = deque()
         self._busy = 0
-        self._turn_seconds: deque[float] = deque(maxlen=50)
         self._last_turn: dict[Hashable, float] = {}  # who → when their last turn ended
 
     @contextmanager
     def turn(self, who: Hashable = None, check: Callable[[], None] | None = None,
-             urgent: bool = False) -> Iterator[float]:
-        """Wait for a place, in arrival order; yields the seconds waited. The place is freed on exit.
+             urgent: bool = False) -> Iterator[None]:
+        """Wait for a place, in arrival order; the place is freed on exit.
 
         ``who`` names the session taking turns, for ``sessions`` (an urgent
         turn counts for no session). ``check`` is
@@ -51,7 +50,7 @@ class Turns:
         session's Pause arrived) leaves the queue, so a click never waits
         for a turn it no longer wants.
         """
-        ticket, start = object(), time.perf_counter()
+        ticket = object()
         line = self._urgent if urgent else self._queue
         with self._lock:
             line.append(ticket)
@@ -67,16 +66,13 @@ class Turns:
             line.popleft()
             self._busy += 1
             self._lock.notify_all()  # the next in line may take a free place too
-        began = time.perf_counter()
         try:
-            yield began - start
+            yield
         finally:
             with self._lock:
                 self._busy -= 1
-                end = time.perf_counter()
                 if not urgent:
-                    self._turn_seconds.append(end - began)
-                    self._last_turn[who] = end
+                    self._last_turn[who] = time.perf_counter()
                 self._lock.notify_all()
 
     def _next(self) -> object:
@@ -99,10 +95,3 @@ class Turns:
     def busy(self) -> int:
         """Sessions computing now."""
         return self._busy
-
-    def round_seconds(self, sessions: int) -> float:
-        """About how long ``sessions`` turns take, one after another in the slots: the median turn times them."""
-        turns = sorted(self._turn_seconds)
-        if not turns:
-            return 0.0
-        return turns[len(turns) // 2] * sessions / self.slots

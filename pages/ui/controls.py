@@ -113,7 +113,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
             with TURNS.turn(urgent=True):  # a paused page, drawn once: ahead of the training frames
                 _draw(state, draw, running)
             return
-        with training_turn(state, interval, state.draw_seconds) as seconds:
+        with _training_turn(state, interval, state.draw_seconds) as seconds:
             state.run.advance(max_seconds=seconds)
             if state.run.done:
                 state.running = False
@@ -124,7 +124,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
 
 
 @contextmanager
-def training_turn(who: object, interval: float, drawing: float) -> Iterator[float]:
+def _training_turn(who: object, interval: float, drawing: float) -> Iterator[float]:
     """A training frame's turn at the cores (``TURNS``), for the frame's training and drawing; yields the seconds
     it may train. A Pause while it waits ends the wait (Streamlit's yield check raises)."""
     with TURNS.turn(id(who), get_run_yield_check()):

@@ -15,9 +15,7 @@ from typing import Generic, TypeVar
 
 import streamlit as st
 
-from explorer.core.live_runs import LiveRun
-
-R = TypeVar("R", bound=LiveRun)
+R = TypeVar("R")  # a live_runs.LiveRun, or the Sweeps page's Sweep: the fragment needs only done and advance
 T = TypeVar("T")
 
 
