@@ -11,7 +11,8 @@ import numpy as np
 import streamlit as st
 
 from explorer import settings
-from explorer.core import figures
+from explorer.core import figures, heap
+from pages.ui import janitor
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -19,6 +20,8 @@ st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", 
 @st.cache_resource
 def _configure_process() -> None:
     settings.configure_torch(shared=True)
+    heap.limit_arenas(settings.MALLOC_ARENAS)
+    janitor.start()
 
 
 def home() -> None:

@@ -46,9 +46,30 @@ MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers a
 # COMPUTE_SLOTS of them train and draw at a time, the rest wait first come, first served. Under load a
 # frame's training slice shrinks so that a round of turns (one frame for every training session) takes
 # about ROUND_SECONDS: every session gets a screen update a round.
-ROUND_SECONDS = 1.0
+ROUND_SECONDS = 0.8
 ACTIVE_SECONDS = 3.0      # a session that had no turn for this long no longer counts as sharing the slots
 FLUSH_SECONDS = 0.1       # under load, a training frame waits this long after its turn so that it is sent
+
+# A shared server's memory (pages.ui.janitor, explorer.core.heap). Streamlit keeps a closed tab's session for
+# server.disconnectedSessionTTL (120 s) so that a dropped connection can come back to its run, and never shuts
+# an expired one down; the janitor closes it after RELEASE_SECONDS and gives the memory back to the system.
+RELEASE_SECONDS = 45.0    # a closed tab's session (its runs) goes this long after its websocket closed
+JANITOR_SECONDS = 5.0     # how often the server looks for closed tabs
+MALLOC_ARENAS = 2         # glibc malloc arenas for the server's threads (MALLOC_ARENA_MAX): less scattered memory
+IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pauses (a forgotten tab)
+
+# Seats (explorer.core.admission): past what the cores keep live (>= 1 screen update/s each), a Train press waits
+# in a visible queue and starts by itself. A session is seated while the seated sessions' frames (each its last
+# drawing time plus the least it trains: MIN_SLICE_SECONDS, or more for a run whose whole steps overran the
+# slice; at least MIN_SEAT_COST) fit in SEAT_BUDGET_SHARE of the compute slots' ROUND_SECONDS: the rest of a
+# round is the server's own work per frame (sending it, Streamlit's script run) and the training slices.
+# Measured with `python -m explorer loadtest` (issue #13): 0.6 kept every seated student of the class mix at
+# >= 1 frame/s on this 2-core box.
+SEAT_BUDGET_SHARE = 0.6
+MIN_SEAT_COST = 0.03
+SEAT_HOLD_SECONDS = 120.0   # while others wait, a session trains this long, then queues again at the back
+SEAT_TIMEOUT_SECONDS = 15.0  # a session that stopped asking (a closed tab) loses its seat or place
+QUEUE_POLL_SECONDS = 1.0    # how often a waiting tab asks for its place (and redraws its message)
 
 # --- The Inside page: what one frame computes (small fixed batches, not the whole set)
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
@@ -100,8 +121,27 @@ def usable_cores() -> int:
 
 def compute_slots() -> int:
     """Sessions that train and draw at once in one server process: EXPLORER_COMPUTE_SLOTS if set, else the cores."""
-    raw = os.environ.get("EXPLORER_COMPUTE_SLOTS", "").strip()
-    return int(raw) if raw.isdigit() and int(raw) > 0 else usable_cores()
+    return max(1, int(_positive_env("EXPLORER_COMPUTE_SLOTS") or usable_cores()))
+
+
+def training_budget() -> float:
+    """Seconds of compute per round that seated sessions' frames may take in one server process:
+    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the compute slots' rounds."""
+    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * compute_slots() * ROUND_SECONDS
+
+
+def release_seconds() -> float:
+    """RELEASE_SECONDS, or EXPLORER_RELEASE_SECONDS if set (the tests wait seconds, not a minute)."""
+    return _positive_env("EXPLORER_RELEASE_SECONDS") or RELEASE_SECONDS
+
+
+def _positive_env(name: str) -> float | None:
+    """The environment variable ``name`` as a positive number, or None if it is unset or not one."""
+    try:
+        value = float(os.environ.get(name, ""))
+    except ValueError:
+        return None
+    return value if 0 < value < float("inf") else None
 
 
 def configure_torch(shared: bool = False) -> None:
@@ -191,7 +231,8 @@ REGULARISERS_FRAME_INTERVAL = 0.4
 LOADTEST_MAX_STUDENTS = 100
 LOADTEST_MIN_SECONDS = 2.0        # the training window's bounds
 LOADTEST_MAX_SECONDS = 1800.0
-LOADTEST_SETTLE = 20.0            # seconds after the last client closed before the after_close memory
+LOADTEST_SETTLE = 60.0            # seconds after the last client closed before the after_close memory
+LOADTEST_RELEASED_MB = 100.0      # memory "given back" once within this much of idle (issue #13)
 LOADTEST_MAX_SETTLE = 600.0
 # A class of 30 (issue #13); other sizes scale it (largest remainders).
 LOADTEST_MIX = {"playground": 12, "inside": 8, "lab": 4, "coadaptation": 3, "uncertainty": 3}

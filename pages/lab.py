@@ -193,9 +193,9 @@ def _controls() -> list[Experiment] | None:
 
 
 def _status(lab: Lab, running: bool) -> str:
-    state = "training" if running else ("finished" if lab.done else "paused")
     step = min(t.step for t in lab.trainers)
-    return f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · step {step} · {len(lab.lanes)} variants · {state}"
+    return (f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · step {step} · {len(lab.lanes)} variants · "
+            f"{controls.phase(_state(), lab.done, running)}")
 
 
 def _table(lab: Lab) -> None:

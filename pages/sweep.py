@@ -93,7 +93,7 @@ def _title(spec: SweepSpec) -> str:
 def _draw(sweep: Sweep, running: bool) -> None:
     result = sweep.results()
     spec = sweep.spec
-    phase = "finished" if result["done"] else ("training" if running else "paused")
+    phase = controls.phase(page_state("sw", SweepState), result["done"], running)
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
                                          f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}")
     live_chart(sweep_figure(result["points"], spec.over, _title(spec)), KEY + "fig")
@@ -104,10 +104,6 @@ def _draw(sweep: Sweep, running: bool) -> None:
             st.caption(f"At q = {', '.join(f'{q:g}' for q in capped)} the n/k units exceed this instance's "
                        f"{settings.MAX_WIDTH}-unit limit: those points have {settings.MAX_WIDTH} units, "
                        "so fewer than n·k are kept.")
-
-
-def _set_running(state: SweepState, on: bool) -> None:
-    state.running = on
 
 
 def _reset(state: SweepState) -> None:
@@ -130,9 +126,9 @@ def sweep_page() -> None:
     sweep = _sweep(state, spec)
     top = st.columns([1, 1, 4], vertical_alignment="center")
     if state.running:
-        top[0].button("Pause", on_click=_set_running, args=(state, False), type="primary", width="stretch")
+        top[0].button("Pause", on_click=controls.set_running, args=(state, False), type="primary", width="stretch")
     else:
-        top[0].button("Run", on_click=_set_running, args=(state, True), type="primary", width="stretch",
+        top[0].button("Run", on_click=controls.set_running, args=(state, True), type="primary", width="stretch",
                       disabled=sweep.done)
     top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", help="New models from the seeds.")
     top[2].caption(FOUND[spec.over])

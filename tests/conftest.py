@@ -7,7 +7,11 @@ The tests train tiny networks, for which torch's thread pool costs more than it
 gives, and on a busy two-core box a second thread makes them many times slower.
 ``EXPLORER_THREADS=1`` (read by ``explorer.settings.torch_threads``) is set for
 this process and inherited by the command-line subprocesses; an explicit value
-in the environment wins. Keep this file small: every test module relies on it.
+in the environment wins. ``EXPLORER_TRAINING_BUDGET`` is set high for the same
+process: many AppTests press Train and never Pause, and their seats
+(``explorer.core.admission``) would keep later tests waiting in the queue until
+they time out; the queue's own tests set their seats themselves. Keep this file
+small: every test module relies on it.
 """
 
 from __future__ import annotations
@@ -23,4 +27,5 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 os.environ.setdefault("EXPLORER_THREADS", "1")
+os.environ.setdefault("EXPLORER_TRAINING_BUDGET", "1000")
 torch.set_num_threads(int(os.environ["EXPLORER_THREADS"]))

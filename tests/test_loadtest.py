@@ -25,7 +25,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from explorer import settings
 from explorer.tools import loadtest
-from explorer.tools.st_client import FINISHED, MessageCache, Session, Status, rerun_message, stream_url
+from explorer.tools.st_client import FINISHED, WAITING, MessageCache, Session, Status, rerun_message, stream_url
 from tests.test_browser import LOAD_TIMEOUT, chromium, new_page, server  # noqa: F401 -- fixtures
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -159,6 +159,21 @@ def test_a_frame_counts_as_seen_when_its_charts_arrived_however_its_run_finished
     assert (len(session.fragment_frames), len(session.fragment_superseded), len(session.fragment_finishes)) == (2, 2, 1)
 
 
+def test_a_waiting_tabs_queue_line_is_no_screen_update_and_its_wait_is_timed():
+    """A tab queued for a seat reruns a fragment without charts (its place in the queue): not an update; the
+    seconds its status line read "waiting for a seat" are counted."""
+    now = [0.0]
+    session, _ = offline_session()
+    session.clock = lambda: now[0]
+    for now[0], data in ((9.0, new_session()), (10.0, caption("Epoch 0 of 500 · step 0 · waiting for a seat")),
+                         (11.0, new_session("queue")), (11.0, finished(FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, "queue")),
+                         (14.0, new_session()), (14.0, caption("Epoch 0 of 500 · step 0 · training"))):
+        session.handle(data)
+    assert session.fragment_finishes == [] and session.status.state == "training"
+    assert session.seconds_in(WAITING, 0.0, 20.0) == pytest.approx(4.0)
+    assert session.seconds_in(WAITING, 12.0, 13.0) == pytest.approx(1.0)
+
+
 def test_fragment_timer_fires_like_set_interval_and_a_full_run_clears_it():
     session, sock = offline_session()
 
@@ -173,6 +188,7 @@ def test_fragment_timer_fires_like_set_interval_and_a_full_run_clears_it():
         assert len(ticks) >= 2
         assert all(t.fragment_id == "frag" and t.is_auto_rerun and t.page_script_hash == "h-pg" for t in ticks)
         session.handle(new_session("frag"))  # a fragment run leaves the timer alone
+        session.handle(forward(lambda m: setattr(m.delta.new_element.component_instance, "component_name", "live_chart")))
         session.handle(finished(FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, "frag"))
         assert "frag" in session.timers and len(session.fragment_finishes) == 1
         session.handle(new_session())  # a full run (Pause) clears it

@@ -76,6 +76,8 @@ def analysis_problems(exp: Experiment) -> list[Problem]:
 class CoadaptationRuns(LiveRuns):
     """A run with dropout and its twin (same data, weights and batches), their last hidden layers compared."""
 
+    REBUILDABLE = ("_cache",)
+
     def __init__(self, exp: Experiment, data: Dataset) -> None:
         problems = analysis_problems(exp)
         if problems:

@@ -49,6 +49,9 @@ class LiveRun(Protocol):
     def apply(self, exp: Any, compare: bool) -> bool:
         """Take new settings in place if they allow it (a rate, more epochs); False: make a new state."""
 
+    def shed(self) -> None:
+        """Drop what the state rebuilds by itself when it next trains or draws (a forgotten tab's memory)."""
+
 
 @runtime_checkable
 class LiveTraining(LiveRun, Protocol):
@@ -87,9 +90,19 @@ class LiveRuns:
         self.run.model.capture(True)
         self.twin: Trainer | None = build(exp.without_dropout(), data) if compare else None
 
+    REBUILDABLE: tuple[str, ...] = ()  # attributes holding an analysis that the next frame computes when None
+
     @property
     def trainers(self) -> list[Trainer]:
         return [self.run] if self.twin is None else [self.run, self.twin]
+
+    @locked
+    def shed(self) -> None:
+        """Drop the trainers' gradients and the analyses kept for redrawing."""
+        for trainer in self.trainers:
+            trainer.shed()
+        for name in self.REBUILDABLE:
+            setattr(self, name, None)
 
     def named_trainers(self) -> dict[str, Trainer]:
         """The run and (if any) its twin under ``RUN_NAMES``."""

@@ -87,6 +87,11 @@ class BoundedRun(ABC):
             self._batches = list(perm.split(batch_size))[::-1]  # pop() from the end
         return self._batches.pop()
 
+    def shed(self) -> None:
+        """Drop the gradients: the next step makes them anew (a paused run need not keep them)."""
+        for param in self.model.parameters():
+            param.grad = None
+
     def run(self, max_steps: int | None = None, max_seconds: float | None = None) -> int:
         """Train until ``max_steps`` steps, ``max_seconds`` of wall time or the last epoch; return steps taken."""
         start = time.perf_counter()

@@ -48,6 +48,8 @@ class Inspector(LiveRuns):
     the probe digits (one validation digit per class, 0 to 9).
     """
 
+    REBUILDABLE = ("_stats",)
+
     def __init__(self, exp: Experiment, data: Dataset) -> None:
         super().__init__(exp, data, compare=True)  # every panel compares with the twin
         probes = inside.pick_digits(data.y_val, settings.INSIDE_PROBES)

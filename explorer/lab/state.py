@@ -92,6 +92,11 @@ class Lab:
     def exp(self) -> list[Experiment]:
         return self.lanes
 
+    def shed(self) -> None:
+        """Drop the lanes' gradients (the next step makes them anew)."""
+        for trainer in self.trainers:
+            trainer.shed()
+
     def apply(self, lanes: Sequence[Experiment], compare: bool = False) -> bool:
         """Settings change nothing in place: True only if they are this lab's."""
         return list(lanes) == self.lanes

@@ -169,6 +169,11 @@ class Sweep:
         return sum(g.trainer.step for g in self.groups) / total
 
     @locked
+    def shed(self) -> None:
+        """Drop the stacks' gradients (the next step makes them anew)."""
+        for g in self.groups:
+            g.trainer.shed()
+
     def advance(self, max_seconds: float | None = None) -> bool:
         """Train every unfinished stack in turns for about ``max_seconds`` (all of it if None); True when done."""
         start = time.perf_counter()

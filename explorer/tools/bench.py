@@ -334,14 +334,18 @@ def _answers(url: str) -> bool:
 
 
 @contextlib.contextmanager
-def streamlit_server(timeout: float = 60.0) -> Iterator[tuple[int, subprocess.Popen]]:
-    """``streamlit run app.py`` on a free port, up and answering; stopped on exit whatever happened."""
+def streamlit_server(timeout: float = 60.0, env: dict[str, str] | None = None,
+                     log_path: Path | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
+    """``streamlit run app.py`` on a free port, up and answering; stopped on exit whatever happened.
+
+    ``env``: variables added to this process's environment; ``log_path``: where its output goes (a temporary
+    file by default)."""
     port = _free_port()
-    with tempfile.TemporaryFile() as log:
+    with (log_path.open("w+b") if log_path else tempfile.TemporaryFile()) as log:
         server = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
         )
         try:
             deadline = time.monotonic() + timeout

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from explorer import settings
 from explorer.tools.cli import _Parser, fail
-from explorer.tools.st_client import Session
+from explorer.tools.st_client import WAITING, Session
 
 if TYPE_CHECKING:
     from explorer.tools.proc_stats import ProcessTree
@@ -131,14 +131,18 @@ class Student:
         cut = sum(start <= t <= end for t in self.session.fragment_superseded)
         frames = sum(start <= t <= end for t in self.session.fragment_frames)
         status = self.session.status
+        waited = self.session.seconds_in(WAITING, start, end)
+        seated = end - start - waited
         return {
             "page": self.page,
             "first_frame_s": _round(self.first_frame_s),
             "updates_per_s": _round(updates / (end - start)),
             "superseded_per_s": _round(cut / (end - start)),
             "frames_per_s": _round(frames / (end - start)),
+            "seated_frames_per_s": _round(frames / seated) if seated >= 1.0 else None,
             "received_kb_per_s": _round((self.window_bytes[1] - self.window_bytes[0]) / 1024 / (end - start)),
             "steps": status.step if status else 0,
+            "waited_s": _round(waited),
             "pause_s": _round(self.pause_s),
             "finished": bool(status and status.state == "finished"),
             "error": self.error,
@@ -155,18 +159,26 @@ def _round(value: float | None) -> float | None:
 class Measures:
     """What is read off the server while the class runs (stays None without a local server)."""
 
+    cold: float | None = None
     idle: float | None = None
     peak: float | None = None
     after_close: float | None = None
+    released_s: float | None = None
     server_cpu: float | None = None
     client_cpu: float | None = None
     late_visitor_s: float | None = None
-    samples: list[float] = field(default_factory=list)
+    samples: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, MiB)
+
+    def release(self, closed_at: float) -> None:
+        """The peak, and the seconds after ``closed_at`` until memory came within LOADTEST_RELEASED_MB of idle."""
+        self.peak = max(mb for _, mb in self.samples)
+        self.released_s = next((t - closed_at for t, mb in self.samples
+                                if t >= closed_at and mb <= self.idle + settings.LOADTEST_RELEASED_MB), None)
 
 
 async def _sample_memory(tree: ProcessTree, into: Measures) -> None:
     while True:
-        into.samples.append(tree.rss_mb())
+        into.samples.append((time.monotonic(), tree.rss_mb()))
         await asyncio.sleep(SAMPLE_SECONDS)
 
 
@@ -186,17 +198,21 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
     Pause, close; returns the result object (see the module's command line)."""
     measures = Measures()
     if tree is not None:
+        measures.cold = tree.rss_mb()
+    # The first visit to a fresh server imports torch and the app, and the first visit to a page its modules
+    # (seconds of CPU, ~140 MB): a teacher's check of the links, one tab at a time, not part of any student's
+    # first frame. The server is idle after it, with what no session's leaving can give back.
+    for path, query in [("", ""), *dict.fromkeys(link(page) for page in pages)]:
+        warm = Session(base_url, path, query)
+        try:
+            await warm.open(OPEN_TIMEOUT)
+        except (OSError, asyncio.TimeoutError) as err:  # SessionClosed is an OSError
+            raise LoadTestFailed(f"the app at {base_url} did not serve /{path}: {err}") from None
+        finally:
+            await warm.close()
+    if tree is not None:
         measures.idle = tree.rss_mb()
         sampler = asyncio.create_task(_sample_memory(tree, measures))
-    # The first visit to a fresh server imports torch and the app (seconds of CPU): a teacher's check of the link,
-    # not part of any student's first frame.
-    warm = Session(base_url, "")
-    try:
-        await warm.open(OPEN_TIMEOUT)
-    except (OSError, asyncio.TimeoutError) as err:  # SessionClosed is an OSError
-        raise LoadTestFailed(f"the app at {base_url} did not serve its home page: {err}") from None
-    finally:
-        await warm.close()
 
     students = [Student(page, Session(base_url, *link(page))) for page in pages]
     _log(f"{len(students)} students connecting")
@@ -221,10 +237,11 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
         _log(f"the late visitor failed: {type(err).__name__}: {err}")
     if tree is not None:
         _log(f"all closed; memory after {settle:g} s")
+        closed_at = time.monotonic()
         await asyncio.sleep(settle)
         sampler.cancel()
         measures.after_close = tree.rss_mb()
-        measures.peak = max(measures.samples)
+        measures.release(closed_at)
     pauses = [s.pause_s for s in students if s.pause_s is not None]
     return {
         "students": len(students),
@@ -232,7 +249,8 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
         "sessions": [s.row(start, end) for s in students],
         "late_visitor_s": _round(measures.late_visitor_s),
         "pause_s": _round(statistics.median(pauses)) if pauses else None,
-        "rss_mb": {k: _round(getattr(measures, k)) for k in ("idle", "peak", "after_close")},
+        "rss_mb": {k: _round(getattr(measures, k)) for k in ("cold", "idle", "peak", "after_close")},
+        "released_s": _round(measures.released_s),
         "server_cpu": _round(measures.server_cpu),
         "client_cpu": _round(measures.client_cpu),
     }
@@ -302,19 +320,25 @@ class LoadTestFailed(RuntimeError):
 def format_table(result: dict[str, Any]) -> str:
     """The result for people: a row per session, then the class's figures."""
     lines = [f"{result['students']} students, {result['seconds']:g} s of training",
-             f"{'page':<24} {'first frame s':>13} {'updates/s':>9} {'superseded/s':>12} {'frames/s':>8} {'kB/s':>6} "
-             f"{'steps':>7} {'pause s':>7}  note"]
+             f"{'page':<24} {'first frame s':>13} {'updates/s':>9} {'superseded/s':>12} {'frames/s':>8} {'seated':>6} "
+             f"{'kB/s':>6} "
+             f"{'steps':>7} {'waited s':>8} {'pause s':>7}  note"]
     for row in result["sessions"]:
         note = row["error"] or ("run finished" if row["finished"] else "")
         lines.append(f"{row['page']:<24} {_shown(row['first_frame_s']):>13} {_shown(row['updates_per_s']):>9} "
                      f"{_shown(row['superseded_per_s']):>12} {_shown(row['frames_per_s']):>8} "
-                     f"{_shown(row['received_kb_per_s']):>6} {row['steps']:>7} {_shown(row['pause_s']):>7}  {note}")
+                     f"{_shown(row['seated_frames_per_s']):>6} "
+                     f"{_shown(row['received_kb_per_s']):>6} {row['steps']:>7} {_shown(row['waited_s']):>8} "
+                     f"{_shown(row['pause_s']):>7}  {note}")
     rss = result["rss_mb"]
     lines += [f"late visitor (home page, while training): {_shown(result['late_visitor_s'])} s",
               f"Pause until the timer stops (median): {_shown(result['pause_s'])} s",
               f"server CPU: {_shown(result['server_cpu'])} cores (this client: {_shown(result['client_cpu'])})",
-              f"server memory MiB: idle {_shown(rss['idle'])}, peak {_shown(rss['peak'])}, "
-              f"after close {_shown(rss['after_close'])}"]
+              f"server memory MiB: cold {_shown(rss['cold'])}, idle {_shown(rss['idle'])}, peak {_shown(rss['peak'])}, "
+              f"after close {_shown(rss['after_close'])}",
+              f"back within {settings.LOADTEST_RELEASED_MB:g} MiB of idle: "
+              + (f"{_shown(result['released_s'])} s after the last tab closed" if result["released_s"] is not None
+                 else "not within the settle time")]
     return "\n".join(lines)
 
 

@@ -64,7 +64,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 SUBPROTOCOLS = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]  # the front end's when it has no XSRF cookie
 FINISHED = ForwardMsg.ScriptFinishedStatus
 # The live pages' status caption (pages/ui/controls.status, pages/lab.py): "Epoch 3 of 500 · step 42 · training ..."
-STATUS = re.compile(r"Epoch (\d+) of (\d+) · step (\d+)\b.*?· (training|paused|finished)")
+STATUS = re.compile(r"Epoch (\d+) of (\d+) · step (\d+)\b.*?· (training|paused|finished|waiting for a seat)")
+WAITING = "waiting for a seat"  # the status of a Train press queued for a seat (pages.ui.controls)
 UPDATES = re.compile(r"([\d.]+) updates/s")
 
 
@@ -197,7 +198,10 @@ class Session:
     status: Status | None = None
     errors: list[str] = field(default_factory=list)
     runs: list[Run] = field(default_factory=list)
-    fragment_finishes: list[float] = field(default_factory=list)  # times of fragment runs that finished successfully
+    # Times of fragment runs that drew the page's live charts and finished successfully (a waiting tab's
+    # queue line, a fragment without charts, is not a screen update).
+    fragment_finishes: list[float] = field(default_factory=list)
+    states: list[tuple[float, str]] = field(default_factory=list)  # (time, status state) at each change of state
     # Fragment runs reported as FINISHED_EARLY_FOR_RERUN: the server computed the frame, but the next run started
     # before the frame's messages went out, so it dropped the unsent ones (ForwardMsgQueue.clear).
     fragment_superseded: list[float] = field(default_factory=list)
@@ -313,6 +317,12 @@ class Session:
             return run.finished
         return self.runs[full[-1] + 1].started if full[-1] + 1 < len(self.runs) else None
 
+    def seconds_in(self, state: str, start: float, end: float) -> float:
+        """Seconds of [start, end] during which the status line read ``state``."""
+        marks = [*self.states, (end, "")]
+        return sum(max(0.0, min(t1, end) - max(t0, start))
+                   for (t0, s), (t1, _) in zip(marks, marks[1:]) if s == state)
+
     def describe(self) -> str:
         """The state in a line, for a timeout's message: status, timers, buttons, the last runs."""
         now = self.clock()
@@ -377,6 +387,8 @@ class Session:
         elif kind == "markdown":
             status = Status.parse(element.markdown.body)
             if status is not None:
+                if not self.states or self.states[-1][1] != status.state:
+                    self.states.append((self.clock(), status.state))
                 self.status = status
         elif kind == "exception":
             self.errors.append(f"{element.exception.type}: {element.exception.message}")
@@ -390,7 +402,7 @@ class Session:
             run.finished, run.status = now, status
             if run.fragment and run.charts:
                 self.fragment_frames.append(now)
-        if status == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+        if status == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY and (run is None or run.charts):
             self.fragment_finishes.append(now)
         elif status == FINISHED.FINISHED_EARLY_FOR_RERUN and msg.metadata.run.fragment_ids:
             self.fragment_superseded.append(now)

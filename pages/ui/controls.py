@@ -19,12 +19,14 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
 
 from explorer import settings
+from explorer.core.admission import Admission, Place
 from explorer.core.live_runs import LiveRun, LiveTraining
 from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
+SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS)
 
 
 def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[Any, bool], R]) -> R:
@@ -40,8 +42,9 @@ def _replace(state: LiveState, run: LiveRun) -> None:
     state.run, state.clock = run, deque(maxlen=20)
 
 
-def _set_running(state: LiveState, on: bool) -> None:
-    state.running = on
+def set_running(state: LiveState, on: bool) -> None:
+    """Train (``on``) or Pause: the fragment's timer goes on or off at the next run."""
+    state.running, state.forgotten = on, False
 
 
 def _step(state: LiveState) -> None:
@@ -58,9 +61,9 @@ def buttons(state: LiveState, run: LiveRun, make: Make, columns: list) -> bool:
     """Train (or Pause), Step and Reset in the first three ``columns``; returns whether the run is training."""
     running = state.running
     if running:
-        columns[0].button("Pause", on_click=_set_running, args=(state, False), type="primary", width="stretch")
+        columns[0].button("Pause", on_click=set_running, args=(state, False), type="primary", width="stretch")
     else:
-        columns[0].button("Train", on_click=_set_running, args=(state, True), type="primary", width="stretch",
+        columns[0].button("Train", on_click=set_running, args=(state, True), type="primary", width="stretch",
                           disabled=run.done)
     columns[1].button("Step", on_click=_step, args=(state,), width="stretch", disabled=run.done,
                       help="One training step, then pause.")
@@ -76,10 +79,20 @@ def toolbar(state: LiveState, run: LiveRun, make: Make, aside: float = 4.0) -> t
     return buttons(state, run, make, top), top[3]
 
 
+def phase(state: LiveState, done: bool, running: bool) -> str:
+    """Training, finished, waiting for a seat or paused, and why the server paused a forgotten tab."""
+    if running:
+        return "training"
+    if done:
+        return "finished"
+    if state.running:  # Train pressed, drawn as not training: its place in the queue is shown above
+        return "waiting for a seat"
+    return f"paused: no click for {settings.IDLE_PAUSE_SECONDS / 60:g} minutes" if state.forgotten else "paused"
+
+
 def status(state: LiveState, run: LiveTraining, running: bool) -> str:
     """Epoch, step and state; while training, epochs and screen updates per second over the last frames."""
-    phase = "training" if running else ("finished" if run.done else "paused")
-    text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {phase}"
+    text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {phase(state, run.done, running)}"
     if not running:
         return text
     clock = state.clock
@@ -99,28 +112,101 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
     slow machine) trains less per frame instead of running frames back to back.
     A training frame (training and drawing) waits for its turn at ``TURNS``,
     so many sessions share the cores fairly and the server's own thread, which
-    sends the frames and answers new visitors, is never starved.
-    """
-    timer = interval if running and not state.run.done else None
+    sends the frames and answers new visitors, is never starved. A tab left
+    training without a click for settings.IDLE_PAUSE_SECONDS pauses, and its run
+    drops what it can rebuild: a forgotten tab does not keep a share of a class's server.
 
-    @st.fragment(run_every=timer)
+    Training needs a seat (``SEATS``): beyond the seats a server has, Train
+    waits in a queue whose place a small fragment of its own shows and polls,
+    while the page is drawn once, as paused; it starts by itself when seated.
+    """
+    state.touched = time.monotonic()  # this is a full run of the page: its student is there
+    training = running and not state.run.done
+    if not training:
+        SEATS.leave(id(state))
+    elif not _ask(state).seated:
+        _queue_line(state)
+        training = False
+
+    @st.fragment(run_every=interval if training else None)
     def fragment() -> None:
         # Streamlit may hand a click on Pause, Step or Reset to a fragment run;
         # the controls outside the fragment are then redrawn by a full run.
         if state.running != running:
             st.rerun()
-        if not running:
-            with TURNS.turn(urgent=True):  # a paused page, drawn once: ahead of the training frames
-                _draw(state, draw, running)
+        if not training:
+            with TURNS.turn(urgent=True):  # a paused (or waiting) page, drawn once: ahead of the training frames
+                _draw(state, draw, False)
             return
+        if time.monotonic() - state.touched > settings.IDLE_PAUSE_SECONDS:
+            _forget(state)
+            st.rerun()
+        if not _ask(state).seated:
+            st.rerun()  # its seat went to those waiting: the full run shows its place in the queue
         with _training_turn(state, interval, state.draw_seconds) as seconds:
+            start = time.perf_counter()
             state.run.advance(max_seconds=seconds)
+            trained = time.perf_counter() - start
+            # A run trains in whole steps (a lab's one step of every lane): one that overran its slice costs at
+            # least that much a frame, which its seat counts.
+            state.least_train = trained if trained > seconds + settings.MIN_SLICE_SECONDS else 0.0
             if state.run.done:
                 state.running = False
                 st.rerun()
-            _draw(state, draw, running)
+            _draw(state, draw, True)
 
     fragment()
+
+
+def _queue_line(state: LiveState) -> None:
+    """The waiting tab's place in the queue, asked again every settings.QUEUE_POLL_SECONDS; seated, a full run
+    starts the training."""
+    @st.fragment(run_every=settings.QUEUE_POLL_SECONDS)
+    def line() -> None:
+        place = _ask(state)
+        if place.seated:
+            st.rerun()
+        st.info(waiting_text(place), icon=":material/hourglass_top:")
+
+    line()
+
+
+def waiting_text(place: Place) -> str:
+    """What a waiting student reads: how many runs are ahead, about how long, and why."""
+    runs = ("yours is next" if place.ahead == 0 else
+            f"{place.ahead} run{'s' * (place.ahead > 1)} ahead of yours")
+    why = (f"Your {settings.SEAT_HOLD_SECONDS / 60:g} minutes of training ended while others waited: "
+           if place.rotated else
+           f"This server's cores are full ({SEATS.seated} run{'s' * (SEATS.seated != 1)} training, each kept at a "
+           "screen update a second or more): ")
+    return f"{why}{runs}, about {_duration(place.wait_s)}. It starts by itself; Pause leaves the queue."
+
+
+def _duration(seconds: float) -> str:
+    return f"{max(5, round(seconds / 5) * 5):.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
+def _ask(state: LiveState) -> Place:
+    """The session's place at ``SEATS``, for a frame as costly as its last drawing plus the least it trains."""
+    cost = max(settings.MIN_SEAT_COST, state.draw_seconds + max(settings.MIN_SLICE_SECONDS, state.least_train))
+    return SEATS.ask(id(state), cost, _remaining(state))
+
+
+def _remaining(state: LiveState) -> float | None:
+    """Seconds the run still needs at its recent pace (the status line's clock of epochs), if known."""
+    clock, exp = state.clock, getattr(state.run, "exp", None)
+    if len(clock) < 2 or not hasattr(exp, "epochs"):
+        return None
+    (t0, e0), (t1, e1) = clock[0], clock[-1]
+    if e1 <= e0 or t1 <= t0:
+        return None
+    return (exp.epochs - e1) * (t1 - t0) / (e1 - e0)
+
+
+def _forget(state: LiveState) -> None:
+    state.running, state.forgotten = False, True
+    SEATS.leave(id(state))
+    state.run.shed()
 
 
 @contextmanager

@@ -27,7 +27,10 @@ class LiveState(Generic[R]):
     running: bool = False  # Train pressed and not yet paused: the fragment's timer is on
     clock: deque = field(default_factory=lambda: deque(maxlen=20))  # (time, epoch) of the last frames: the rates shown
     draw_seconds: float = 0.0  # the last frame's drawing time, which the next training slice leaves free
+    least_train: float = 0.0  # the least a frame trains: the last frame's training if it overran its slice
     warnings: list[str] = field(default_factory=list)  # the link's parameters not used, shown on every run
+    touched: float = 0.0  # time.monotonic() of the page's last full run: a click, a changed widget, a visit
+    forgotten: bool = False  # paused by the server after settings.IDLE_PAUSE_SECONDS without a click
 
 
 def page_state(key: str, kind: type[T]) -> T:

@@ -63,6 +63,8 @@ class AveragingRuns(LiveRuns):
     the first ``val_points`` validation points (``None``: all).
     """
 
+    REBUILDABLE = ("_analysis",)
+
     def __init__(self, exp: Experiment, compare: bool = False,
                  val_points: int | None = settings.AVERAGING_VAL_POINTS) -> None:
         problems = check(exp) + analysis_problems(exp)

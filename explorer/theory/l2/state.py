@@ -61,6 +61,9 @@ class DropoutL2:
             max_steps = min(max_steps or settings.RIDGE_FRAME_STEPS, settings.RIDGE_FRAME_STEPS)
         return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
 
+    def shed(self) -> None:
+        self.run.shed()
+
     def apply(self, exp: Experiment, compare: bool = False) -> bool:
         return exp == self.exp
 

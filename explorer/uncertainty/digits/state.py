@@ -44,6 +44,8 @@ class DigitsUncertainty(LiveRuns):
     the step it belongs to. The rotated digit is cheap and follows every frame.
     """
 
+    REBUILDABLE = ("_averaging",)
+
     def __init__(self, exp: Experiment, data: Dataset) -> None:
         super().__init__(exp, data, compare=False)
         n = min(settings.MC_DIGITS_EVAL, len(data.y_val))

@@ -41,6 +41,8 @@ class MCMapsLive(LiveRuns):
     recomputed at most every ``every`` seconds; a new T or drop rate redraws them at once.
     """
 
+    REBUILDABLE = ("_maps",)
+
     def __init__(self, exp: Experiment, compare: bool = False) -> None:
         super().__init__(exp, make_toy(exp.data_config()), compare=False)
         self.box = extent(self.data.x_train, settings.UNC_MAP_MARGIN)

@@ -49,6 +49,9 @@ class RegressionLive:
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
 
+    def shed(self) -> None:
+        self.run.shed()
+
     @locked
     def apply(self, exp: RegressionConfig, compare: bool) -> bool:
         """Drop rate, learning rate and epochs change in place at the next step; anything else needs a new run."""

@@ -1,0 +1,208 @@
+"""Seats for training sessions (explorer.core.admission), on a clock the tests move by hand."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from explorer import settings
+from explorer.core.admission import Admission, Place
+from explorer.tools.st_client import WAITING, Session
+from pages.ui import controls
+from tests.test_memory import serving
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _admission(seats: int = 2, hold: float = 60.0, timeout: float = 10.0) -> tuple[Admission, Clock]:
+    """Room for ``seats`` frames of COST seconds."""
+    clock = Clock()
+    return Admission(seats * COST, hold, timeout, clock), clock
+
+
+COST = 0.1
+
+
+def test_the_first_sessions_are_seated_and_the_rest_queue_in_arrival_order() -> None:
+    seats, _ = _admission()
+    assert seats.ask("a", COST) == Place(seated=True)
+    assert seats.ask("b", COST).seated
+    c, d = seats.ask("c", COST), seats.ask("d", COST)
+    assert (c.seated, c.ahead, d.seated, d.ahead) == (False, 0, False, 1)
+    assert (seats.seated, seats.waiting) == (2, 2)
+
+
+def test_a_costly_frame_takes_more_of_the_budget() -> None:
+    seats, _ = _admission(seats=4)
+    assert seats.ask("lab", 3 * COST).seated
+    assert seats.ask("playground", COST).seated
+    assert not seats.ask("inside", 2 * COST).seated  # 0.3 + 0.1 + 0.2 > 0.4
+    assert not seats.ask("small", COST).seated, "first come, first served: no one jumps the queue"
+    seats.leave("lab")
+    assert seats.ask("inside", 2 * COST).seated and seats.ask("small", COST).seated
+
+
+def test_a_session_alone_is_seated_however_costly() -> None:
+    seats, _ = _admission(seats=1)
+    assert seats.ask("six lanes", 50 * COST).seated
+
+
+def test_a_seat_that_frees_goes_to_the_first_in_line() -> None:
+    seats, _ = _admission()
+    for who in "abcd":
+        seats.ask(who, COST)
+    seats.leave("a")
+    assert seats.ask("c", COST).seated
+    assert seats.ask("d", COST) == Place(False, 0, seats.ask("d", COST).wait_s)
+    seats.leave("d")  # a waiting session that pauses leaves the queue
+    assert seats.waiting == 0
+
+
+def test_while_others_wait_a_seat_is_held_for_hold_seconds_then_goes_to_the_back() -> None:
+    seats, clock = _admission(seats=1, hold=60.0, timeout=1000.0)
+    seats.ask("a", COST)
+    seats.ask("b", COST)
+    clock.now = 59.0
+    assert seats.ask("a", COST).seated
+    clock.now = 60.0
+    a = seats.ask("a", COST)
+    assert (a.seated, a.ahead, a.rotated) == (False, 0, True)
+    assert seats.ask("b", COST).seated
+
+
+def test_alone_a_session_keeps_its_seat() -> None:
+    seats, clock = _admission(seats=1, hold=60.0, timeout=1000.0)
+    seats.ask("a", COST)
+    clock.now = 600.0
+    assert seats.ask("a", COST).seated
+
+
+def test_a_silent_session_loses_its_seat_and_its_place() -> None:
+    seats, clock = _admission(seats=1, hold=60.0, timeout=10.0)
+    for who in "abc":
+        seats.ask(who, COST)
+    clock.now = 5.0
+    seats.ask("c", COST)  # b and a fall silent (closed tabs)
+    clock.now = 11.0
+    c = seats.ask("c", COST)
+    assert c.seated and (seats.seated, seats.waiting) == (1, 0)
+
+
+def test_the_wait_counts_seats_freeing_and_each_run_ahead_holding_its_seat() -> None:
+    seats, clock = _admission(seats=2, hold=60.0, timeout=1000.0)
+    seats.ask("a", COST, remaining=20.0)  # ends on its own in 20 s
+    seats.ask("b", COST)                  # holds its seat the whole 60 s
+    clock.now = 10.0
+    assert seats.ask("c", COST).wait_s == pytest.approx(10.0)   # a's run ends at 20
+    assert seats.ask("d", COST).wait_s == pytest.approx(60.0 - 10.0)  # then b's hold ends at 60
+    assert seats.ask("e", COST, remaining=5.0).wait_s == pytest.approx(20.0 + 60.0 - 10.0)  # c took a's seat at 20
+
+
+def test_never_more_seated_than_fit_under_threads() -> None:
+    seats = Admission(3 * COST, hold=0.001, timeout=60.0)
+    most, lock, start = [0], threading.Lock(), threading.Barrier(12)
+
+    def student(who: int) -> None:
+        start.wait()
+        for _ in range(3000):
+            seats.ask(who, COST)
+            with lock:
+                most[0] = max(most[0], seats.seated)
+        seats.leave(who)
+
+    threads = [threading.Thread(target=student, args=(i,)) for i in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 1 <= most[0] <= 3 and (seats.seated, seats.waiting) == (0, 0)
+
+
+def test_the_budget_comes_from_the_cores_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from_cores = settings.SEAT_BUDGET_SHARE * settings.compute_slots() * settings.ROUND_SECONDS
+    monkeypatch.delenv("EXPLORER_TRAINING_BUDGET", raising=False)
+    assert settings.training_budget() == pytest.approx(from_cores)
+    monkeypatch.setenv("EXPLORER_TRAINING_BUDGET", "0.25")
+    assert settings.training_budget() == 0.25
+    monkeypatch.setenv("EXPLORER_TRAINING_BUDGET", "none")
+    assert settings.training_budget() == pytest.approx(from_cores)
+
+
+def test_an_admission_needs_a_budget() -> None:
+    with pytest.raises(ValueError, match="budget above 0"):
+        Admission(0.0, hold=60.0, timeout=10.0)
+
+
+# --- on the pages ------------------------------------------------------------------------------
+
+def _playground() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.run()
+    at.switch_page("pages/playground.py")
+    at.run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def _click(at: AppTest, label: str) -> None:
+    next(b for b in at.button if b.label == label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_a_second_train_press_waits_for_the_one_seat_then_trains(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controls, "SEATS", Admission(0.001, hold=600.0, timeout=60.0))  # room for one
+    first, second = _playground(), _playground()
+    _click(first, "Train")
+    _click(second, "Train")
+    waiting = second.session_state["pg"]
+    assert waiting.running is True and waiting.run.run.step == 0
+    assert any("yours is next" in i.value and "1 run training" in i.value for i in second.info), \
+        [i.value for i in second.info]
+    assert any("waiting for a seat" in c.value for c in second.caption)
+    second.run()
+    assert waiting.run.run.step == 0, "a waiting run does not train"
+    _click(first, "Pause")
+    second.run()  # its queue line asks again (a timer in the browser), is seated, and the page trains
+    second.run()
+    assert waiting.run.run.step > 0
+    assert not any("ahead" in i.value or "next" in i.value for i in second.info)
+
+
+def test_the_waiting_message_counts_the_runs_ahead_and_the_wait() -> None:
+    assert controls.waiting_text(Place(False, 0, 12.0)).count("yours is next, about 10 s") == 1
+    assert "3 runs ahead of yours, about 20 s" in controls.waiting_text(Place(False, 3, 21.0))
+    assert "1 run ahead of yours, about 4 min" in controls.waiting_text(Place(False, 1, 240.0))
+    assert "minutes of training ended" in controls.waiting_text(Place(False, 0, 5.0, rotated=True))
+
+
+def test_a_waiting_tab_starts_by_itself_on_a_real_server(tmp_path: Path) -> None:
+    """Two tabs, one seat: the second waits, and starts training without a click once the first pauses."""
+    with serving(tmp_path, EXPLORER_TRAINING_BUDGET="0.001") as (url, _):  # room for one
+        async def class_of_two() -> None:
+            first, second = (Session(url, "playground", "epochs=2000") for _ in range(2))
+            await first.open(60.0)
+            await first.press("Train")
+            await first.wait(lambda: first.status is not None and first.status.state == "training", 60.0)
+            await second.open(60.0)
+            await second.press("Train")
+            await second.wait(lambda: second.status is not None and second.status.state == WAITING, 60.0)
+            await asyncio.sleep(2.0)
+            assert second.status.step == 0
+            await first.press("Pause")
+            await second.wait(lambda: second.status.state == "training" and second.status.step > 0, 30.0)
+            for tab in (first, second):
+                await tab.close()
+
+        asyncio.run(class_of_two())
