@@ -96,7 +96,8 @@ def _draw(sweep: Sweep, running: bool) -> None:
     phase = controls.phase(page_state("sw", SweepState), result["done"], running)
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
                                          f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}")
-    live_chart(sweep_figure(result["points"], spec.over, _title(spec)), KEY + "fig")
+    live_chart(sweep_figure(result["points"], spec.over, _title(spec),
+                            xs=spec.rates if spec.over == "rate" else spec.sizes), KEY + "fig")
     if spec.mode == "fixed-kept" and spec.over == "rate":
         n = spec.base.hidden[0]
         capped = [q for q in spec.rates if round(n / (1 - q)) > settings.MAX_WIDTH]

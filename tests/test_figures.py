@@ -201,3 +201,20 @@ def test_boundary_figure_shows_the_grid_and_every_point():
     # without validation points only the training points are drawn
     fig = boundary_figure(grid.xs, grid.ys, grid.prob, x_tr, y_tr)
     assert sum(len(points(t)) for t in fig.data if t.type == "scatter") == len(y_tr)
+
+
+def test_a_sweep_before_its_first_epoch_shows_its_axes_not_plotlys_default() -> None:
+    """No points yet: the rates (or sizes) span the x axis, the error 0–100 % the y axis, and a note says why."""
+    rate = _figures.sweep_figure([], "rate", "t", xs=(0.0, 0.5, 0.9))
+    assert rate["layout"]["xaxis"]["range"] == pytest.approx([-0.05, 0.95])
+    assert rate["layout"]["yaxis"]["range"] == [0, 1]
+    assert "first epoch" in rate["layout"]["annotations"][0]["text"]
+    size = _figures.sweep_figure([], "size", "t", xs=(100, 1000))
+    assert size["layout"]["xaxis"]["range"] == pytest.approx([1.9, 3.1])
+    assert size["layout"]["xaxis"]["tickvals"] == [100, 1000]
+    go.Figure(rate)  # plotly accepts both
+    go.Figure(size)
+    point = {"x": 0.5, "dropout": True, "val_error_mean": 0.2, "val_error_std": 0.0, "train_error_mean": 0.1,
+             "train_error_std": 0.0}
+    drawn = _figures.sweep_figure([point], "rate", "t", xs=(0.0, 0.5, 0.9))["layout"]
+    assert "range" not in drawn["yaxis"] and "annotations" not in drawn

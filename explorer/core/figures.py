@@ -14,6 +14,7 @@ a projector at 1280×720.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -504,9 +505,13 @@ def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, col
     return [band, line]
 
 
-def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, height: int = 380) -> Figure:
+def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, height: int = 380,
+                 xs: Sequence[float] = ()) -> Figure:
     """Error against the drop rate (training and validation) or the training-set size (validation, with and
-    without dropout): each seed's latest epoch, mean line and a ± one-std band across seeds."""
+    without dropout): each seed's latest epoch, mean line and a ± one-std band across seeds.
+
+    ``xs``: the rates or sizes the sweep will fill; before any point has its first epoch they set the axes
+    (the error's 0–100 %), so the chart does not open on plotly's empty default range."""
     traces: list[dict[str, Any]] = []
     if over == "rate":
         series = [("validation error", "val_error", None, RUN_COLORS[0], "solid"),
@@ -515,7 +520,7 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
     else:
         series = [("validation error, dropout", "val_error", True, RUN_COLORS[0], "solid"),
                   ("validation error, no dropout", "val_error", False, RUN_COLORS[1], "solid")]
-        sizes = sorted({p["x"] for p in points})
+        sizes = sorted({p["x"] for p in points} | set(xs))
         xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee", tickvals=sizes,
                      ticktext=[f"{s:,.0f}" for s in sizes])
     for name, metric, dropout, color, dash in series:
@@ -524,7 +529,16 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
             x = np.array([p["x"] for p in chosen], dtype=float)
             traces += band_traces(x, np.array([p[f"{metric}_mean"] for p in chosen]),
                                  np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
-    layout = base_layout(title, height, xaxis=xaxis,
-                     yaxis=dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee"))
+    yaxis = dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee")
+    if not points and xs:
+        lo, hi = min(xs), max(xs)
+        xaxis["range"] = ([lo - 0.05, hi + 0.05] if over == "rate"
+                          else [math.log10(lo) - 0.1, math.log10(hi) + 0.1])  # a log axis's range is in decades
+        yaxis["range"] = [0, 1]
+    layout = base_layout(title, height, xaxis=xaxis, yaxis=yaxis)
     layout["legend"] |= dict(y=1.0, yanchor="bottom", x=1.0, xanchor="right")  # above the plot, clear of the axis title
+    if not points:
+        layout["annotations"] = [dict(text="Each point appears when its models finish their first epoch.",
+                                      x=0.5, y=0.5, xref="paper", yref="paper", showarrow=False,
+                                      font=dict(color="#666666"))]
     return make_figure(traces, layout)

@@ -212,6 +212,7 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
             await warm.close()
     if tree is not None:
         measures.idle = tree.rss_mb()
+        measures.samples.append((time.monotonic(), measures.idle))  # the peak is at least the idle reading
         sampler = asyncio.create_task(_sample_memory(tree, measures))
 
     students = [Student(page, Session(base_url, *link(page))) for page in pages]
