@@ -205,6 +205,7 @@ def serve(args: argparse.Namespace, run: Path, children: list[subprocess.Popen])
 
     env = dict(os.environ)
     env.setdefault("EXPLORER_THREADS", "1")  # many sessions share the cores (explorer/settings.py)
+    env.setdefault("EXPLORER_WORKERS", str(args.workers))  # each worker's turns and seats get its share of the cores
     # One secret for all: the XSRF cookie one worker signs stays valid on another if a session has to move.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
     workers = [Worker(i + 1, port, run / f"worker-{i + 1}.log") for i, port in enumerate(worker_ports)]

@@ -43,9 +43,13 @@ CURVES_SECONDS = 0.5      # the training curves, the costliest chart to redraw, 
 MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers are what a browser redraws slowest
 
 # Sessions training at once share the server's cores in turns (explorer.core.turns): at most
-# COMPUTE_SLOTS of them train and draw at a time, the rest wait first come, first served. Under load a
+# compute_slots() of them train and draw at a time, the rest wait first come, first served. Under load a
 # frame's training slice shrinks so that a round of turns (one frame for every training session) takes
-# about ROUND_SECONDS: every session gets a screen update a round.
+# about ROUND_SECONDS: every session gets a screen update a round. SLOTS_PER_CORE: a frame holding a slot
+# also waits for the interpreter's lock (its drawing is Python) while another's torch ops run without it;
+# measured on 2 cores with 30 students (the loadtest; seated students' frames/s, median): 1 slot 0.83 (17
+# seated), 2 slots 1.12 (15), 3 slots 1.29 (17), 4 slots 1.38 (18).
+SLOTS_PER_CORE = 2
 ROUND_SECONDS = 0.8
 ACTIVE_SECONDS = 3.0      # a session that had no turn for this long no longer counts as sharing the slots
 FLUSH_SECONDS = 0.1       # under load, a training frame waits this long after its turn so that it is sent
@@ -63,9 +67,10 @@ IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pau
 # drawing time plus the least it trains: MIN_SLICE_SECONDS, or more for a run whose whole steps overran the
 # slice; at least MIN_SEAT_COST) fit in SEAT_BUDGET_SHARE of the compute slots' ROUND_SECONDS: the rest of a
 # round is the server's own work per frame (sending it, Streamlit's script run) and the training slices.
-# Measured with `python -m explorer loadtest` (issue #13): 0.6 kept every seated student of the class mix at
-# >= 1 frame/s on this 2-core box.
-SEAT_BUDGET_SHARE = 0.6
+# Measured with `python -m explorer loadtest` (issue #13): with 4 slots, 0.75 kept every seated student of the
+# class mix at >= 1.1 frames/s on this 2-core box (drawing times, measured on the wall clock, grow with the
+# load, so the seats taken grow slower than the budget).
+SEAT_BUDGET_SHARE = 0.75
 MIN_SEAT_COST = 0.03
 SEAT_HOLD_SECONDS = 120.0   # while others wait, a session trains this long, then queues again at the back
 SEAT_TIMEOUT_SECONDS = 15.0  # a session that stopped asking (a closed tab) loses its seat or place
@@ -120,8 +125,10 @@ def usable_cores() -> int:
 
 
 def compute_slots() -> int:
-    """Sessions that train and draw at once in one server process: EXPLORER_COMPUTE_SLOTS if set, else the cores."""
-    return max(1, int(_positive_env("EXPLORER_COMPUTE_SLOTS") or usable_cores()))
+    """Sessions that train and draw at once in one server process: EXPLORER_COMPUTE_SLOTS if set, else
+    SLOTS_PER_CORE per usable core, shared among the EXPLORER_WORKERS processes on this machine (make serve)."""
+    shared = SLOTS_PER_CORE * usable_cores() / (_positive_env("EXPLORER_WORKERS") or 1)
+    return max(1, int(_positive_env("EXPLORER_COMPUTE_SLOTS") or shared))
 
 
 def training_budget() -> float:

@@ -206,3 +206,16 @@ def test_a_waiting_tab_starts_by_itself_on_a_real_server(tmp_path: Path) -> None
                 await tab.close()
 
         asyncio.run(class_of_two())
+
+
+def test_workers_on_one_machine_share_its_slots(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("EXPLORER_COMPUTE_SLOTS", raising=False)
+    monkeypatch.delenv("EXPLORER_WORKERS", raising=False)
+    alone = settings.compute_slots()
+    assert alone == settings.SLOTS_PER_CORE * settings.usable_cores()
+    monkeypatch.setenv("EXPLORER_WORKERS", "2")
+    assert settings.compute_slots() == max(1, alone // 2)
+    monkeypatch.setenv("EXPLORER_WORKERS", str(10 * alone))
+    assert settings.compute_slots() == 1
+    monkeypatch.setenv("EXPLORER_COMPUTE_SLOTS", "3")
+    assert settings.compute_slots() == 3
