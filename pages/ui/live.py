@@ -75,9 +75,10 @@ def live_chart(fig: Figure, key: str, every: float = 0.0) -> None:
     changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
     """
     memory, now = f"_live_chart_{key}", time.monotonic()
-    sent: tuple[float, str] | None = st.session_state.get(memory)
+    sent: tuple[float, str] | None = st.session_state.get(memory) if every > 0 else None
     if sent is None or now - sent[0] >= every:
         convert_to_base64(fig)
         sent = (now, plotly.io.json.to_json_plotly(fig))
-        st.session_state[memory] = sent
+        if every > 0:  # only a throttled chart resends its last figure: the others keep none in the session
+            st.session_state[memory] = sent
     _live_chart(spec=sent[1], height=int(fig["layout"].get("height", 400)), key=key, default=None)
