@@ -37,6 +37,7 @@ MAX_BLOCK_SIZE = 7        # dropblock's block side (the CNN's smaller maps are 7
 FRAME_INTERVAL = 0.16     # the Playground: a frame costs ~40 ms to draw here, ~70 ms to render in the browser
 IDLE_SHARE = 0.4          # of each interval, left idle for clicks
 MIN_SLICE_SECONDS = 0.02  # trains at least this long per frame, however slow the drawing
+DRAW_SMOOTHING = 0.3      # weight of the newest frame in the moving average of drawing times
 BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map
 DIAGRAM_UNITS = 10        # units drawn per layer in the network diagram
 CURVES_SECONDS = 0.5      # the training curves, the costliest chart to redraw, at most this often while training
@@ -80,6 +81,7 @@ QUEUE_POLL_SECONDS = 1.0    # how often a waiting tab asks for its place (and re
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
 INSIDE_FRAME_INTERVAL = 0.4
 INSIDE_SLOW_PANEL_SECONDS = 1.0  # features and histograms change slowly: redrawn at most this often while training
+INSIDE_SLOW_PANEL_FRAMES = 3     # … and every this many frames (a busy server's frames come ~1 s apart)
 INSIDE_INPUTS = 12        # digits of the current mini-batch shown as the network sees them
 INSIDE_MASK_ROWS = 64     # examples of the current mini-batch in the mask picture
 INSIDE_PROBES = 10        # validation digits followed through the network, one per class
@@ -187,6 +189,7 @@ COADAPT_REMOVAL_STEPS = 20      # fractions removed along a robustness curve: 0,
 COADAPT_RANDOM_ORDERS = 5       # random removal orders averaged into the random curve
 COADAPT_FRAME_INTERVAL = 0.4
 COADAPT_ANALYSIS_SECONDS = 1.0  # while training, the analyses (and their charts) are redone at most this often
+COADAPT_ANALYSIS_SHARE = 0.1    # … and at most this share of the time (~0.15 s for both networks of 512 units)
 
 # --- Uncertainty page: MC-dropout regression and classification maps ---
 UNC_MAX_SAMPLES = 100         # T, stochastic passes per frame (the slider's top)

@@ -17,12 +17,13 @@ from explorer.inside.state import Fig, Inspector
 from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, form
 from pages.ui.data import shared_data
-from pages.ui.live import live_chart, steady_display
+from pages.ui.live import due, live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
 
 KEY = "in_"  # prefix of this page's widget keys
 DEFAULT = defaults_for("mnist")
+SLOW_PANELS = (Fig.HIST_VALUES, Fig.HIST_UNITS, Fig.MAPS_1, Fig.MAPS_2, Fig.FEATURES, Fig.TWIN_FEATURES, Fig.ENSEMBLE)
 MODELS = {"mlp": "MLP", "cnn": "CNN (2 conv layers + dense)"}
 REFUSALS = {
     "dataset": lambda v: v != "mnist" and f"{v} is read from files: `python -m explorer train --dataset {v}`",
@@ -88,7 +89,7 @@ def _ensemble_text(run: Inspector) -> str:
 def _side_by_side(frame: dict, *places: Fig, every: float = 0.0) -> None:
     for column, place in zip(st.columns(len(places)), places):
         with column:
-            live_chart(frame[place], KEY + "fig_" + place, every)
+            live_chart(frame.get(place), KEY + "fig_" + place, every, settings.INSIDE_SLOW_PANEL_FRAMES)
 
 
 def _draw(run: Inspector, running: bool) -> None:
@@ -96,8 +97,15 @@ def _draw(run: Inspector, running: bool) -> None:
     inputs_box, layer_box, layers_box = st.container(), st.container(), st.container()  # the order on screen
     with layer_box:
         layer = _choice("Layer", list(range(len(run.layer_names))), KEY + "layer", run.layer_names)
-    run.select(layer, st.session_state.get(KEY + "digit", 0))  # select clamps to the probe digits
-    frame = run.frame()
+    digit = st.session_state.get(KEY + "digit", 0)
+    run.select(layer, digit)  # select clamps to the probe digits
+    # Panels that change slowly are built and sent at most every INSIDE_SLOW_PANEL_SECONDS and _FRAMES while
+    # training (a class's server draws many pages), at once when paused, for a new run, another layer or digit.
+    picked, shown = (id(run), layer, digit), st.session_state.get(KEY + "picked")
+    st.session_state[KEY + "picked"] = picked
+    slow = settings.INSIDE_SLOW_PANEL_SECONDS if running and picked == shown else 0.0
+    frames = settings.INSIDE_SLOW_PANEL_FRAMES
+    frame = run.frame(skip={place for place in SLOW_PANELS if not due(KEY + "fig_" + place, slow, frames)})
     with inputs_box:
         live_chart(frame[Fig.INPUTS], KEY + "fig_" + Fig.INPUTS)
         st.caption("Orange: an input pixel dropped in this step; a fresh mask for every digit and every step.")
@@ -111,7 +119,6 @@ def _draw(run: Inspector, running: bool) -> None:
 
     st.subheader("With and without dropout")
     _activation_numbers(run)
-    slow = settings.INSIDE_SLOW_PANEL_SECONDS if running else 0.0  # a paused page shows every change at once
     _side_by_side(frame, Fig.HIST_VALUES, Fig.HIST_UNITS, every=slow)
     st.caption(f"Inference mode on {settings.INSIDE_STATS} validation digits, for the run and its twin trained "
                "without dropout on the same batches (Srivastava et al. 2014, Fig. 8: dropout makes activations sparser).")
@@ -126,11 +133,11 @@ def _draw(run: Inspector, running: bool) -> None:
 
     st.subheader("One digit, many thinned networks")
     _choice("Digit", list(range(len(run.probe_y))), KEY + "digit", [str(int(y)) for y in run.probe_y])
-    live_chart(frame[Fig.ENSEMBLE], KEY + "fig_" + Fig.ENSEMBLE)
+    live_chart(frame.get(Fig.ENSEMBLE), KEY + "fig_" + Fig.ENSEMBLE, slow, frames)
     st.caption(_ensemble_text(run))
 
     st.subheader("Training curves")
-    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES)
+    live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption("Solid: training; dashed: validation; measured on the whole sets with dropout off.")
 
 

@@ -13,6 +13,7 @@ from explorer import settings
 from explorer.core.admission import Admission, Place
 from explorer.tools.st_client import WAITING, Session
 from pages.ui import controls
+from pages.ui.state import LiveState
 from tests.test_memory import serving
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +53,27 @@ def test_a_costly_frame_takes_more_of_the_budget() -> None:
     assert not seats.ask("small", COST).seated, "first come, first served: no one jumps the queue"
     seats.leave("lab")
     assert seats.ask("inside", 2 * COST).seated and seats.ask("small", COST).seated
+
+
+def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kinds(monkeypatch) -> None:
+    """A waiting page was drawn once, paused, every panel at once: no measure of its training frames. Before its
+    first, it asks with what the training frames of its kind of page cost (learned from the others)."""
+    seats = Admission(budget=10.0, hold=120.0, timeout=15.0)
+    monkeypatch.setattr(controls, "SEATS", seats)
+    monkeypatch.setattr(controls, "FRAME_COSTS", {})
+
+    class Inside:
+        pass
+
+    trained = LiveState(run=Inside(), draw_seconds=0.3, least_train=0.05, trained_frames=5)
+    controls._ask(trained)
+    assert seats.load == pytest.approx(0.35)
+    arrived = LiveState(run=Inside(), draw_seconds=0.9)  # kept: a session is known by its id
+    stranger = LiveState(run=object(), draw_seconds=0.2)
+    controls._ask(arrived)
+    assert seats.load == pytest.approx(0.7)
+    controls._ask(stranger)  # a kind never seen training: its paused drawing, plus the least slice
+    assert seats.load == pytest.approx(0.9 + settings.MIN_SLICE_SECONDS)
 
 
 def test_a_session_alone_is_seated_however_costly() -> None:

@@ -4,6 +4,7 @@ removal, numpy.trapezoid for the areas; and the page's state and ``analyze`` on 
 from __future__ import annotations
 
 import itertools
+import time
 import json
 import math
 from dataclasses import replace
@@ -245,6 +246,24 @@ def test_the_analyses_are_cached_by_step_and_refreshed_when_old():
     runs.advance(max_steps=1)
     assert runs.analyses(max_age=60.0) is first, "recent enough while training"
     assert runs.analyses() is not first
+
+
+def test_while_training_costly_analyses_are_redone_less_often(monkeypatch):
+    """An analysis that took c seconds is kept c / COADAPT_ANALYSIS_SHARE seconds while training (a busy server's
+    slower analyses come less often), never when paused."""
+    runs = CoadaptationRuns(TINY, make_data(TINY))
+    first = runs.analyses()
+    key, at, _, reports = runs._cache
+    runs._cache = (key, at, 0.5, reports)  # as if it had taken 0.5 s: kept 5 s
+    runs.advance(max_steps=1)
+    monkeypatch.setattr(time, "monotonic", lambda: at + 4.0)
+    assert runs.analyses(max_age=1.0) is first
+    monkeypatch.setattr(time, "monotonic", lambda: at + 5.5)
+    assert runs.analyses(max_age=1.0) is not first
+    second = runs.analyses(max_age=1.0)
+    runs._cache = (*runs._cache[:2], 0.5, second)
+    runs.advance(max_steps=1)
+    assert runs.analyses(max_age=0.0) is not second, "paused: the current step's analyses whatever they cost"
 
 
 def test_every_figure_is_valid_plotly():

@@ -120,6 +120,26 @@ def correlation_stats(acts: torch.Tensor | np.ndarray) -> dict[str, Any]:
 
 # --- removing units ---------------------------------------------------------------
 
+def _contributions(out: nn.Linear, feed: torch.Tensor) -> torch.Tensor:
+    """Each unit's part of every logit, (classes, units, N): the output layer's logits are their sum plus the bias.
+
+    Classes first: torch reduces over a leading dimension of 10 classes several
+    times faster than over a trailing one (measured: 6 vs 28 ms for 512 units).
+    """
+    return out.weight.unsqueeze(-1) * feed.T.contiguous().unsqueeze(0)
+
+
+def _scores(logits: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Mean cross-entropy and accuracy of K sets of logits (classes, K, N); a tie goes to the first class, as in
+    argmax."""
+    top = logits.amax(0)
+    target = logits.gather(0, y.expand(1, *top.shape))[0]
+    losses = (logits - top).exp().sum(0).log() + top - target
+    best = logits == top
+    first = best & (best.cumsum(0, dtype=torch.int8) == 1)
+    return losses.mean(1).double().numpy(), first.gather(0, y.expand(1, *top.shape))[0].double().mean(1).numpy()
+
+
 @torch.no_grad()
 def masked_losses(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor,
                   masks: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
@@ -127,21 +147,18 @@ def masked_losses(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor,
 
     A mask's 0 removes a unit: its activation is zeroed for every example.
     The output layer is linear, so each mask's logits are the full network's
-    minus the removed units' contributions, ``out(feed) − feed[:, R] @ W[:, R]ᵀ``:
-    exactly ``out(feed * mask)``, at the cost of the removed units only.
+    minus the removed units' contributions: exactly ``out(feed * mask)``, for
+    every mask at once in one batched matrix product.
     """
-    base = out(feed)
-    removed = [torch.nonzero(m == 0).flatten() for m in masks]
-    logits = torch.stack([base - feed[:, r] @ out.weight[:, r].T if len(r) else base for r in removed])
-    losses = logits.logsumexp(-1) - logits[:, torch.arange(len(y)), y]  # cross-entropy, 3× faster than F's here
-    return losses.mean(1).double().numpy(), (logits.argmax(-1) == y).double().mean(1).numpy()
+    removed = (1.0 - masks) @ _contributions(out, feed)  # (classes, K, N)
+    return _scores(out(feed).T.unsqueeze(1) - removed, y)
 
 
+@torch.no_grad()
 def unit_importance(out: nn.Linear, feed: torch.Tensor, y: torch.Tensor) -> tuple[np.ndarray, float, float]:
     """Δ_i for every unit (the loss with unit i removed minus the full network's), the full loss and accuracy."""
-    units = feed.shape[1]
-    masks = torch.cat([torch.ones(1, units), 1.0 - torch.eye(units)])
-    losses, accs = masked_losses(out, feed, y, masks)
+    base = out(feed).T.unsqueeze(1)
+    losses, accs = _scores(torch.cat([base, base - _contributions(out, feed)], dim=1), y)
     return losses[1:] - losses[0], float(losses[0]), float(accs[0])
 
 

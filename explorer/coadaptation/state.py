@@ -6,7 +6,7 @@ directly, so removing its units is exact and cheap (one pass of the output
 layer per mask); removing units of an earlier layer would need a pass through
 every later layer per mask and example, too slow for a live page. The
 analyses are cached by step and rates, and while training redone at most
-every ``max_age`` seconds; mean |r| and DeCov are also recorded at the end of
+every ``max_age`` seconds (and no more often than their cost allows); mean |r| and DeCov are also recorded at the end of
 every epoch (a callback on each trainer), so they can be followed over time.
 
 ``analyze`` trains the same pair to the end and returns the page's numbers for
@@ -90,7 +90,7 @@ class CoadaptationRuns(LiveRuns):
         for name, trainer in self.named_trainers().items():
             self._track(name, trainer)  # epoch 0: the shared initial weights
             trainer.add_callback("on_epoch_end", lambda t, name=name: self._track(name, t))
-        self._cache: tuple[tuple, float, dict[str, Report]] | None = None
+        self._cache: tuple[tuple, float, float, dict[str, Report]] | None = None  # key, when, cost, reports
 
     def _track(self, name: str, trainer: Trainer) -> None:
         h, _, _ = coadaptation.last_hidden(trainer.model, self.probe_x)
@@ -100,12 +100,18 @@ class CoadaptationRuns(LiveRuns):
     @locked
     def analyses(self, max_age: float = 0.0) -> dict[str, Report]:
         """Correlations and removals of both networks, per name; redone when the run has moved on and the
-        last ones are older than ``max_age`` seconds (0: whenever the run has moved on)."""
+        last ones are older than ``max_age`` seconds (0: whenever the run has moved on), or while training
+        (``max_age`` > 0) older than their own cost over settings.COADAPT_ANALYSIS_SHARE: on a busy server,
+        where they take longer, they are redone less often instead of taking a larger share of its time."""
         key = (self.run.step, *(d.p for d in self.run.model.dropouts))
-        if self._cache is not None and (self._cache[0] == key or time.monotonic() - self._cache[1] < max_age):
-            return self._cache[2]
+        if self._cache is not None:
+            done_key, done_at, cost, reports = self._cache
+            wait = max(max_age, cost / settings.COADAPT_ANALYSIS_SHARE) if max_age > 0 else 0.0
+            if done_key == key or time.monotonic() - done_at < wait:
+                return reports
+        start = time.monotonic()
         reports = {name: self._report(trainer) for name, trainer in self.named_trainers().items()}
-        self._cache = (key, time.monotonic(), reports)
+        self._cache = (key, time.monotonic(), time.monotonic() - start, reports)
         return reports
 
     def _report(self, trainer: Trainer) -> Report:

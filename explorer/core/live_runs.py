@@ -13,7 +13,7 @@ import functools
 import threading
 import time
 from dataclasses import fields
-from typing import Any, Callable, Protocol, TypeVar, runtime_checkable
+from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkable
 
 from explorer.core import figures
 from explorer.core.datasets import Dataset
@@ -160,6 +160,6 @@ class LiveRuns:
         return {CURVES: self.curves_figure}
 
     @locked
-    def frame(self) -> dict[str, Figure]:
-        """Every figure of the page, keyed by its place."""
-        return {place: build() for place, build in self.figure_builders().items()}
+    def frame(self, skip: Collection[str] = ()) -> dict[str, Figure]:
+        """Every figure of the page keyed by its place, but those in ``skip`` (charts a page will not redraw now)."""
+        return {place: build() for place, build in self.figure_builders().items() if place not in skip}

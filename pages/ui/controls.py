@@ -27,6 +27,7 @@ from pages.ui.state import LiveState, R
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
 SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS)
+FRAME_COSTS: dict[str, float] = {}  # kind of page's run → what its training frames cost (moving average)
 
 
 def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[Any, bool], R]) -> R:
@@ -187,9 +188,21 @@ def _duration(seconds: float) -> str:
 
 
 def _ask(state: LiveState) -> Place:
-    """The session's place at ``SEATS``, for a frame as costly as its last drawing plus the least it trains."""
-    cost = max(settings.MIN_SEAT_COST, state.draw_seconds + max(settings.MIN_SLICE_SECONDS, state.least_train))
-    return SEATS.ask(id(state), cost, _remaining(state))
+    """The session's place at ``SEATS``, for a frame as costly as its drawing plus the least it trains: measured
+    on its own training frames, or before it has any, what the training frames of its kind of page cost (or if
+    none has trained yet, its paused drawing, every panel at once: more than a training frame's)."""
+    kind = type(state.run).__name__
+    cost = state.draw_seconds + max(settings.MIN_SLICE_SECONDS, state.least_train)
+    if state.trained_frames:
+        known = FRAME_COSTS.get(kind)
+        FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost)
+    else:
+        cost = FRAME_COSTS.get(kind, cost)
+    return SEATS.ask(id(state), max(settings.MIN_SEAT_COST, cost), _remaining(state))
+
+
+def _smoothed(average: float, value: float) -> float:
+    return settings.DRAW_SMOOTHING * value + (1 - settings.DRAW_SMOOTHING) * average
 
 
 def _remaining(state: LiveState) -> float | None:
@@ -230,6 +243,14 @@ def _slice(interval: float, drawing: float) -> float:
 
 
 def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -> None:
+    """Draw; a training frame's drawing time goes into the session's moving average (a page whose slow panels
+    are redrawn every few frames costs their average, in its seat and its training slices). A paused page's
+    drawing, which redraws every panel at once, stands in only until the first training frame."""
     start = time.perf_counter()
     draw(state.run, running)
-    state.draw_seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start
+    if running:
+        state.draw_seconds = _smoothed(state.draw_seconds, seconds) if state.trained_frames else seconds
+        state.trained_frames += 1
+    elif not state.trained_frames:
+        state.draw_seconds = seconds

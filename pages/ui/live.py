@@ -6,14 +6,14 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import plotly
-import plotly.io.json
 import streamlit as st
 import streamlit.components.v1 as components
-from _plotly_utils.utils import convert_to_base64
 
+from explorer.core.figure_json import figure_json
 from explorer.core.figures import Figure
 
 _ASSETS = Path(__file__).resolve().parents[2] / "assets"
@@ -56,7 +56,26 @@ def _component_dir() -> Path:
 _live_chart = components.declare_component("live_chart", path=str(_component_dir()))
 
 
-def live_chart(fig: Figure, key: str, every: float = 0.0) -> None:
+@dataclass
+class _Sent:
+    """A throttled chart's last figure, kept in the session to be redrawn between new ones."""
+
+    at: float
+    spec: str
+    height: int
+    skipped: int = 0  # frames that redrew it since
+
+
+def due(key: str, every: float, frames: int = 1) -> bool:
+    """Whether the live chart ``key``, throttled to ``every`` seconds and ``frames`` frames, takes a new figure
+    now: a page builds the figures of throttled charts only when they are due (``live_chart`` redraws the last one
+    otherwise). Frames as well as seconds: on a busy server, whose frames come a second or more apart, a panel
+    throttled by time alone would be rebuilt every frame."""
+    sent: _Sent | None = st.session_state.get(f"_live_chart_{key}") if every > 0 else None
+    return sent is None or (time.monotonic() - sent.at >= every and sent.skipped + 1 >= frames)
+
+
+def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1) -> None:
     """Draw a plotly figure that updates in place on every rerun.
 
     ``st.plotly_chart`` gives a chart a new identity whenever its figure
@@ -64,21 +83,26 @@ def live_chart(fig: Figure, key: str, every: float = 0.0) -> None:
     moment at every frame. This component keeps one chart per ``key`` and
     hands it the new figure, which plotly.js redraws in place.
 
-    ``every`` > 0 sends a new figure at most that often (seconds) and the one
-    on screen in between, which the component does not redraw: for panels
-    that change slowly but cost the browser as much to redraw as fast ones
-    (measured: a live page's redraws keep a browser's main thread busy).
+    ``every`` > 0 sends a new figure at most that often (seconds, and at most
+    every ``frames`` frames) and the one on screen in between, which the
+    component does not redraw: for panels that change slowly but cost the
+    browser as much to redraw as fast ones (measured: a live page's redraws
+    keep a browser's main thread busy). ``fig`` may be None when the chart is
+    not ``due``.
 
-    The figure's numpy arrays are replaced, in place, by plotly's binary
-    typed-array form (as ``go.Figure`` would send them): the browser decodes
-    them without parsing thousands of numbers from text. (Size barely
+    The figure's numpy arrays are sent in plotly's binary typed-array form (as
+    ``go.Figure`` would send them, ``explorer.core.figure_json``): the browser
+    decodes them without parsing thousands of numbers from text. (Size barely
     changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
     """
-    memory, now = f"_live_chart_{key}", time.monotonic()
-    sent: tuple[float, str] | None = st.session_state.get(memory) if every > 0 else None
-    if sent is None or now - sent[0] >= every:
-        convert_to_base64(fig)
-        sent = (now, plotly.io.json.to_json_plotly(fig))
+    memory = f"_live_chart_{key}"
+    if due(key, every, frames):
+        if fig is None:
+            raise ValueError(f"live chart {key!r} is due a new figure and was given none")
+        sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)))
         if every > 0:  # only a throttled chart resends its last figure: the others keep none in the session
             st.session_state[memory] = sent
-    _live_chart(spec=sent[1], height=int(fig["layout"].get("height", 400)), key=key, default=None)
+    else:
+        sent = st.session_state[memory]
+        sent.skipped += 1
+    _live_chart(spec=sent.spec, height=sent.height, key=key, default=None)

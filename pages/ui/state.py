@@ -26,7 +26,8 @@ class LiveState(Generic[R]):
     run: R | None = None  # made on the first run, rebuilt when a change needs new weights
     running: bool = False  # Train pressed and not yet paused: the fragment's timer is on
     clock: deque = field(default_factory=lambda: deque(maxlen=20))  # (time, epoch) of the last frames: the rates shown
-    draw_seconds: float = 0.0  # the last frame's drawing time, which the next training slice leaves free
+    draw_seconds: float = 0.0  # training frames' drawing time (moving average), which their slices leave free
+    trained_frames: int = 0  # training frames drawn: before the first, draw_seconds is the paused page's
     least_train: float = 0.0  # the least a frame trains: the last frame's training if it overran its slice
     warnings: list[str] = field(default_factory=list)  # the link's parameters not used, shown on every run
     touched: float = 0.0  # time.monotonic() of the page's last full run: a click, a changed widget, a visit
