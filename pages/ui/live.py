@@ -88,7 +88,7 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     component does not redraw: for panels that change slowly but cost the
     browser as much to redraw as fast ones (measured: a live page's redraws
     keep a browser's main thread busy). ``fig`` may be None when the chart is
-    not ``due``.
+    not ``due`` (asked just before): the last figure is redrawn.
 
     The figure's numpy arrays are sent in plotly's binary typed-array form (as
     ``go.Figure`` would send them, ``explorer.core.figure_json``): the browser
@@ -96,13 +96,15 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
     """
     memory = f"_live_chart_{key}"
-    if due(key, every, frames):
+    sent: _Sent | None = st.session_state.get(memory) if every > 0 else None
+    # A page that asked ``due`` a moment ago and built no figure may find the chart due by now: it redraws the
+    # last one, and the next frame brings the new one.
+    if fig is not None and due(key, every, frames) or sent is None:
         if fig is None:
-            raise ValueError(f"live chart {key!r} is due a new figure and was given none")
+            raise ValueError(f"live chart {key!r} has no figure yet and was given none")
         sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)))
-        if every > 0:  # only a throttled chart resends its last figure: the others keep none in the session
+        if every > 0 or memory in st.session_state:  # a chart ever throttled keeps its last figure, no other
             st.session_state[memory] = sent
     else:
-        sent = st.session_state[memory]
         sent.skipped += 1
     _live_chart(spec=sent.spec, height=sent.height, key=key, default=None)
