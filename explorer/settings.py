@@ -64,13 +64,14 @@ MALLOC_ARENAS = 2         # glibc malloc arenas for the server's threads (MALLOC
 IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pauses (a forgotten tab)
 
 # Seats (explorer.core.admission): past what the cores keep live (>= 1 screen update/s each), a Train press waits
-# in a visible queue and starts by itself. A session is seated while the seated sessions' frames (each its last
-# drawing time plus the least it trains: MIN_SLICE_SECONDS, or more for a run whose whole steps overran the
+# in a visible queue and starts by itself. A session is seated while the seated sessions' frames (each the moving
+# average of its training frames' drawing times, before its first what its kind of page's frames cost, plus the
+# least it trains: MIN_SLICE_SECONDS, or more for a run whose whole steps overran the
 # slice; at least MIN_SEAT_COST) fit in SEAT_BUDGET_SHARE of the compute slots' ROUND_SECONDS: the rest of a
 # round is the server's own work per frame (sending it, Streamlit's script run) and the training slices.
 # Measured with `python -m explorer loadtest` (issue #13): with 4 slots, 0.75 kept every seated student of the
-# class mix at >= 1.1 frames/s on this 2-core box (drawing times, measured on the wall clock, grow with the
-# load, so the seats taken grow slower than the budget).
+# class mix at >= 1.06 frames/s on this 2-core box, 24 of 30 seated (drawing times, measured on the wall clock,
+# grow with the load, so the seats taken grow slower than the budget).
 SEAT_BUDGET_SHARE = 0.75
 MIN_SEAT_COST = 0.03
 SEAT_HOLD_SECONDS = 120.0   # while others wait, a session trains this long, then queues again at the back
