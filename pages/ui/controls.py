@@ -27,6 +27,7 @@ from pages.ui.state import LiveState, R
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
 SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS)
+FLUSH_POLL_SECONDS = 0.02  # how often the pause after a frame looks for a click
 FRAME_COSTS: dict[str, float] = {}  # kind of page's run → what its training frames cost (moving average)
 
 
@@ -144,7 +145,8 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
             st.rerun()
         if not _ask(state).seated:
             st.rerun()  # its seat went to those waiting: the full run shows its place in the queue
-        with _training_turn(state, interval, state.draw_seconds) as seconds:
+        check = get_run_yield_check()  # raises when a click (Pause) waits for this run to end
+        with _training_turn(state, interval, state.draw_seconds, check) as seconds:
             start = time.perf_counter()
             state.run.advance(max_seconds=seconds)
             trained = time.perf_counter() - start
@@ -154,6 +156,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
             if state.run.done:
                 state.running = False
                 st.rerun()
+            check()  # a Pause that came while it trained: its own run redraws the page, this frame need not
             _draw(state, draw, True)
 
     fragment()
@@ -223,15 +226,19 @@ def _forget(state: LiveState) -> None:
 
 
 @contextmanager
-def _training_turn(who: object, interval: float, drawing: float) -> Iterator[float]:
+def _training_turn(who: object, interval: float, drawing: float, check: Callable[[], None]) -> Iterator[float]:
     """A training frame's turn at the cores (``TURNS``), for the frame's training and drawing; yields the seconds
-    it may train. A Pause while it waits ends the wait (Streamlit's yield check raises)."""
-    with TURNS.turn(id(who), get_run_yield_check()):
+    it may train. A Pause while it waits ends the wait (``check``, Streamlit's yield check, raises)."""
+    with TURNS.turn(id(who), check):
         yield _slice(interval, drawing)
     if TURNS.sessions(within=settings.ACTIVE_SECONDS) > 1:
         # The server's own thread sends a frame between script runs; under load this session's next run is
-        # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out.
-        time.sleep(settings.FLUSH_SECONDS)
+        # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out; a click
+        # ends it, since the click's run redraws the page anyway.
+        deadline = time.monotonic() + settings.FLUSH_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            check()
+            time.sleep(min(left, FLUSH_POLL_SECONDS))
 
 
 def _slice(interval: float, drawing: float) -> float:
