@@ -24,7 +24,8 @@ from explorer.core.training import LIVE_FIELDS, BoundedRun, Trainer
 RATE_FIELDS = ("p", "input_p", "conv_p")
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 CURVES = "curves"  # the training curves' place in a frame; each state's ``Fig`` names the places its page reads
-TWIN_STEPS = 2  # the run and its twin alternate in chunks this short: neither runs ahead, slices end on time
+TWIN_STEPS = 1  # the run and its twin alternate step by step: neither runs ahead, and a frame under load trains no
+# more than one step of each (on the Inside page two 784-512-512 networks: ~20 ms a step pair)
 F = TypeVar("F", bound=Callable[..., Any])
 
 
