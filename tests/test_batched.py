@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import threading
 from dataclasses import replace
 
 import pytest
@@ -107,6 +108,18 @@ def test_partial_results_while_advancing():
     sweep = Sweep(SweepSpec(over="rate", rates=(0.0, 0.5), seeds=1, base=replace(TOY, epochs=20)))
     sweep.advance(max_seconds=0.0)  # one turn
     assert 0 < sweep.progress < 1 and not sweep.done
+
+
+def test_advancing_waits_for_another_script_thread_on_the_same_sweep():
+    """Streamlit may run a page's fragment and a rerun at once: they must not step the same stacks together."""
+    sweep = Sweep(SweepSpec(over="rate", rates=(0.0, 0.5), seeds=1, base=replace(TOY, epochs=20)))
+    stepped = threading.Event()
+    with sweep.lock:
+        other = threading.Thread(target=lambda: (sweep.advance(max_seconds=0.0), stepped.set()))
+        other.start()
+        assert not stepped.wait(0.3), "advance ran while another thread held the sweep"
+    other.join(10)
+    assert stepped.is_set() and sweep.progress > 0
 
 
 def test_fixed_kept_widths():

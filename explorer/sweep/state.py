@@ -174,6 +174,7 @@ class Sweep:
         for g in self.groups:
             g.trainer.shed()
 
+    @locked
     def advance(self, max_seconds: float | None = None) -> bool:
         """Train every unfinished stack in turns for about ``max_seconds`` (all of it if None); True when done."""
         start = time.perf_counter()
