@@ -6,8 +6,9 @@ directly, so removing its units is exact and cheap (one pass of the output
 layer per mask); removing units of an earlier layer would need a pass through
 every later layer per mask and example, too slow for a live page. The
 analyses are cached by step and rates, and while training redone at most
-every ``max_age`` seconds (and no more often than their cost allows); mean |r| and DeCov are also recorded at the end of
-every epoch (a callback on each trainer), so they can be followed over time.
+every ``max_age`` seconds (and no more often than their cost allows); mean
+|r| and DeCov are also recorded at the end of every epoch (a callback on each
+trainer), so they can be followed over time.
 
 ``analyze`` trains the same pair to the end and returns the page's numbers for
 ``python -m explorer analyze --what coadaptation``.
@@ -111,7 +112,8 @@ class CoadaptationRuns(LiveRuns):
                 return reports
         start = time.monotonic()
         reports = {name: self._report(trainer) for name, trainer in self.named_trainers().items()}
-        self._cache = (key, time.monotonic(), time.monotonic() - start, reports)
+        done = time.monotonic()
+        self._cache = (key, done, done - start, reports)
         return reports
 
     def _report(self, trainer: Trainer) -> Report:

@@ -99,7 +99,7 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     sent: _Sent | None = st.session_state.get(memory) if every > 0 else None
     # A page that asked ``due`` a moment ago and built no figure may find the chart due by now: it redraws the
     # last one, and the next frame brings the new one.
-    if fig is not None and due(key, every, frames) or sent is None:
+    if sent is None or (fig is not None and due(key, every, frames)):
         if fig is None:
             raise ValueError(f"live chart {key!r} has no figure yet and was given none")
         sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)))
