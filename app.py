@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core import figures, heap
-from pages.ui import fragment_queue, janitor
+from pages.ui import janitor, message_queue
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -22,7 +22,7 @@ def _configure_process() -> None:
     settings.configure_torch(shared=True)
     heap.limit_arenas(settings.MALLOC_ARENAS)
     janitor.start()
-    fragment_queue.install()
+    message_queue.install()
 
 
 def home() -> None:

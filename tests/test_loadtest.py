@@ -11,6 +11,7 @@ is skipped without Chromium, and fails instead under CI.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import re
 import subprocess
@@ -37,11 +38,18 @@ PLAYGROUND_STATUS = "Epoch 31 of 500 · step 124 · training · 30.6 epochs/s ·
 def forward(build) -> bytes:
     msg = ForwardMsg()
     build(msg)
+    if msg.HasField("delta") and not msg.metadata.delta_path:
+        msg.metadata.delta_path[:] = [0, 0]  # the page's first element (each replaces the last in the page's tree)
     return msg.SerializeToString()
 
 
+RUN_IDS = itertools.count()
+
+
 def new_session(fragment: str = "", page: str = "h-page") -> bytes:
+    """A run's start: a new run id, as the server gives every run."""
     def build(m):
+        m.metadata.run.script_run_id = f"run {next(RUN_IDS)}"
         m.new_session.page_script_hash = page
         m.new_session.config.max_cached_message_age = 2
         if fragment:
@@ -157,6 +165,31 @@ def test_a_frame_counts_as_seen_when_its_charts_arrived_however_its_run_finished
                  new_session("frag"), chart, finished(FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, "frag")):
         session.handle(data)
     assert (len(session.fragment_frames), len(session.fragment_superseded), len(session.fragment_finishes)) == (2, 2, 1)
+
+
+def test_a_delta_the_browser_would_reject_is_a_page_error():
+    """The crash recorded in Chromium (tests/test_page_tree.py): a tab that would have gone blank fails the run."""
+    session, _ = offline_session()
+
+    def at(path, fragment="frag", block=False):
+        def build(m):
+            if block:
+                m.delta.add_block.vertical.SetInParent()
+            else:
+                m.delta.new_element.markdown.body = "text"
+            m.delta.fragment_id, m.metadata.delta_path[:] = fragment, path
+        return forward(build)
+
+    session.handle(new_session())
+    for data in (at([0, 0], ""), at([0, 1], block=True), *(at([0, 1, i]) for i in range(10)),
+                 finished(FINISHED.FINISHED_SUCCESSFULLY), new_session("frag"), *(at([0, 1, i]) for i in range(3)),
+                 finished(FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY, "frag"), new_session("frag"),
+                 at([0, 1], block=True), at([0, 1, 0])):
+        session.handle(data)
+    assert session.errors == [] and session.blank is None
+    session.handle(at([0, 1, 6]))
+    assert session.blank.startswith("Bad delta path index 6 (should be between [0, 3])")
+    assert session.errors == [f"the tab would go blank: the browser rejects a delta ({session.blank})"]
 
 
 def test_a_waiting_tabs_queue_line_is_no_screen_update_and_its_wait_is_timed():

@@ -61,6 +61,8 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from explorer.tools.page_tree import BadDeltaPath, PageTree
+
 SUBPROTOCOLS = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]  # the front end's when it has no XSRF cookie
 FINISHED = ForwardMsg.ScriptFinishedStatus
 # The live pages' status caption (pages/ui/controls.status, pages/lab.py): "Epoch 3 of 500 · step 42 · training ..."
@@ -210,6 +212,8 @@ class Session:
     bytes_received: int = 0
     timers: dict[str, tuple[float, asyncio.Task]] = field(default_factory=dict)
     cache: MessageCache = field(default_factory=MessageCache)
+    tree: PageTree = field(default_factory=PageTree)  # the elements as the browser holds them
+    blank: str | None = None  # why the browser would have thrown the page away, if it would
     closed: bool = False
 
     def __post_init__(self) -> None:
@@ -218,6 +222,7 @@ class Session:
         self._changed = asyncio.Event()
         self._max_age = 2
         self._new_session_since_rerun = False
+        self._run_id = ""  # the script run the deltas belong to (the last new_session's)
 
     # --- connection ---------------------------------------------------------------
 
@@ -351,6 +356,7 @@ class Session:
         now = self.clock()
         if kind == "new_session":
             self._new_session_since_rerun = True
+            self._run_id = msg.metadata.run.script_run_id
             fragment = bool(msg.metadata.run.fragment_ids)
             if msg.new_session.HasField("config"):
                 self._max_age = msg.new_session.config.max_cached_message_age
@@ -378,6 +384,12 @@ class Session:
             self._finished(msg, now)
 
     def _delta(self, msg: ForwardMsg) -> None:
+        if self.blank is None:
+            try:
+                self.tree.apply(self._run_id, msg)
+            except BadDeltaPath as err:  # the front end throws, React unmounts the app: reported as a page error
+                self.blank = str(err)
+                self.errors.append(f"the tab would go blank: the browser rejects a delta ({err})")
         if msg.delta.WhichOneof("type") != "new_element":
             return
         element = msg.delta.new_element
@@ -402,6 +414,9 @@ class Session:
             run.finished, run.status = now, status
             if run.fragment and run.charts:
                 self.fragment_frames.append(now)
+        if status in (FINISHED.FINISHED_SUCCESSFULLY, FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY):
+            self.tree.finished(self._run_id, list(msg.metadata.run.fragment_ids)
+                               if status == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY else [])
         if status == FINISHED.FINISHED_FRAGMENT_RUN_SUCCESSFULLY and (run is None or run.charts):
             self.fragment_finishes.append(now)
         elif status == FINISHED.FINISHED_EARLY_FOR_RERUN and msg.metadata.run.fragment_ids:

@@ -1,4 +1,4 @@
-"""A fix for Streamlit 1.67: a fragment's rerun drops that fragment's unsent cached-chart references too.
+"""A fix of Streamlit 1.67: a fragment's rerun drops that fragment's unsent cached-chart references too.
 
 When a fragment reruns before the server has sent the last run's messages,
 ``ForwardMsgQueue.clear`` drops the fragment's unsent elements (the rerun draws
@@ -7,16 +7,16 @@ browser has cached (``ref_hash``: an element of 10 kB or more identical to one
 sent before, such as a live chart whose figure has not changed). A reference
 carries no fragment id, so the queue takes it for an element outside the
 fragment. The browser then gets, say, the fragment's element 6 after only 0-2
-of this run and stops with "Bad delta path index 6 (should be between [0, 3])":
-the whole page goes blank. Seen on the Uncertainty page's digits part, where
-Train's first frame is long and fragment reruns queue behind it: about one
-time in twenty in the browser test, and once in CI.
+and stops with "Bad delta path index 6 (should be between [0, 3])": React
+unmounts the app and the tab is blank until reloaded. Seen on the Uncertainty
+page's digits part, whose Train frame is long while fragment reruns queue
+behind it: one browser test in about twelve, and once in CI; the load test's
+model of the browser (``explorer/tools/page_tree.py``) finds it too.
 
 The patched queue learns where each fragment's container is (``st.fragment``
-opens one: the first element of a fragment at a new place) and, when a
-fragment's rerun clears the queue, drops the references inside that container
-with the rest. ``tests/test_fragment_queue.py`` says when Streamlit no longer
-needs it.
+opens one: the first element of a fragment at a new place; a fragment that was
+there before has left) and drops the references inside it with the rest.
+``tests/test_message_queue.py`` says when Streamlit no longer needs it.
 """
 
 from __future__ import annotations
@@ -38,11 +38,15 @@ def _containers(queue: ForwardMsgQueue) -> dict[str, Path]:
 
 def _enqueue(self: ForwardMsgQueue, msg: ForwardMsg) -> None:
     if msg.HasField("delta") and msg.delta.fragment_id:
-        # A fragment's first element outside the container last known is its new container (or in it).
-        containers, path = _containers(self), tuple(msg.metadata.delta_path)
-        known = containers.get(msg.delta.fragment_id)
+        # A fragment's first element outside the container last known is its new container (or in it); a
+        # fragment that was there before (a waiting tab's queue line, where the live part now is) is not any more.
+        containers, path, fragment = _containers(self), tuple(msg.metadata.delta_path), msg.delta.fragment_id
+        known = containers.get(fragment)
         if known is None or not _inside(path, known):
-            containers[msg.delta.fragment_id] = path if msg.delta.WhichOneof("type") == "add_block" else path[:-1]
+            place = path if msg.delta.WhichOneof("type") == "add_block" else path[:-1]
+            for other in [f for f, c in containers.items() if f != fragment and (c == place or _inside(c, place))]:
+                del containers[other]
+            containers[fragment] = place
     self._streamlit_enqueue(msg)
 
 
