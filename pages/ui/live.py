@@ -71,7 +71,19 @@ def due(key: str, every: float, frames: int = 1) -> bool:
     now: a page builds the figures of throttled charts only when they are due (``live_chart`` redraws the last one
     otherwise). Frames as well as seconds: on a busy server, whose frames come a second or more apart, a panel
     throttled by time alone would be rebuilt every frame."""
-    sent: _Sent | None = st.session_state.get(f"_live_chart_{key}") if every > 0 else None
+    return _new_figure_due(_last_sent(key, every), every, frames)
+
+
+def _last_sent(key: str, every: float) -> _Sent | None:
+    """The figure a throttled chart last took (None for an unthrottled one: it takes one every frame)."""
+    return st.session_state.get(_memory(key)) if every > 0 else None
+
+
+def _memory(key: str) -> str:
+    return f"_live_chart_{key}"
+
+
+def _new_figure_due(sent: _Sent | None, every: float, frames: int) -> bool:
     return sent is None or (time.monotonic() - sent.at >= every and sent.skipped + 1 >= frames)
 
 
@@ -95,11 +107,10 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     decodes them without parsing thousands of numbers from text. (Size barely
     changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
     """
-    memory = f"_live_chart_{key}"
-    sent: _Sent | None = st.session_state.get(memory) if every > 0 else None
+    memory, sent = _memory(key), _last_sent(key, every)
     # A page that asked ``due`` a moment ago and built no figure may find the chart due by now: it redraws the
     # last one, and the next frame brings the new one.
-    if sent is None or (fig is not None and due(key, every, frames)):
+    if sent is None or (fig is not None and _new_figure_due(sent, every, frames)):
         if fig is None:
             raise ValueError(f"live chart {key!r} has no figure yet and was given none")
         sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)))
