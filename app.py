@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core import figures, heap
-from pages.ui import janitor, message_queue
+from pages.ui import janitor, message_queue, present
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -73,6 +73,8 @@ def home() -> None:
         "(2014) write p for the **keep** probability. This app always says *drop rate*."
     )
     st.subheader("Explore")
+    st.page_link("pages/lessons.py", label="Lessons: eight short experiments that tell the story of dropout, each with "
+                 "a question to answer first; for a class or on your own", icon=":material/school:")
     st.page_link("pages/playground.py", label="Playground: train live on toy data, slide the drop rate, "
                  "compare with a twin trained without dropout", icon=":material/tune:")
     st.page_link("pages/inside.py", label="Inside the network: real MNIST digits, the masks of every step, "
@@ -91,6 +93,7 @@ def home() -> None:
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
+    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
     st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
     st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
     st.Page("pages/lab.py", title="Variants lab", icon=":material/compare:", url_path="lab"),
@@ -104,5 +107,7 @@ st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 _configure_process()
 # Less empty space above each page's title: it matters on a 1280×720 projector.
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
+present.setup()
 page.run()
+present.finish()
 st.sidebar.caption("q is the drop rate: the probability that a unit is dropped (torch's `p`); k = 1 − q is the keep probability.")

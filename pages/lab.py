@@ -18,11 +18,10 @@ from explorer.core.catalogue import catalogue
 from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import VARIANTS
 from explorer.dropout.params import Param
-from explorer.dropout.schedules import SCHEDULES
-from explorer.core.experiment import CHOICES, Experiment, check, defaults_for, format_field, to_params
+from explorer.core.experiment import CHOICES, Experiment, check, format_field, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mc import MC
-from explorer.lab.state import DROPOUT_FIELDS, Lab, lane, noise_place
+from explorer.lab.state import DEFAULT_LANES, DROPOUT_FIELDS, Lab, lab_defaults, lane, lane_options, noise_place
 from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, form
 from pages.ui.data import shared_data
@@ -32,7 +31,6 @@ from pages.ui.state import LiveState, page_state
 
 KEY = "lab_"  # prefix of this page's widget keys
 DATASETS = (*TOY_DATASETS, "mnist")
-DEFAULT_LANES = ("standard", "gaussian", "dropconnect", "early")
 ENTRIES = {e["key"]: e for e in catalogue()}
 MODELS = {"mlp": "MLP", "cnn": "CNN (MNIST)"}
 # A lane's own dropout settings: the link names the lanes (variants=…); their settings are in the sidebar.
@@ -57,29 +55,14 @@ def _state() -> LiveState[Lab]:
     return page_state("lab", LiveState[Lab])
 
 
-def _defaults(dataset: str) -> Experiment:
-    """The dataset's defaults; on MNIST with 256-unit layers, where DropConnect's per-example weight masks
-    (64 × 784 × 512 draws a step at 512 units) would hold every lane back."""
-    exp = defaults_for(dataset)
-    return replace(exp, hidden=(256, 256)) if exp.is_mnist else exp
-
-
 def _dataset_changed() -> None:
     """A new dataset brings its own defaults, as on the command line."""
     s = st.session_state
-    exp = _defaults(s[KEY + "dataset"])
+    exp = lab_defaults(s[KEY + "dataset"])
     for f in fields(Experiment):
         if f.name != "dataset":
             value = getattr(exp, f.name)
             s[KEY + f.name] = format_field(value) if f.name == "hidden" else value
-
-
-def _lane_options(model: str) -> list[str]:
-    """What a lane may run: the variants of the model's (input and dense) layers, the schedules, and for the
-    CNN the variants of its conv maps."""
-    units = [k for k, v in VARIANTS.items() if "mlp" in v.models and (model == "mlp" or "cnn" in v.models)]
-    maps = [k for k, v in VARIANTS.items() if v.placement == "maps" and k != "spatial"] if model == "cnn" else []
-    return [*units, *maps, *SCHEDULES]
 
 
 def _load_settings() -> None:
@@ -90,7 +73,7 @@ def _load_settings() -> None:
     lanes_text = params.pop("variants", None)
     lane_fields = [name for name in LANE_FIELDS if params.pop(name, None) is not None]
     named = params.get("dataset", "").strip()
-    default = _defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
+    default = lab_defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
     warnings = form.load_settings(KEY, default, params, REFUSALS,
                                   "the Variants lab trains on toy data or the embedded MNIST subset",
                                   lab.lanes[0] if lab else None)
@@ -105,7 +88,7 @@ def _load_settings() -> None:
 
 def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
     """The lanes a link names (``variants=a,b,…``), or the default ones, with a warning for what is dropped."""
-    options = _lane_options(st.session_state[KEY + "model"])
+    options = lane_options(st.session_state[KEY + "model"])
     asked = [k.strip() for k in text.split(",") if k.strip()]
     unknown = [k for k in asked if k not in options]
     known = list(dict.fromkeys(k for k in asked if k in options))
@@ -157,7 +140,7 @@ def _variant_choices(param: Param, model: str) -> dict:
     learns its own rate), by name; other parameters offer what they declare."""
     if param.name != "base_variant":
         return {}
-    wrapped = [k for k in _lane_options(model) if k in VARIANTS and VARIANTS[k].placement != "maps" and k != "concrete"]
+    wrapped = [k for k in lane_options(model) if k in VARIANTS and VARIANTS[k].placement != "maps" and k != "concrete"]
     return {"choices": wrapped, "format_func": lambda k: VARIANTS[k].name}
 
 
@@ -165,7 +148,7 @@ def _controls() -> list[Experiment] | None:
     """The sidebar; the lanes it describes, or None (with the reason shown) when they cannot run."""
     s, sb = st.session_state, st.sidebar
     _data_widgets()
-    options = _lane_options(s[KEY + "model"])
+    options = lane_options(s[KEY + "model"])
     s[KEY + "lanes"] = [k for k in s.get(KEY + "lanes", DEFAULT_LANES) if k in options]
     sb.header("Variants")
     keys = sb.multiselect("Compare", options, key=KEY + "lanes", format_func=lambda k: ENTRIES[k]["name"],
@@ -176,7 +159,7 @@ def _controls() -> list[Experiment] | None:
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
     lab = _state().run
-    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(_defaults(dataset), model=model))
+    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(lab_defaults(dataset), model=model))
     lanes = [_lane_widgets(k, base, lane_box) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
         st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")

@@ -6,22 +6,21 @@ together in batched stacks) and redraws the curve as the models learn.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import TOY_DATASETS
 from explorer.core.figures import sweep_figure
-from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec, default_sizes, sweep_defaults
-from pages.ui import controls
+from explorer.sweep.link import DATASETS, WIDTHS, default_settings, read_spec, settings_of, spec_of, spec_to_params
+from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec
+from pages.ui import controls, present
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
 
 KEY = "sw_"  # prefix of this page's widget keys
-DATASETS = ("mnist", *TOY_DATASETS)
 OVER = {"rate": "Drop rate (Fig. 9)", "size": "Training-set size (Fig. 10)"}
 MODES = {"fixed-width": "Width n fixed", "fixed-kept": "n·k fixed (n/k units)"}
 FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
@@ -41,34 +40,44 @@ class SweepState(LiveState[Sweep]):
     spec: SweepSpec | None = None  # None: make a new sweep (Reset)
 
 
+def _load_settings(state: SweepState) -> None:
+    """Fill the widgets once: from the link on the first visit, else from the sweep the session kept."""
+    s = st.session_state
+    if KEY + "over" in s:
+        return
+    spec, warnings = (state.spec, []) if state.spec is not None else read_spec(st.query_params.to_dict())
+    s.update({KEY + name: list(v) if isinstance(v, tuple) else v for name, v in settings_of(spec).items()})
+    state.warnings = warnings
+
+
 def _spec() -> SweepSpec | None:
     """The sidebar; the sweep it describes, or None (with the reason shown) when it cannot run."""
     sb, s = st.sidebar, st.session_state
     sb.header("Sweep")
-    over = sb.radio("Sweep over", list(OVER), format_func=OVER.get, key=KEY + "over")
-    dataset = sb.selectbox("Dataset", DATASETS, key=KEY + "dataset",
-                           format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
-    base = sweep_defaults(dataset)
-    if over == "rate":
-        mode = sb.radio("Mode", list(MODES), format_func=MODES.get, key=KEY + "mode",
-                        help="n·k fixed: a layer at drop rate q has n/k units, so n·k units are kept on average.")
-        rates = sb.multiselect("Drop rates", DEFAULT_RATES, default=list(DEFAULT_RATES), key=KEY + "rates")
-        sizes = default_sizes(dataset)
+    sb.radio("Sweep over", list(OVER), format_func=OVER.get, key=KEY + "over")
+    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset",
+                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    defaults = default_settings(s[KEY + "dataset"])
+    for name, value in defaults.items():  # Streamlit forgets a widget not drawn (the other kind of sweep's)
+        if KEY + name not in s:
+            s[KEY + name] = list(value) if isinstance(value, tuple) else value
+    sizes = defaults["sizes"]
+    if not set(s[KEY + "sizes"]) <= set(sizes):  # another dataset's sizes: this one's
+        s[KEY + "sizes"] = list(sizes)
+    if s[KEY + "over"] == "rate":
+        sb.radio("Mode", list(MODES), format_func=MODES.get, key=KEY + "mode",
+                 help="n·k fixed: a layer at drop rate q has n/k units, so n·k units are kept on average.")
+        sb.multiselect("Drop rates", DEFAULT_RATES, key=KEY + "rates")
     else:
-        mode, rates = "fixed-width", DEFAULT_RATES
-        options = default_sizes(dataset)
-        sizes = sb.multiselect("Training-set sizes", options, default=list(options), key=KEY + "sizes")
-        sb.slider("Hidden drop rate with dropout", 0.0, 0.9, base.p, 0.05, key=KEY + "p")
-        sb.slider("Input drop rate with dropout", 0.0, 0.9, base.input_p, 0.05, key=KEY + "input_p")
-        base = replace(base, p=s[KEY + "p"], input_p=s[KEY + "input_p"], train_size=max(sizes, default=base.train_size))
+        sb.multiselect("Training-set sizes", sizes, key=KEY + "sizes")
+        sb.slider("Hidden drop rate with dropout", 0.0, 0.9, step=0.05, key=KEY + "p")
+        sb.slider("Input drop rate with dropout", 0.0, 0.9, step=0.05, key=KEY + "input_p")
     sb.header("Models")
-    width = sb.select_slider("Hidden width n (two layers)", [32, 64, 128, 256, 512], value=base.hidden[0],
-                             key=KEY + "hidden")
-    epochs = sb.number_input("Epochs", 1, settings.SWEEP_PAGE_MAX_EPOCHS, base.epochs, key=KEY + "epochs",
-                             help="Size sweeps count them at the largest size: every size gets as many steps.")
-    seeds = sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, 3, key=KEY + "seeds")
-    spec = SweepSpec(over=over, mode=mode, rates=tuple(sorted(rates)), sizes=tuple(sorted(sizes)), seeds=int(seeds),
-                     base=replace(base, hidden=(width, width), epochs=int(epochs)))
+    sb.select_slider("Hidden width n (two layers)", WIDTHS, key=KEY + "hidden")
+    sb.number_input("Epochs", 1, settings.SWEEP_PAGE_MAX_EPOCHS, key=KEY + "epochs",
+                    help="Size sweeps count them at the largest size: every size gets as many steps.")
+    sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, key=KEY + "seeds")
+    spec = spec_of({name: s[KEY + name] for name in defaults})
     problems = spec.problems()
     for problem in problems:
         sb.error(str(problem))
@@ -114,24 +123,25 @@ def _reset(state: SweepState) -> None:
 def sweep_page() -> None:
     st.title("Sweeps")
     steady_display()
-    st.markdown(
+    present.explain(
         "The dropout paper's two classic experiments, re-run here in seconds: many networks, one per setting and "
         "seed, train **together** in one batched computation, and the curve fills in as they learn. Each point "
         "is the mean over seeds of the latest epoch, the band ± one standard deviation."
     )
+    state = page_state("sw", SweepState)
+    _load_settings(state)
+    for warning in state.warnings:
+        st.warning(f"Link parameter not used: {warning}")
     spec = _spec()
     if spec is None:
         st.info("Change the settings in the sidebar: the sweep cannot run as they are.")
         return
-    state = page_state("sw", SweepState)
+    st.query_params.from_dict(spec_to_params(spec))
     sweep = _sweep(state, spec)
     top = st.columns([1, 1, 4], vertical_alignment="center")
-    if state.running:
-        top[0].button("Pause", on_click=controls.set_running, args=(state, False), type="primary", width="stretch")
-    else:
-        top[0].button("Run", on_click=controls.set_running, args=(state, True), type="primary", width="stretch",
-                      disabled=sweep.done)
-    top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", help="New models from the seeds.")
+    controls.play_button(state, sweep.done, top[0], "Run")
+    top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", shortcut=controls.SHORTCUTS["reset"],
+                  help="New models from the seeds. Key: X.")
     top[2].caption(FOUND[spec.over])
     controls.live(state, state.running and not sweep.done, _draw, settings.SWEEP_FRAME_INTERVAL)
 

@@ -11,6 +11,7 @@ import importlib
 
 import streamlit as st
 
+from pages.ui import present
 from pages.ui.live import steady_display
 from pages.ui.parts import PartChoice, Section, show_part
 from pages.ui.router import ensure_router
@@ -37,7 +38,7 @@ def _lazy(module: str, function: str) -> Section:
 def theory_page() -> None:
     st.title("Theory")
     steady_display()
-    st.markdown("Three results behind dropout, each shown on models trained here: in expectation over its masks, "
+    present.explain("Three results behind dropout, each shown on models trained here: in expectation over its masks, "
                 "input dropout is ridge regression; weight scaling approximates the exact average of all 2ⁿ thinned networks; and dropout, "
                 "weight decay and early stopping each tame one overfitting network.")
     show_part(KEY, page_state("th", PartChoice), PARTS, DEFAULT_PART,

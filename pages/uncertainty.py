@@ -12,6 +12,7 @@ import streamlit as st
 from pages.uncertainty_parts.digits import digits_section
 from pages.uncertainty_parts.maps import maps_section
 from pages.uncertainty_parts.regression import regression_section
+from pages.ui import present
 from pages.ui.live import steady_display
 from pages.ui.parts import PartChoice, show_part
 from pages.ui.router import ensure_router
@@ -26,7 +27,7 @@ DEFAULT_PART = "regression"
 def uncertainty() -> None:
     st.title("Uncertainty")
     steady_display()
-    st.markdown(
+    present.explain(
         "**MC dropout** (Gal & Ghahramani, 2016): keep dropout **on** at test time and run the trained network "
         "**T** times on the same input, each time a different thinned network. The average of the T passes is the "
         "prediction; how much they disagree is the model's **uncertainty**: large where the training data leave "

@@ -68,6 +68,7 @@ def test_home_renders_title_figures_and_link():
     assert len(charts) == 2, "the home page draws the thinned and the full network"
     links = {link.proto.page: link.proto.label for link in at.get("page_link")}
     assert "Playground" in links.get("playground", ""), links
+    assert "Lessons" in links.get("lessons", ""), links
     assert "Inside the network" in links.get("inside", ""), links
     assert "Sweeps" in links.get("sweep", ""), links
     assert "Variants lab" in links.get("lab", ""), links

@@ -38,7 +38,7 @@ LOAD_TIMEOUT = 60_000    # ms for the first page of a cold server
 TIMEOUT = 30_000         # ms for everything else
 EPOCH = re.compile(r"Epoch (\d+) of (\d+)")
 STEP = re.compile(r"step (\d+)")
-NAV = ["Home", "Playground", "Inside the network", "Variants lab", "Sweeps", "Co-adaptation", "Uncertainty", "Theory"]  # app.py's router, in order
+NAV = ["Home", "Lessons", "Playground", "Inside the network", "Variants lab", "Sweeps", "Co-adaptation", "Uncertainty", "Theory"]  # app.py's router, in order
 EXCEPTION = '[data-testid="stException"]'
 
 
@@ -369,8 +369,8 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
 
 
 # Every page but the Playground (deep-linked above): its URL path and its title, as app.py's router names them.
-DEEP_LINKS = {"inside": "Inside the network", "lab": "Variants lab", "sweep": "Sweeps", "coadaptation": "Co-adaptation",
-              "uncertainty": "Uncertainty", "theory": "Theory"}
+DEEP_LINKS = {"lessons": "Lessons", "inside": "Inside the network", "lab": "Variants lab", "sweep": "Sweeps",
+              "coadaptation": "Co-adaptation", "uncertainty": "Uncertainty", "theory": "Theory"}
 
 
 def test_every_page_deep_linked_on_a_fresh_server_goes_through_the_router(chromium, new_page):

@@ -6,7 +6,8 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from tests.test_app import _button, _open  # noqa: E402
+from explorer.sweep.state import DEFAULT_RATES  # noqa: E402
+from tests.test_app import _button, _link, _open  # noqa: E402
 
 SWEEP = "pages/sweep.py"
 
@@ -58,3 +59,18 @@ def test_changing_a_setting_makes_a_new_paused_sweep():
     at.sidebar.radio(key="sw_mode").set_value("fixed-kept").run()
     second = at.session_state["sw"].run
     assert second is not first and [g.widths[0] for g in second.groups] == [(64, 64), (128, 128)]
+
+
+def test_the_link_holds_the_sweep_and_a_bad_value_is_reported():
+    at = _open(SWEEP, dataset="moons", rates="0,0.5", epochs="5", hidden="64", seeds="2")
+    spec = at.session_state["sw"].run.spec
+    assert (spec.base.dataset, spec.rates, spec.base.epochs, spec.base.hidden, spec.seeds) == (
+        "moons", (0.0, 0.5), 5, (64, 64), 2)
+    assert _link(at) == {"dataset": "moons", "rates": "0,0.5", "epochs": "5", "hidden": "64", "seeds": "2"}
+    at.sidebar.radio(key="sw_over").set_value("size").run()
+    assert _link(at) == {"dataset": "moons", "over": "size", "epochs": "5", "hidden": "64", "seeds": "2"}
+    bad = _open(SWEEP, rates="0.55")
+    assert [w.value for w in bad.warning] == [
+        "Link parameter not used: rates: rate 0.55 not offered; choose from 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, "
+        "0.9; using 0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"]
+    assert bad.session_state["sw"].run.spec.rates == DEFAULT_RATES

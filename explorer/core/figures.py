@@ -186,7 +186,7 @@ def network_figure(
     return make_figure(traces, base_layout(
         title, height,
         xaxis=dict(tickvals=list(range(n_layers)), ticktext=labels, tickangle=0, showgrid=False, zeroline=False,
-                   range=[-0.4, n_layers - 0.6]),
+                   range=[-0.4, n_layers - 0.6], ticklabeloverflow="allow"),  # "output" may reach into the margin
         yaxis=dict(visible=False, range=[-1.2, 1.2]),
         showlegend=False,  # blue = kept, grey cross = dropped: said beside the chart
         margin=dict(l=10, r=10, t=40, b=50),  # room for the two-line layer labels

@@ -25,7 +25,7 @@ from explorer.dropout.dropconnect import DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES
 from explorer.dropout.uniform import CAP_RATE, MAX_BETA
-from explorer.core.experiment import PARAMS, Experiment, build
+from explorer.core.experiment import PARAMS, Experiment, build, defaults_for
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, locked
 from explorer.core.training import Trainer
@@ -33,6 +33,22 @@ from explorer.core.training import Trainer
 # The fields in which lanes may differ; every other field is shared.
 DROPOUT_FIELDS = ("p", "input_p", "conv_p", "variant", "conv_variant", "inference", *PARAMS)
 LANE_STEPS = 1  # each lane's turn, in steps: one, so a slow lane (DropConnect on MNIST) delays a frame least
+DEFAULT_LANES = ("standard", "gaussian", "dropconnect", "early")
+
+
+def lab_defaults(dataset: str) -> Experiment:
+    """The dataset's defaults; on MNIST with 256-unit layers, where DropConnect's per-example weight masks
+    (64 × 784 × 512 draws a step at 512 units) would hold every lane back."""
+    exp = defaults_for(dataset)
+    return replace(exp, hidden=(256, 256)) if exp.is_mnist else exp
+
+
+def lane_options(model: str) -> list[str]:
+    """What a lane may run: the variants of the model's (input and dense) layers, the schedules, and for the
+    CNN the variants of its conv maps."""
+    units = [k for k, v in VARIANTS.items() if "mlp" in v.models and (model == "mlp" or "cnn" in v.models)]
+    maps = [k for k, v in VARIANTS.items() if v.placement == "maps" and k != "spatial"] if model == "cnn" else []
+    return [*units, *maps, *SCHEDULES]
 
 
 def noise_place(index: int) -> str:
@@ -72,17 +88,22 @@ class Lab:
     varying_fields: tuple[str, ...] = DROPOUT_FIELDS  # what lanes may differ in (a subclass may allow more)
 
     def __init__(self, lanes: Sequence[Experiment], data: Dataset) -> None:
-        if not settings.LAB_MIN_LANES <= len(lanes) <= settings.LAB_MAX_LANES:
-            raise ValueError(f"the lab compares {settings.LAB_MIN_LANES} to {settings.LAB_MAX_LANES} variants, "
-                             f"got {len(lanes)}")
-        first = lanes[0]
-        for name in (f.name for f in fields(Experiment) if f.name not in self.varying_fields):
-            if any(getattr(e, name) != getattr(first, name) for e in lanes):
-                raise ValueError(f"lanes must share {name}: only their dropout may differ")
+        self.check(lanes)
         self.lanes, self.data = list(lanes), data
         self.labels = _unique([lane_label(e) for e in lanes])
         self.trainers: list[Trainer] = [build(e, data) for e in lanes]
         self.lock = threading.RLock()
+
+    @classmethod
+    def check(cls, lanes: Sequence[Experiment]) -> None:
+        """``ValueError`` for lanes a lab cannot compare: too few or too many, or differing in more than dropout."""
+        if not settings.LAB_MIN_LANES <= len(lanes) <= settings.LAB_MAX_LANES:
+            raise ValueError(f"the lab compares {settings.LAB_MIN_LANES} to {settings.LAB_MAX_LANES} variants, "
+                             f"got {len(lanes)}")
+        first = lanes[0]
+        for name in (f.name for f in fields(Experiment) if f.name not in cls.varying_fields):
+            if any(getattr(e, name) != getattr(first, name) for e in lanes):
+                raise ValueError(f"lanes must share {name}: only their dropout may differ")
 
     @property
     def done(self) -> bool:

@@ -3,7 +3,8 @@
 Subcommands: ``train`` (one run; ``--json`` for machines), ``variants`` (every
 variant, schedule and inference mode with its formulas and parameters),
 ``sweep`` (error vs drop rate or training-set size, many models batched),
-``analyze`` (the numbers of the co-adaptation, uncertainty and theory pages) and
+``analyze`` (the numbers of the co-adaptation, uncertainty and theory pages),
+``lessons`` (the lessons, and a check of what each tells students) and
 ``bench`` (the speed report). Bad input exits with status 2 and one line on stderr.
 """
 
@@ -23,6 +24,7 @@ from explorer.core.experiment import (
 )
 from explorer.sweep.state import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.core.training import Trainer
+from explorer.tools import lessons_cli
 
 
 HELP = {
@@ -98,6 +100,7 @@ def make_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeats", type=int, default=5, help="timed repeats per case; medians are reported")
     bench.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     bench.add_argument("--no-app", dest="app", action="store_false", help="skip the browser measurements of the app")
+    lessons_cli.add_parser(sub)
     sub.add_parser("loadtest", add_help=False, help="N students training on the live pages at once, without browsers "
                    "(loadtest --help)")  # parsed by explorer.tools.loadtest, imported only when used
     return parser
@@ -328,6 +331,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         cmd_sweep(args)
     elif args.command == "analyze":
         cmd_analyze(args)
+    elif args.command == "lessons":
+        lessons_cli.cmd_lessons(args, fail)
     else:
         from explorer.tools.bench import run_bench
 

@@ -100,6 +100,7 @@ class Student:
     session: Session
     first_frame_s: float | None = None
     pause_s: float | None = None
+    trained_at: float | None = None  # when Train was pressed
     error: str | None = None
     window_bytes: list[int] = field(default_factory=list)  # received by the window's start and by its end
 
@@ -107,7 +108,7 @@ class Student:
         """Open the page and press Train as soon as it is fully sent."""
         try:
             self.first_frame_s = await self.session.open(OPEN_TIMEOUT)
-            await self.session.press("Train")
+            self.trained_at = await self.session.press("Train")
         except Exception as err:  # one broken session must not stop the class; it is reported
             self.error = f"{type(err).__name__}: {err}"
 
@@ -124,6 +125,11 @@ class Student:
             await self.session.close()
         if self.error is None and self.session.errors:
             self.error = "the page showed an exception: " + self.session.errors[0]
+
+    def finished_s(self) -> float | None:
+        """Seconds from Train to the run's end (its status line first reading "finished"), if it ended."""
+        done = next((t for t, state in self.session.states if state == "finished"), None)
+        return None if done is None or self.trained_at is None else done - self.trained_at
 
     def row(self, start: float, end: float) -> dict[str, Any]:
         """The session's figures over the training window [start, end]."""
@@ -145,6 +151,7 @@ class Student:
             "waited_s": _round(waited),
             "pause_s": _round(self.pause_s),
             "finished": bool(status and status.state == "finished"),
+            "finished_s": _round(self.finished_s()),
             "error": self.error,
         }
 
@@ -325,7 +332,8 @@ def format_table(result: dict[str, Any]) -> str:
              f"{'kB/s':>6} "
              f"{'steps':>7} {'waited s':>8} {'pause s':>7}  note"]
     for row in result["sessions"]:
-        note = row["error"] or ("run finished" if row["finished"] else "")
+        note = row["error"] or ("" if not row["finished"] else "run finished" if row["finished_s"] is None
+                                else f"run finished in {row['finished_s']:.0f} s")
         lines.append(f"{row['page']:<24} {_shown(row['first_frame_s']):>13} {_shown(row['updates_per_s']):>9} "
                      f"{_shown(row['superseded_per_s']):>12} {_shown(row['frames_per_s']):>8} "
                      f"{_shown(row['seated_frames_per_s']):>6} "

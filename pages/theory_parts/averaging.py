@@ -16,7 +16,7 @@ from explorer.theory.averaging.analysis import KEPT_SCALE
 from explorer.theory.averaging.state import DEFAULT_K, AveragingRuns, Fig, analysis_defaults, analysis_problems
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, parse_field, to_params
-from pages.ui import controls, form
+from pages.ui import controls, form, present
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -218,7 +218,7 @@ def _derivation() -> None:
 def averaging_section(link: dict[str, str]) -> dict[str, str]:
     """Draw the part; its settings as link parameters (the experiment's, and k when not the default)."""
     exp = _controls(link)
-    st.markdown("A network with n ≤ 12 droppable units trains 2ⁿ thinned networks: few enough to run **every one** "
+    present.explain("A network with n ≤ 12 droppable units trains 2ⁿ thinned networks: few enough to run **every one** "
                 "and average them exactly, live, against weight scaling and Monte-Carlo averaging.")
     state = _state()
     run = controls.current_run(state, exp, False, _make)

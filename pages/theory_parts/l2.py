@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import settings
 from explorer.theory.l2.state import DropoutL2, Fig, analysis_defaults, analysis_problems, from_params
 from explorer.core.experiment import Experiment, to_params
-from pages.ui import controls, form
+from pages.ui import controls, form, present
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -103,7 +103,7 @@ def _derivation() -> None:
 
 def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
     """Draw the part; its settings as link parameters (those that differ from the defaults)."""
-    st.markdown("Linear regression with **input dropout** (inverted: x·m/k in training, nothing at test time) "
+    present.explain("Linear regression with **input dropout** (inverted: x·m/k in training, nothing at test time) "
                 "minimises, on average over the masks, the ridge problem ‖y − Xw̃‖² + (q/k)·‖Γw̃‖², "
                 "Γ = diag(XᵀX)^½, k = 1 − q: a penalty that grows with each feature's scale.")
     exp = _controls(link)

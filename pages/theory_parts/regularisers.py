@@ -17,7 +17,7 @@ from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mnist import SUBSET_SIZE
 from explorer.theory.regularisers.state import DEFAULT_DATASET, Comparison, comparison_defaults
-from pages.ui import controls, form
+from pages.ui import controls, form, present
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
@@ -133,7 +133,7 @@ def _draw(comparison: Comparison, running: bool) -> None:
 
 def regularisers_section(link: dict[str, str]) -> dict[str, str]:
     """Draw the part; its settings as link parameters."""
-    st.markdown("One network, one training set, the same initial weights and batches: trained **without "
+    present.explain("One network, one training set, the same initial weights and batches: trained **without "
                 "regularisation**, with **dropout**, and with **weight decay**. **Early stopping** needs no run "
                 "of its own: it is the first run, stopped at its best validation epoch.")
     exp = _controls(link)

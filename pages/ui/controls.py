@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import streamlit as st
 # Streamlit's check for a pending rerun or stop, the one its own cache waits poll (not in its public API).
@@ -28,6 +28,9 @@ Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, co
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
 SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS)
 FLUSH_POLL_SECONDS = 0.02  # how often the pause after a frame looks for a click
+# The live pages' keys: Space trains and pauses, S steps, X resets (Streamlit keeps R and C for itself: rerun,
+# clear cache). Streamlit ignores them while the focus is in a text field.
+SHORTCUTS = {"play": "Space", "step": "S", "reset": "X"}
 FRAME_COSTS: dict[str, float] = {}  # kind of page's run → what its training frames cost (moving average)
 
 
@@ -49,6 +52,16 @@ def set_running(state: LiveState, on: bool) -> None:
     state.running, state.forgotten = on, False
 
 
+def forget_page(prefixes: Iterable[str]) -> None:
+    """Drop a page's state and its widgets' (keys ``prefix`` and ``prefix_…``), so its next visit starts from
+    its link alone, as in a new session; a run it kept leaves its seat at the cores."""
+    s = st.session_state
+    for key in [k for k in s if any(k == p or k.startswith(p + "_") for p in prefixes)]:
+        if isinstance(s[key], LiveState):
+            SEATS.leave(id(s[key]))
+        del s[key]
+
+
 def _step(state: LiveState) -> None:
     state.running = False
     state.run.advance(max_steps=1)
@@ -59,18 +72,25 @@ def _reset(state: LiveState, make: Make) -> None:
     state.running = False
 
 
-def buttons(state: LiveState, run: LiveRun, make: Make, columns: list) -> bool:
-    """Train (or Pause), Step and Reset in the first three ``columns``; returns whether the run is training."""
-    running = state.running
-    if running:
-        columns[0].button("Pause", on_click=set_running, args=(state, False), type="primary", width="stretch")
+def play_button(state: LiveState, done: bool, column: Any, label: str = "Train") -> bool:
+    """Train (``label``) or Pause in ``column``, the Space key pressing it; returns whether the run is training."""
+    if state.running:
+        column.button("Pause", on_click=set_running, args=(state, False), type="primary", width="stretch",
+                      shortcut=SHORTCUTS["play"], help="Key: Space.")
     else:
-        columns[0].button("Train", on_click=set_running, args=(state, True), type="primary", width="stretch",
-                          disabled=run.done)
+        column.button(label, on_click=set_running, args=(state, True), type="primary", width="stretch",
+                      disabled=done, shortcut=SHORTCUTS["play"], help="Key: Space.")
+    return state.running
+
+
+def buttons(state: LiveState, run: LiveRun, make: Make, columns: list) -> bool:
+    """Train (or Pause), Step and Reset in the first three ``columns``, each with its key; returns whether the
+    run is training."""
+    running = play_button(state, run.done, columns[0])
     columns[1].button("Step", on_click=_step, args=(state,), width="stretch", disabled=run.done,
-                      help="One training step, then pause.")
-    columns[2].button("Reset", on_click=_reset, args=(state, make), width="stretch",
-                      help="New weights from the seed; epoch 0.")
+                      shortcut=SHORTCUTS["step"], help="One training step, then pause. Key: S.")
+    columns[2].button("Reset", on_click=_reset, args=(state, make), width="stretch", shortcut=SHORTCUTS["reset"],
+                      help="New weights from the seed; epoch 0. Key: X.")
     return running
 
 

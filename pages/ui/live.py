@@ -15,6 +15,7 @@ import streamlit.components.v1 as components
 
 from explorer.core.figure_json import figure_json
 from explorer.core.figures import Figure
+from pages.ui import present
 
 _ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -118,4 +119,5 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
             st.session_state[memory] = sent
     else:
         sent.skipped += 1
-    _live_chart(spec=sent.spec, height=sent.height, key=key, default=None)
+    _live_chart(spec=sent.spec, height=sent.height, scale=present.SCALE if present.presenting() else 1, key=key,
+                default=None)

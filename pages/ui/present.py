@@ -1,0 +1,63 @@
+"""Presenter mode: a page for a projector. ``?present=1`` on any page, or the sidebar's toggle.
+
+The sidebar starts collapsed, the main column is drawn larger (type, and the
+live charts, ``pages.ui.live``, to be read from the back of a room on a 1280×720 projector), and pages
+leave out their long explanations (``explain``). The mode is the session's: it
+stays on from page to page, and the address bar keeps ``present=1`` so a link
+copied in class opens the same way. The pages never see the parameter: their
+links are their own settings.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+KEY = "present"
+_WRITTEN = "_present_in_link"  # the value finish() last left in the address bar
+SCALE = 1.3  # type and charts: at 1280 px a 16 px text reads as 21 px, from the back of a room
+_CSS = f"""
+<style>
+html {{ font-size: {16 * SCALE:.0f}px; }}
+[data-testid="stMainBlockContainer"] {{ padding: 3rem 1.5rem 1rem; }}
+</style>
+"""
+# Outside presenter mode the buttons are too narrow for a key beside their label; their help says the key.
+_KEYS_HIDDEN = "<style>button kbd { display: none !important; }</style>"
+
+
+def presenting() -> bool:
+    return bool(st.session_state.get(KEY, False))
+
+
+def setup() -> None:
+    """Before the page runs: take ``present`` out of the link (into the session, on its first run), then collapse
+    the sidebar and enlarge the page."""
+    s, text = st.session_state, st.query_params.get(KEY)
+    if text is not None:
+        del st.query_params[KEY]
+    # Every run carries the address bar's value; only one this session did not write there is a link's (a new
+    # tab, or a link followed): the toggle's value stands against the value it last wrote.
+    if text != s.get(_WRITTEN) or KEY not in s:
+        s[KEY] = text is not None and text.strip() == "1"
+        if text is not None and text.strip() not in ("0", "1"):
+            st.warning(f"Link parameter not used: present: expected 0 or 1, got {text!r}; presenter mode off")
+    if presenting():
+        st.set_page_config(initial_sidebar_state="collapsed")
+        st.html(_CSS)
+    else:
+        st.html(_KEYS_HIDDEN)
+
+
+def finish() -> None:
+    """After the page ran: the toggle, and ``present=1`` back in the address bar while the mode is on."""
+    st.sidebar.toggle("Presenter mode", key=KEY, help="For a projector: the sidebar folded away, larger type and "
+                      "charts, no long explanations. `?present=1` on any link turns it on.")
+    st.session_state[_WRITTEN] = "1" if presenting() else None
+    if presenting():
+        st.query_params[KEY] = "1"
+
+
+def explain(text: str) -> None:
+    """A page's explanation, left out in presenter mode (the teacher says it)."""
+    if not presenting():
+        st.markdown(text)

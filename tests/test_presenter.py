@@ -1,0 +1,48 @@
+"""Presenter mode through AppTest: ``?present=1`` turns it on for the session and stays in the link, pages leave out
+their long explanations, live charts are drawn larger, the toggle turns it off; the pages never see the parameter."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("streamlit")
+
+from pages.ui import present  # noqa: E402
+from tests.test_app import PLAYGROUND, _link, _open, _warnings  # noqa: E402
+
+SWEEP = "pages/sweep.py"
+
+
+def _live_chart_scales(at) -> set[float]:
+    return {c.proto.json_args and __import__("json").loads(c.proto.json_args).get("scale")
+            for c in at.get("component_instance")}
+
+
+def test_present_turns_the_mode_on_and_stays_in_the_link():
+    at = _open(PLAYGROUND, present="1", p="0.3")
+    assert at.session_state["present"] is True
+    assert not _warnings(at)  # the Playground's link is its own settings: present is not one of them
+    assert _link(at) == {"p": "0.3", "present": "1"}
+    assert at.session_state["pg"].run.exp.p == 0.3
+    assert _live_chart_scales(at) == {present.SCALE}
+    at.switch_page(SWEEP).run()
+    assert at.session_state["present"] is True and _link(at).get("present") == "1"
+
+
+def test_a_page_leaves_out_its_explanation_while_presenting():
+    explanation = "The dropout paper's two classic experiments"
+    assert any(explanation in m.value for m in _open(SWEEP).markdown)
+    assert not any(explanation in m.value for m in _open(SWEEP, present="1").markdown)
+
+
+def test_the_toggle_turns_it_off():
+    at = _open(PLAYGROUND, present="1")
+    at.sidebar.toggle(key="present").set_value(False).run()
+    assert "present" not in _link(at)
+    assert _live_chart_scales(at) == {1}
+
+
+def test_a_bad_value_is_reported_and_the_mode_stays_off():
+    at = _open(PLAYGROUND, present="yes")
+    assert _warnings(at) == ["Link parameter not used: present: expected 0 or 1, got 'yes'; presenter mode off"]
+    assert at.session_state["present"] is False and "present" not in _link(at)
