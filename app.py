@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core import figures, heap
-from pages.ui import janitor, message_queue, present
+from pages.ui import access, janitor, message_queue, present
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -39,11 +39,12 @@ def home() -> None:
     mask = [np.array(m, bool) for m in ([1, 1, 0, 1], [1, 0, 1, 1, 0, 0], [0, 1, 1, 0, 1, 1])]
     left, right = st.columns(2)
     left.plotly_chart(
-        figures.network_figure(sizes, mask, title="Training: one thinned network", height=300),
+        access.prepare(figures.network_figure(sizes, mask, title="Training: one thinned network", height=300)),
         key="home_train",
     )
     right.plotly_chart(
-        figures.network_figure(sizes, [np.ones(n, bool) for n in sizes[:-1]], title="Inference: the whole network", height=300),
+        access.prepare(figures.network_figure(sizes, [np.ones(n, bool) for n in sizes[:-1]],
+                                              title="Inference: the whole network", height=300)),
         key="home_infer",
     )
     st.caption("Blue: a unit that takes part. Grey cross: a dropped unit, silent in the forward and the backward pass "
@@ -108,6 +109,8 @@ _configure_process()
 # Less empty space above each page's title: it matters on a 1280×720 projector.
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
 present.setup()
+display = st.sidebar.expander("Display", icon=":material/visibility:")  # first in the sidebar, filled after the page
 page.run()
-present.finish()
+present.finish(display)
+access.choose(display)
 st.sidebar.caption("q is the drop rate: the probability that a unit is dropped (torch's `p`); k = 1 − q is the keep probability.")

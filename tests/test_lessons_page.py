@@ -8,7 +8,7 @@ import pytest
 pytest.importorskip("streamlit")
 
 from explorer.lessons import load_lessons  # noqa: E402
-from tests.test_app import PLAYGROUND, _button, _link, _open, _warnings  # noqa: E402
+from tests.test_app import PLAYGROUND, _link, _open, _warnings  # noqa: E402
 
 LESSONS_PAGE = "pages/lessons.py"
 LESSONS, _ = load_lessons()

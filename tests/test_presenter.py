@@ -3,6 +3,8 @@ their long explanations, live charts are drawn larger, the toggle turns it off; 
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 pytest.importorskip("streamlit")
@@ -14,8 +16,7 @@ SWEEP = "pages/sweep.py"
 
 
 def _live_chart_scales(at) -> set[float]:
-    return {c.proto.json_args and __import__("json").loads(c.proto.json_args).get("scale")
-            for c in at.get("component_instance")}
+    return {json.loads(c.proto.json_args)["scale"] for c in at.get("component_instance")}
 
 
 def test_present_turns_the_mode_on_and_stays_in_the_link():

@@ -85,13 +85,14 @@ def boundary_figure(
             pts = x_val[y_val == c]
             traces.append(dict(
                 type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
-                marker=dict(size=5, color=CLASS_COLORS[c], opacity=0.35),
+                name=f"validation points of class {c}", marker=dict(size=5, color=CLASS_COLORS[c], opacity=0.35),
             ))
     for c in (0, 1):
         pts = x_train[y_train == c]
         traces.append(dict(
             type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
-            marker=dict(size=8, color=CLASS_COLORS[c], line=dict(color="white", width=1)),
+            name=f"training points of class {c}", marker=dict(size=8, color=CLASS_COLORS[c],
+                                                               line=dict(color="white", width=1)),
         ))
     bare = dict(showgrid=False, zeroline=False, showticklabels=False)
     return make_figure(traces, base_layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),

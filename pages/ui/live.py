@@ -14,8 +14,9 @@ import streamlit as st
 import streamlit.components.v1 as components
 
 from explorer.core.figure_json import figure_json
+from explorer.core.accessible import describe
 from explorer.core.figures import Figure
-from pages.ui import present
+from pages.ui import access, present
 
 _ASSETS = Path(__file__).resolve().parents[2] / "assets"
 
@@ -64,6 +65,7 @@ class _Sent:
     at: float
     spec: str
     height: int
+    summary: str  # what it shows, in words (explorer.core.accessible.describe)
     skipped: int = 0  # frames that redrew it since
 
 
@@ -114,10 +116,11 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     if sent is None or (fig is not None and _new_figure_due(sent, every, frames)):
         if fig is None:
             raise ValueError(f"live chart {key!r} has no figure yet and was given none")
-        sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)))
+        fig = access.prepare(fig)
+        sent = _Sent(time.monotonic(), figure_json(fig), int(fig["layout"].get("height", 400)), describe(fig))
         if every > 0 or memory in st.session_state:  # a chart ever throttled keeps its last figure, no other
             st.session_state[memory] = sent
     else:
         sent.skipped += 1
-    _live_chart(spec=sent.spec, height=sent.height, scale=present.SCALE if present.presenting() else 1, key=key,
-                default=None)
+    _live_chart(spec=sent.spec, height=sent.height, scale=present.SCALE if present.presenting() else 1,
+                summary=sent.summary, words=access.words_on(), key=key, default=None)

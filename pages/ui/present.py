@@ -11,6 +11,7 @@ links are their own settings.
 from __future__ import annotations
 
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 KEY = "present"
 _WRITTEN = "_present_in_link"  # the value finish() last left in the address bar
@@ -48,10 +49,11 @@ def setup() -> None:
         st.html(_KEYS_HIDDEN)
 
 
-def finish() -> None:
-    """After the page ran: the toggle, and ``present=1`` back in the address bar while the mode is on."""
-    st.sidebar.toggle("Presenter mode", key=KEY, help="For a projector: the sidebar folded away, larger type and "
-                      "charts, no long explanations. `?present=1` on any link turns it on.")
+def finish(place: DeltaGenerator) -> None:
+    """After the page ran: the toggle (in ``place``), and ``present=1`` back in the address bar while the mode is
+    on."""
+    place.toggle("Presenter mode", key=KEY, help="For a projector: the sidebar folded away, larger type and "
+                 "charts, no long explanations. `?present=1` on any link turns it on.")
     st.session_state[_WRITTEN] = "1" if presenting() else None
     if presenting():
         st.query_params[KEY] = "1"
