@@ -22,8 +22,8 @@ def test_a_lesson_opens_its_page_with_its_settings_and_trains(server, new_page):
     _wait_for_heading(page, "Playground")
     _expect()(page.get_by_role("button", name="Train", exact=True)).to_be_visible()
     query = _query(page)
-    assert {k: query.get(k) for k in ("dataset", "label_noise", "epochs")} == {
-        "dataset": "moons", "label_noise": "0.1", "epochs": "300"}, query
+    assert {k: query.get(k) for k in ("dataset", "label_noise", "epochs", "batch_size")} == {
+        "dataset": "moons", "label_noise": "0.1", "epochs": "300", "batch_size": "100"}, query
     page.get_by_role("button", name="Train", exact=True).click()
     _wait_above(_epoch, page, 0)
     _shot(page, "lessons_playground.png")

@@ -34,8 +34,9 @@ def test_every_shipped_lesson_loads_and_its_link_is_one_its_page_uses():
 def test_a_lesson_reads_as_written():
     lesson = read_lesson(LESSONS_DIR / "01-overfitting.toml")
     assert lesson.page == "playground"
-    assert lesson.link == {"dataset": "moons", "label_noise": "0.1", "epochs": "300", "p": "0", "compare": "0"}
-    assert lesson.url == "playground?dataset=moons&label_noise=0.1&epochs=300&p=0&compare=0"
+    assert lesson.link == {"dataset": "moons", "label_noise": "0.1", "epochs": "300", "batch_size": "100", "p": "0",
+                           "compare": "0"}
+    assert lesson.url == "playground?dataset=moons&label_noise=0.1&epochs=300&batch_size=100&p=0&compare=0"
     assert lesson.predict.answer == 1  # the file counts options from 1
     assert lesson.claim.seeds == (0, 1, 2) and lesson.claim.over == "each"
 

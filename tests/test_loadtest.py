@@ -129,6 +129,9 @@ def test_status_caption_of_every_live_page():
     assert (lab.step, lab.state, lab.updates_per_s) == (150, "paused", None)
     assert Status.parse("Epoch 20 of 20 · step 1260 · finished").state == "finished"
     assert Status.parse("training accuracy 81% · validation accuracy **74%**") is None
+    sweep = Status.parse("30 models (3 seeds per point) · 40% of their steps · 12 s · training")
+    assert (sweep.epoch, sweep.epochs, sweep.step, sweep.state) == (40, 100, 40, "training")
+    assert Status.parse("30 models (3 seeds per point) · 100% of their steps · 61 s · finished").state == "finished"
 
 
 def test_session_follows_page_buttons_status_and_query():
@@ -322,7 +325,7 @@ def _free_port() -> int:
     (["--seconds", "0.5"], "--seconds"),
     (["--seconds", "99999"], "--seconds"),
     (["--pages", "playground,nowhere"], "unknown live page 'nowhere'"),
-    (["--pages", "sweep"], "unknown live page 'sweep'"),
+    (["--pages", "lessons"], "unknown live page 'lessons'"),
     (["--settle", "-1"], "--settle"),
     (["--students", "two"], "--students"),
     (["--url", "ftp://example.org"], "--url"),

@@ -50,7 +50,8 @@ if TYPE_CHECKING:
 # machine: Playground 500 epochs in ~30 s, Inside and Co-adaptation 20 MNIST epochs in ~60 s; Playground and
 # Inside as explorer.tools.bench links them). Uncertainty's 2000 epochs are its maximum (~45 s alone).
 LIVE_PAGES = {"playground": "epochs=2000", "inside": "epochs=200", "lab": "epochs=2000", "coadaptation": "epochs=200",
-              "uncertainty": "", "theory": "epochs=2000"}
+              "uncertainty": "", "theory": "epochs=2000", "sweep": ""}
+PLAY = ("Train", "Run")  # the button that starts a page's run (Run on the Sweeps page)
 OPEN_TIMEOUT = 180.0     # a page's first full frame, while the whole class is loading
 PAUSE_TIMEOUT = 60.0
 LATE_VISITOR_AT = 1 / 3  # of the window: the late visitor arrives once every student trains
@@ -108,7 +109,7 @@ class Student:
         """Open the page and press Train as soon as it is fully sent."""
         try:
             self.first_frame_s = await self.session.open(OPEN_TIMEOUT)
-            self.trained_at = await self.session.press("Train")
+            self.trained_at = await self.session.press(next((b for b in PLAY if b in self.session.buttons), PLAY[0]))
         except Exception as err:  # one broken session must not stop the class; it is reported
             self.error = f"{type(err).__name__}: {err}"
 

@@ -67,6 +67,8 @@ SUBPROTOCOLS = ["streamlit", "PLACEHOLDER_AUTH_TOKEN"]  # the front end's when i
 FINISHED = ForwardMsg.ScriptFinishedStatus
 # The live pages' status caption (pages/ui/controls.status, pages/lab.py): "Epoch 3 of 500 · step 42 · training ..."
 STATUS = re.compile(r"Epoch (\d+) of (\d+) · step (\d+)\b.*?· (training|paused|finished|waiting for a seat)")
+# The Sweeps page's progress bar: "30 models (3 seeds per point) · 40% of their steps · 12 s · training"
+SWEEP_STATUS = re.compile(r"(\d+)% of their steps · \d+ s · (training|paused|finished|waiting for a seat)")
 WAITING = "waiting for a seat"  # the status of a Train press queued for a seat (pages.ui.controls)
 UPDATES = re.compile(r"([\d.]+) updates/s")
 
@@ -120,9 +122,11 @@ class Status:
 
     @classmethod
     def parse(cls, text: str) -> Status | None:
+        """A live page's status caption, or the Sweeps page's progress (its percent as epoch and step, of 100)."""
         match = STATUS.search(text)
         if match is None:
-            return None
+            sweep = SWEEP_STATUS.search(text)
+            return None if sweep is None else cls(int(sweep[1]), 100, int(sweep[1]), sweep[2], None)
         updates = UPDATES.search(text)
         return cls(int(match[1]), int(match[2]), int(match[3]), match[4], float(updates[1]) if updates else None)
 
@@ -396,8 +400,8 @@ class Session:
         kind = element.WhichOneof("type")
         if kind == "button":
             self.buttons[element.button.label] = Button(element.button.id, element.button.disabled)
-        elif kind == "markdown":
-            status = Status.parse(element.markdown.body)
+        elif kind in ("markdown", "progress"):
+            status = Status.parse(element.markdown.body if kind == "markdown" else element.progress.text)
             if status is not None:
                 if not self.states or self.states[-1][1] != status.state:
                     self.states.append((self.clock(), status.state))
