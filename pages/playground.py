@@ -14,7 +14,7 @@ from explorer.dropout import variants_for
 from explorer.core.experiment import Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
 from explorer.playground.state import Fig, Playground
-from pages.ui import controls, form
+from pages.ui import controls, form, present
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
@@ -95,7 +95,8 @@ def _draw(run: Playground, running: bool) -> None:
     with right:
         live_chart(frame[Fig.NETWORK], KEY + "fig_" + Fig.NETWORK)
         live_chart(frame[Fig.KEPT], KEY + "fig_" + Fig.KEPT)
-        st.caption(f"Blue: kept. Grey cross: dropped in this step. * first {settings.DIAGRAM_UNITS} units shown.")
+        if present.shown(KEY + "fig_" + Fig.NETWORK):
+            st.caption(f"Blue: kept. Grey cross: dropped in this step. * first {settings.DIAGRAM_UNITS} units shown.")
     live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
     st.caption(f"Map shade: the network's P(blue); large dots: training points; faint dots: up to "
                f"{settings.MAP_VAL_POINTS} validation points. "

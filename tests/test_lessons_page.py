@@ -67,7 +67,8 @@ def test_a_lesson_opens_its_page_with_its_settings_and_nothing_kept_from_before(
     assert [t.value for t in at.title] == ["Playground"]
     exp = at.session_state["pg"].run.exp
     assert (exp.dataset, exp.label_noise, exp.epochs, exp.p, exp.hidden) == ("moons", 0.1, 300, 0.5, (128, 128))
-    assert _link(at) == {"dataset": "moons", "label_noise": "0.1", "epochs": "300", "batch_size": "100"}  # p: default
+    assert _link(at) == {"dataset": "moons", "label_noise": "0.1", "epochs": "300", "batch_size": "100",
+                         "focus": "boundary,twin,curves"}  # p = 0.5 is the default
     assert not at.session_state["pg"].running  # the students press Train themselves
 
 

@@ -47,3 +47,15 @@ def test_a_bad_value_is_reported_and_the_mode_stays_off():
     at = _open(PLAYGROUND, present="yes")
     assert _warnings(at) == ["Link parameter not used: present: expected 0 or 1, got 'yes'; presenter mode off"]
     assert at.session_state["present"] is False and "present" not in _link(at)
+
+
+def _drawn_panels(at) -> set[str]:
+    return {json.loads(c.proto.json_args)["summary"].split(". ")[0].rstrip(".") for c in at.get("component_instance")}
+
+
+def test_a_links_focus_keeps_only_its_charts_while_presenting():
+    everything = _drawn_panels(_open(PLAYGROUND, focus="boundary,curves"))
+    assert len(everything) == 5  # not presenting: every chart
+    at = _open(PLAYGROUND, present="1", focus="boundary,curves")
+    assert _drawn_panels(at) == {"Dropout q = 0.5", "Loss (cross-entropy) and Accuracy"}
+    assert _link(at) == {"present": "1", "focus": "boundary,curves"} and not _warnings(at)

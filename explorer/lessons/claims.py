@@ -30,8 +30,8 @@ def runner_for(lesson: Lesson) -> Runner:
 
 def settings_of(lesson: Lesson) -> Any:
     """The run the lesson's link describes, read as its page reads it; ``LessonError`` for a parameter not used."""
-    try:
-        return runner_for(lesson).parse(dict(lesson.link))
+    try:  # focus: the panels presenter mode shows (pages.ui.present), not a setting of the run
+        return runner_for(lesson).parse({k: v for k, v in lesson.link.items() if k != "focus"})
     except ValueError as err:
         if isinstance(err, LessonError):
             raise

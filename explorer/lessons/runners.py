@@ -164,7 +164,7 @@ def _sweep_run(spec: Any, seed: int) -> Metrics:
 
 
 def _regression_parse(link: dict[str, str]) -> regression.RegressionConfig:
-    params = {k: v for k, v in link.items() if k not in ("part", "passes")}
+    params = {k: v for k, v in link.items() if k != "part"}
     cfg, warnings = regression.from_params(params)
     problems = [str(p) for p in cfg.problems()]
     if warnings or problems:

@@ -110,6 +110,8 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     decodes them without parsing thousands of numbers from text. (Size barely
     changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
     """
+    if not present.shown(key):
+        return
     memory, sent = _memory(key), _last_sent(key, every)
     # A page that asked ``due`` a moment ago and built no figure may find the chart due by now: it redraws the
     # last one, and the next frame brings the new one.

@@ -2,7 +2,8 @@
 
 The sidebar starts collapsed, the main column is drawn larger (type, and the
 live charts, ``pages.ui.live``, to be read from the back of a room on a 1280×720 projector), and pages
-leave out their long explanations (``explain``). The mode is the session's: it
+leave out their long explanations (``explain``); a link's ``focus=boundary,curves`` (a lesson's) keeps only
+those live charts. The mode is the session's: it
 stays on from page to page, and the address bar keeps ``present=1`` so a link
 copied in class opens the same way. The pages never see the parameter: their
 links are their own settings.
@@ -14,7 +15,9 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 KEY = "present"
+FOCUS = "focus"  # a link's panels to show while presenting ("boundary,curves": the live charts' names)
 _WRITTEN = "_present_in_link"  # the value finish() last left in the address bar
+_FOCUSED = "_present_focus"
 SCALE = 1.3  # type and charts: at 1280 px a 16 px text reads as 21 px, from the back of a room
 _CSS = f"""
 <style>
@@ -42,6 +45,10 @@ def setup() -> None:
         s[KEY] = text is not None and text.strip() == "1"
         if text is not None and text.strip() not in ("0", "1"):
             st.warning(f"Link parameter not used: present: expected 0 or 1, got {text!r}; presenter mode off")
+    focus = st.query_params.get(FOCUS)
+    if focus is not None:
+        del st.query_params[FOCUS]
+    s[_FOCUSED] = tuple(dict.fromkeys(name.strip() for name in (focus or "").split(",") if name.strip()))
     if presenting():
         st.set_page_config(initial_sidebar_state="collapsed")
         st.html(_CSS)
@@ -49,14 +56,24 @@ def setup() -> None:
         st.html(_KEYS_HIDDEN)
 
 
+def shown(key: str) -> bool:
+    """Whether the live chart ``key`` (a page's prefix, "fig_", its panel's name) is drawn: every chart, except
+    while presenting a link with a ``focus``, which names the panels that matter (a lesson's)."""
+    focus = st.session_state.get(_FOCUSED)
+    return not (presenting() and focus) or key.partition("fig_")[2] in focus
+
+
 def finish(place: DeltaGenerator) -> None:
     """After the page ran: the toggle (in ``place``), and ``present=1`` back in the address bar while the mode is
     on."""
     place.toggle("Presenter mode", key=KEY, help="For a projector: the sidebar folded away, larger type and "
                  "charts, no long explanations. `?present=1` on any link turns it on.")
-    st.session_state[_WRITTEN] = "1" if presenting() else None
+    s = st.session_state
+    s[_WRITTEN] = "1" if presenting() else None
     if presenting():
         st.query_params[KEY] = "1"
+    if s.get(_FOCUSED):
+        st.query_params[FOCUS] = ",".join(s[_FOCUSED])
 
 
 def explain(text: str) -> None:
