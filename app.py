@@ -108,7 +108,7 @@ st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))
 _configure_process()
 # Less empty space above each page's title: it matters on a 1280×720 projector.
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
-present.setup()
+present.setup(page.url_path)
 display = st.sidebar.expander("Display", icon=":material/visibility:")  # first in the sidebar, filled after the page
 page.run()
 present.finish(display)

@@ -59,3 +59,23 @@ def test_a_links_focus_keeps_only_its_charts_while_presenting():
     at = _open(PLAYGROUND, present="1", focus="boundary,curves")
     assert _drawn_panels(at) == {"Dropout q = 0.5", "Loss (cross-entropy) and Accuracy"}
     assert _link(at) == {"present": "1", "focus": "boundary,curves"} and not _warnings(at)
+
+
+def test_a_run_that_lost_the_parameter_keeps_the_mode_and_the_focus():
+    """A click can cut a run short after the page rewrote the link and before ``present`` went back into it."""
+    at = _open(PLAYGROUND, present="1", focus="curves")
+    at.query_params.clear()
+    at.run()
+    assert at.session_state["present"] is True
+    assert _drawn_panels(at) == {"Loss (cross-entropy) and Accuracy"}
+    assert _link(at) == {"present": "1", "focus": "curves"}
+
+
+def test_present_0_turns_it_off_and_a_focus_stays_on_its_page():
+    at = _open(PLAYGROUND, present="1", focus="curves")
+    at.query_params.clear()  # the menu's links carry no parameters
+    at.switch_page(SWEEP).run()
+    assert _link(at) == {"present": "1"} and at.session_state["present"] is True
+    at.query_params["present"] = "0"
+    at.run()
+    assert at.session_state["present"] is False and "present" not in _link(at)

@@ -33,22 +33,28 @@ def presenting() -> bool:
     return bool(st.session_state.get(KEY, False))
 
 
-def setup() -> None:
-    """Before the page runs: take ``present`` out of the link (into the session, on its first run), then collapse
-    the sidebar and enlarge the page."""
+def setup(page: str) -> None:
+    """Before ``page`` (its URL path) runs: take ``present`` and ``focus`` out of the link into the session, then
+    collapse the sidebar and enlarge the page.
+
+    Every run carries the address bar's parameters, and a run cut short by a click may have left them out (a
+    page rewrites the link, ``finish`` puts these back): so only a value this session did not write there is a
+    link's (a new tab, a link followed), and a missing one changes nothing; the toggle's value stands. A focus
+    holds on the page it came with.
+    """
     s, text = st.session_state, st.query_params.get(KEY)
     if text is not None:
         del st.query_params[KEY]
-    # Every run carries the address bar's value; only one this session did not write there is a link's (a new
-    # tab, or a link followed): the toggle's value stands against the value it last wrote.
-    if text != s.get(_WRITTEN) or KEY not in s:
+    if KEY not in s or (text is not None and text != s.get(_WRITTEN)):
         s[KEY] = text is not None and text.strip() == "1"
         if text is not None and text.strip() not in ("0", "1"):
             st.warning(f"Link parameter not used: present: expected 0 or 1, got {text!r}; presenter mode off")
     focus = st.query_params.get(FOCUS)
     if focus is not None:
         del st.query_params[FOCUS]
-    s[_FOCUSED] = tuple(dict.fromkeys(name.strip() for name in (focus or "").split(",") if name.strip()))
+        s[_FOCUSED] = (page, tuple(dict.fromkeys(name.strip() for name in focus.split(",") if name.strip())))
+    elif s.get(_FOCUSED, (page,))[0] != page:
+        del s[_FOCUSED]
     if presenting():
         st.set_page_config(initial_sidebar_state="collapsed")
         st.html(_CSS)
@@ -59,7 +65,7 @@ def setup() -> None:
 def shown(key: str) -> bool:
     """Whether the live chart ``key`` (a page's prefix, "fig_", its panel's name) is drawn: every chart, except
     while presenting a link with a ``focus``, which names the panels that matter (a lesson's)."""
-    focus = st.session_state.get(_FOCUSED)
+    focus = st.session_state.get(_FOCUSED, ("", ()))[1]
     return not (presenting() and focus) or key.partition("fig_")[2] in focus
 
 
@@ -72,8 +78,8 @@ def finish(place: DeltaGenerator) -> None:
     s[_WRITTEN] = "1" if presenting() else None
     if presenting():
         st.query_params[KEY] = "1"
-    if s.get(_FOCUSED):
-        st.query_params[FOCUS] = ",".join(s[_FOCUSED])
+    if s.get(_FOCUSED, ("", ()))[1]:
+        st.query_params[FOCUS] = ",".join(s[_FOCUSED][1])
 
 
 def explain(text: str) -> None:
