@@ -29,6 +29,14 @@ MAX_SAMPLES = 16          # multisample dropout's masks per example (each a pass
 MAX_MC_SAMPLES = 100      # stochastic passes of MC-dropout inference, per evaluation
 MAX_BLOCK_SIZE = 7        # dropblock's block side (the CNN's smaller maps are 7×7)
 
+# --- Data in, results out ----------------------------------------------------
+UPLOAD_MAX_BYTES = 1_000_000  # an uploaded CSV of 2-D points
+UPLOAD_MAX_ROWS = 5000
+UPLOAD_MAX_CLASSES = 10       # each class a colour of its own on the maps
+UPLOAD_VAL_SHARE = 0.3        # of an uploaded file's rows, held out for validation by default (stratified)
+WEIGHTS_MAX_BYTES = 64_000_000  # a weights file loaded back into a page (the largest allowed MLP is ~25 MB)
+MAX_PINS = 3                  # pinned runs kept on a page's curves
+
 # --- Live training in the app ---------------------------------------------
 # While training, a page's fragment reruns every FRAME_INTERVAL seconds: it
 # trains, then draws. It trains for what the interval leaves after the last

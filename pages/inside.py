@@ -15,7 +15,7 @@ from explorer.dropout import VARIANTS, variants_for
 from explorer.core.experiment import Experiment, defaults_for, to_params
 from explorer.inside.state import Fig, Inspector
 from explorer.core.mnist import SUBSET_SIZE
-from pages.ui import controls, form
+from pages.ui import controls, export, form
 from pages.ui.data import shared_data
 from pages.ui.live import due, live_chart, steady_display
 from pages.ui.router import ensure_router
@@ -150,11 +150,13 @@ def inside() -> None:
                                                       state.run.exp if state.run else None))
     exp = _controls()
     run = controls.current_run(state, exp, True, _make)
+    run.pinned = state.pins
     running, aside = controls.toolbar(state, run, _make, 5.2)
     aside.caption("A network learns real MNIST digits next to a twin trained without dropout on the same batches. "
                    "Change the drop rates while it trains; the address bar holds this experiment.")
     st.query_params.from_dict(to_params(exp, DEFAULT))
     controls.live(state, running, _draw, settings.INSIDE_FRAME_INTERVAL)
+    export.export_row(state, run, "Inside the network", "inside", pins=_make)
 
 
 ensure_router()

@@ -9,12 +9,11 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
-from explorer.core.experiment import Experiment, to_params
+from explorer.core.experiment import CSV, Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
 from explorer.playground.state import Fig, Playground
-from pages.ui import controls, form, present
+from pages.ui import controls, export, form, own_data, present
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
@@ -29,6 +28,13 @@ REFUSALS = {
     "data_dir": lambda v: "it reads no data files",
     **form.UNIT_PAGE_REFUSALS,
 }
+
+
+DATA = own_data.data_maker(KEY)
+
+
+def _make(exp: Experiment, compare: bool) -> Playground:
+    return Playground(exp, compare, DATA(exp))
 
 
 def _state() -> LiveState[Playground]:
@@ -55,11 +61,13 @@ def _load_settings() -> None:
 def _controls() -> Experiment:
     """The sidebar; returns the experiment it describes."""
     sb = st.sidebar
+    state = _state()
     sb.header("Data")
-    sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
+    own_data.dataset_picker(KEY, state)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size",
                     help="Few points and a big network: the recipe for overfitting.")
-    sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
+        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise",
               help="Fraction of training labels flipped; validation labels stay clean.")
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size")
@@ -67,8 +75,12 @@ def _controls() -> Experiment:
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     form.training_widgets(KEY)
-    run = _state().run
-    return form.read_experiment(KEY, run.exp if run else Experiment())
+    fallback = state.run.exp if state.run else Experiment()
+    exp = form.read_experiment(KEY, fallback)
+    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
+        sb.error(f"Not applied: {problem}")
+        return fallback
+    return exp
 
 
 def _summary(history: list[dict]) -> str:
@@ -98,7 +110,9 @@ def _draw(run: Playground, running: bool) -> None:
         if present.shown(KEY + "fig_" + Fig.NETWORK):
             st.caption(f"Blue: kept. Grey cross: dropped in this step. * first {settings.DIAGRAM_UNITS} units shown.")
     live_chart(frame[Fig.CURVES], KEY + "fig_" + Fig.CURVES, settings.CURVES_SECONDS if running else 0.0)
-    st.caption(f"Map shade: the network's P(blue); large dots: training points; faint dots: up to "
+    shade = ("the network's P(blue)" if run.data.n_classes == 2 else
+             "the network's likeliest class, paler where it is unsure")
+    st.caption(f"Map shade: {shade}; large dots: training points; faint dots: up to "
                f"{settings.MAP_VAL_POINTS} validation points. "
                "Curves: solid = training, dashed = validation, measured on the whole sets with dropout off.")
 
@@ -112,14 +126,17 @@ def playground() -> None:
         st.warning(f"Link parameter not used: {warning}")
     exp = _controls()
     top = st.columns([1, 1, 1, 2.4, 2.8], vertical_alignment="center")
-    run = controls.current_run(state, exp, st.session_state[KEY + "compare"], Playground)
-    running = controls.buttons(state, run, Playground, top)
+    run = controls.current_run(state, exp, st.session_state[KEY + "compare"], _make)
+    run.pinned = state.pins
+    running = controls.buttons(state, run, _make, top)
     top[3].toggle("Compare with no dropout", key=KEY + "compare",
                   help="A twin network trained on the same data, initial weights and batch order, without dropout.")
     top[4].caption("Slide the drop rate while it trains: the next step uses it, the weights stay. "
-                   "The address bar holds this experiment: copy it to share it.")
+                   + own_data.link_note(exp))
     st.query_params.from_dict({**to_params(exp), **({} if st.session_state[KEY + "compare"] else {"compare": "0"})})
     controls.live(state, running, _draw)
+    export.export_row(state, run, "Playground", "playground", own_data.uploaded(KEY) if exp.dataset == CSV else None,
+                      lambda row: own_data.download_points(row, lambda: run.data, run.data.name), pins=_make)
 
 
 ensure_router()

@@ -57,6 +57,7 @@ ROUND_TRIP = {
     "epochs": [1, 77, settings.MAX_EPOCHS],
     "seed": [0, 12345, settings.MAX_SEED],
     "data_dir": ["", "/data/mnist", "~/digits", "C:\\data\\fashion mnist", "./rel dir/ünï"],
+    "data_file": ["", "points.csv", "~/my data/ünï.csv"],
 }
 
 
@@ -211,7 +212,7 @@ def test_url_round_trip_of_a_heavily_modified_experiment():
                      epochs=17, seed=99, conv_p=0.3)
     params = to_params(exp)
     # a toy run takes neither the CNN nor a data directory; the variant's own parameters keep their defaults
-    assert set(params) == set(FIELDS) - {"model", "data_dir", *VARIANT_PARAMS}
+    assert set(params) == set(FIELDS) - {"model", "data_dir", "data_file", *VARIANT_PARAMS}
     assert all(isinstance(v, str) for v in params.values())
     assert from_params(params) == (exp, [])
 
@@ -320,7 +321,19 @@ CROSS_FIELD = [  # (changes to a toy or MNIST default, words the one problem mus
     (dict(dataset="mnist", data_dir="/tmp/digits"), ("--data-dir",)),
     (dict(dataset="mnist-full", val_size=settings.MAX_MNIST_VAL + 1), ("--val-size", str(settings.MAX_MNIST_VAL))),
     (dict(dataset="mnist", model="cnn", variant="spatial"), ("spatial", "conv")),
+    (dict(dataset="csv", noise=0.0), ("--dataset csv", "--data-file")),
+    (dict(dataset="csv", data_file="a.csv"), ("--noise", "as they are")),
+    (dict(data_file="a.csv"), ("--data-file", "--dataset csv", "xor")),
 ]
+
+
+def test_a_link_never_names_a_data_file():
+    """A URL must not make the server read a file of its choosing, nor hold an upload's points."""
+    exp, warnings = from_params({"dataset": "csv", "data_file": "/etc/passwd", "p": "0.3"})
+    assert (exp.dataset, exp.data_file, exp.p) == (Experiment.dataset, "", 0.3)
+    assert len(warnings) == 2 and all("not in links" in w for w in warnings)
+    uploaded = Experiment(dataset="csv", data_file="mine.csv", noise=0.0, p=0.3)
+    assert to_params(uploaded) == {"noise": "0", "p": "0.3"}
 
 
 @pytest.mark.parametrize("changes,words", CROSS_FIELD, ids=[str(c) for c, _ in CROSS_FIELD])

@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from explorer.core.figures import Figure
+from explorer.core.figures import CLASS_COLORS, Figure, lighter
 
 # The app's colours (explorer.core.figures and the pages' figure modules) → Okabe–Ito.
 OKABE_ITO = {
@@ -37,7 +37,13 @@ OKABE_ITO = {
     "#e37400": "#f0e442",  # amber: fifth lane
     "#12858a": "#000000",  # teal: sixth lane
     "#f4511e": "#d55e00",  # a dropped input pixel
+    "#795548": "#56b4e9",  # the further classes of an uploaded file: brown, pink, grey, olive
+    "#e52592": "#f0e442",
+    "#80868b": "#999999",
+    "#9e9d24": "#666666",
 }
+# Their light shades on a map of many classes (figures.lighter), each to the light shade of its replacement.
+OKABE_ITO |= {lighter(c): lighter(OKABE_ITO[c]) for c in CLASS_COLORS[2:]}
 SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "star", "cross", "triangle-down")
 LINE_MARKERS = 12  # markers drawn along a line at most: enough to tell its shape, few enough to read the line
 _COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")

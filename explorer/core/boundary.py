@@ -13,7 +13,12 @@ from torch import nn
 class Grid:
     xs: np.ndarray     # (resolution,)
     ys: np.ndarray     # (resolution,)
-    prob: np.ndarray   # (resolution, resolution): P(class 1), rows follow ys
+    probs: np.ndarray  # (classes, resolution, resolution): each class's probability, rows follow ys
+
+    @property
+    def prob(self) -> np.ndarray:
+        """P(class 1): the map of a two-class set."""
+        return self.probs[1]
 
 
 def extent(points: torch.Tensor, margin: float = 0.5) -> tuple[float, float, float, float]:
@@ -38,5 +43,5 @@ def decision_grid(model: nn.Module, box: tuple[float, float, float, float], reso
     model.eval()
     logits = model(points)
     model.train(was_training)
-    prob = torch.softmax(logits, dim=1)[:, 1].reshape(resolution, resolution)
-    return Grid(xs.numpy(), ys.numpy(), prob.numpy())
+    probs = torch.softmax(logits, dim=1).T.reshape(-1, resolution, resolution)
+    return Grid(xs.numpy(), ys.numpy(), probs.numpy())

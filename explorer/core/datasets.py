@@ -82,6 +82,7 @@ class Dataset:
     x_val: torch.Tensor
     y_val: torch.Tensor
     n_classes: int
+    class_names: tuple[str, ...] = ()  # each class's label as its file wrote it; () = 0, 1, ...
 
     @property
     def n_features(self) -> int:
@@ -104,12 +105,18 @@ def make_toy(cfg: DataConfig) -> Dataset:
     x_tr, y_tr, x_va, y_va = x[: cfg.train_size], y[: cfg.train_size].copy(), x[cfg.train_size :], y[cfg.train_size :]
     flips = rng.random(cfg.train_size) < cfg.label_noise
     y_tr[flips] = 1 - y_tr[flips]
-    mean, std = x_tr.mean(axis=0), x_tr.std(axis=0) + 1e-8
+    x_tr, x_va = standardised(x_tr, x_va)
     return Dataset(
         name=cfg.name,
-        x_train=torch.from_numpy((x_tr - mean) / std),
+        x_train=torch.from_numpy(x_tr),
         y_train=torch.from_numpy(y_tr),
-        x_val=torch.from_numpy((x_va - mean) / std),
+        x_val=torch.from_numpy(x_va),
         y_val=torch.from_numpy(y_va),
         n_classes=2,
     )
+
+
+def standardised(x_train: np.ndarray, x_val: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both sets scaled by the training set's mean and standard deviation per feature: what the network sees."""
+    mean, std = x_train.mean(axis=0), x_train.std(axis=0) + 1e-8
+    return (x_train - mean) / std, (x_val - mean) / std

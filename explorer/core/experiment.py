@@ -28,10 +28,12 @@ from explorer.dropout.schedules import SCHEDULES, RateSchedule
 from explorer.core.mc import INFERENCE_MODES, MC
 from explorer.core.mnist import MNIST_DATASETS, SUBSET_SIZE, make_mnist
 from explorer.core.model import ACTIVATIONS, MLP, MLPConfig
+from explorer.core.points import points_dataset, read_points_file
 from explorer.core.training import OPTIMIZERS, TrainConfig, Trainer
 
 MODELS = ("mlp", "cnn")
-DATASETS = (*TOY_DATASETS, *MNIST_DATASETS)
+CSV = "csv"  # your own 2-D points, read from ``data_file``
+DATASETS = (*TOY_DATASETS, CSV, *MNIST_DATASETS)
 IDX_DATASETS = tuple(d for d in MNIST_DATASETS if d != "mnist")  # read from IDX files in a data directory
 
 # What a run picks that has parameters of its own: layer variants, schedules, MC inference.
@@ -52,7 +54,8 @@ class Experiment:
     ``conv_variant`` dropout (spatial or dropblock) at rate ``conv_p``, and ``variant``
     is the dropout of its input and dense layer. The MLP ignores ``conv_p``.
     ``data_dir`` is where mnist-full and fashion-mnist are read from ("" =
-    ``settings.default_data_dir``).
+    ``settings.default_data_dir``). ``dataset`` ``csv`` reads 2-D points from
+    ``data_file`` (``explorer.core.points``): on a page, the uploaded file's name.
 
     ``variant`` is a layer variant or a schedule (``early``, ``late``) of
     ``base_variant``; a variant's own parameters (``samples``, ``standout_alpha``,
@@ -89,6 +92,7 @@ class Experiment:
     epochs: int = 500
     seed: int = 0
     data_dir: str = ""
+    data_file: str = ""
 
     @property
     def is_mnist(self) -> bool:
@@ -171,10 +175,13 @@ def defaults_for(dataset: str) -> Experiment:
 
 def make_data(exp: Experiment) -> Dataset:
     """The experiment's dataset; for mnist-full and fashion-mnist, files missing from the data
-    directory are downloaded (checksums verified) when online, else ``mnist.DataError`` says which."""
+    directory are downloaded (checksums verified) when online, else ``mnist.DataError`` says which;
+    for csv, ``points.PointsError`` says what is wrong with the file (both are ``ValueError``)."""
     if exp.is_mnist:
         data_dir = exp.data_path() if exp.dataset in IDX_DATASETS else None
         return make_mnist(exp.dataset, exp.train_size, exp.val_size, exp.seed, data_dir)
+    if exp.dataset == CSV:
+        return points_dataset(read_points_file(exp.data_file), exp.train_size, exp.val_size, exp.label_noise, exp.seed)
     return make_toy(exp.data_config())
 
 
@@ -223,10 +230,10 @@ def _widths(text: str) -> tuple[int, ...]:
     return tuple(width(t) for t in parts)
 
 
-def _directory(text: str) -> str:
-    """A directory as text ("" = the default); whether it holds the files is found out when they are read."""
+def _path(text: str) -> str:
+    """A path as text ("" = the default); whether it holds the data is found out when it is read."""
     if len(text) > 4096 or any(ord(c) < 32 for c in text):
-        raise ValueError("expected a directory path on one line")
+        raise ValueError("expected a path on one line")
     return text
 
 
@@ -253,7 +260,8 @@ PARSERS: dict[str, Callable[[str], Any]] = {
     "max_norm": parsing.number(0.0, settings.MAX_MAX_NORM),
     "epochs": parsing.whole(1, settings.MAX_EPOCHS),
     "seed": parsing.whole(0, settings.MAX_SEED),
-    "data_dir": _directory,
+    "data_dir": _path,
+    "data_file": _path,
     **{name: param.parse for name, param in PARAMS.items()},
 }
 assert set(PARSERS) == {f.name for f in fields(Experiment)}, "every field needs a parser"
@@ -323,6 +331,14 @@ def _rules(exp: Experiment) -> list[Problem]:
         problems.append(Problem(("noise", "dataset"), "--noise (input noise) applies to the toy datasets only; use 0"))
     if exp.is_mnist and exp.label_noise:
         problems.append(Problem(("label_noise", "dataset"), "--label-noise applies to the toy datasets only; use 0"))
+    if exp.dataset == CSV and not exp.data_file:
+        problems.append(Problem(("dataset", "data_file"), "--dataset csv reads your points from --data-file F "
+                                "(a CSV with columns x1,x2,label)"))
+    if exp.data_file and exp.dataset != CSV:
+        problems.append(Problem(("data_file", "dataset"), f"--data-file applies to --dataset csv, not to {exp.dataset}"))
+    if exp.dataset == CSV and exp.noise:
+        problems.append(Problem(("noise", "dataset"), "--noise applies to the generated toy sets; a CSV's points are "
+                                "used as they are: use 0"))
     if exp.data_dir and exp.dataset not in IDX_DATASETS:
         problems.append(Problem(("data_dir", "dataset"),
                          f"--data-dir applies to {' and '.join(IDX_DATASETS)} (read from IDX files), "
@@ -399,12 +415,17 @@ def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> t
     Returns the experiment and one warning per rejected or unknown parameter,
     so a shared link with a typo still opens, with the typo pointed out. A
     parameter that breaks a rule of ``check`` together with others falls back
-    to ``base`` too (the dependent one: ``model=cnn`` on a toy dataset loses
+    to ``base`` too, and a link never names a data file (``data_file``, ``dataset=csv``): a URL must not make
+    the server read a file of its choosing (the dependent one: ``model=cnn`` on a toy dataset loses
     ``model``).
     """
     values: dict[str, Any] = {}
     warnings: list[str] = []
     for key, text in params.items():
+        if key == "data_file" or (key == "dataset" and text.strip() == CSV):
+            warnings.append(f"{key}: uploaded data is not in links (it stays in the session that uploaded it); "
+                            f"using {_shown(getattr(base, key))}")
+            continue
         if key not in PARSERS:
             warnings.append(f"unknown parameter {key!r} ignored")
             continue
@@ -428,5 +449,8 @@ def _shown(value: Any) -> str:
 
 
 def to_params(exp: Experiment, base: Experiment = Experiment()) -> dict[str, str]:
-    """The fields that differ from ``base``, as text: a short shareable URL."""
-    return {f.name: format_field(getattr(exp, f.name)) for f in fields(exp) if getattr(exp, f.name) != getattr(base, f.name)}
+    """The fields that differ from ``base``, as text: a short shareable URL. Uploaded data stays out of it
+    (``from_params`` refuses it): a link to a run on a CSV opens the same settings on the default dataset."""
+    private = {"data_file"} | ({"dataset"} if exp.dataset == CSV else set())
+    return {f.name: format_field(getattr(exp, f.name)) for f in fields(exp)
+            if getattr(exp, f.name) != getattr(base, f.name) and f.name not in private}

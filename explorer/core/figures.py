@@ -19,8 +19,11 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-CLASS_COLORS = ("#e8710a", "#1a73e8")          # class 0 orange, class 1 blue
+# class 0 orange, class 1 blue; an uploaded file's further classes (up to settings.UPLOAD_MAX_CLASSES)
+CLASS_COLORS = ("#e8710a", "#1a73e8", "#188038", "#9334e6", "#d93025", "#12858a", "#795548", "#e52592",
+                "#80868b", "#9e9d24")
 BOUNDARY_SCALE = [[0.0, "#f6b26b"], [0.5, "#ffffff"], [1.0, "#6fa8dc"]]
+UNSURE_VEIL = [[0.0, "rgba(255,255,255,0.9)"], [1.0, "rgba(255,255,255,0)"]]  # over a map of many classes
 RUN_COLORS = ("#1a73e8", "#d93025", "#188038", "#9334e6", "#e37400", "#12858a")
 DROPPED = "#c7c7c7"
 FONT = dict(size=14)
@@ -54,6 +57,12 @@ def base_layout(title: str, height: int, **axes: Any) -> dict[str, Any]:
     return layout
 
 
+def lighter(colour: str, share: float = 0.55) -> str:
+    """``colour`` mixed with ``share`` of white: a class's shade on a map, under its darker points."""
+    rgb = [int(colour[i:i + 2], 16) for i in (1, 3, 5)]
+    return "#" + "".join(f"{round(c + (255 - c) * share):02x}" for c in rgb)
+
+
 def boundary_figure(
     xs: np.ndarray,
     ys: np.ndarray,
@@ -64,13 +73,42 @@ def boundary_figure(
     y_val: np.ndarray | None = None,
     title: str = "Decision boundary",
     height: int = 340,
+    class_names: Sequence[str] = (),
 ) -> Figure:
-    """P(class 1) as a heatmap, the 0.5 contour, training points solid and validation points faint.
+    """The network's map, training points solid and validation points faint.
 
-    No legend or colour bar: they would squeeze a square map in a narrow
-    column; the page says in one line what the shades and dots mean.
+    ``prob`` is P(class 1) (rows follow ``ys``) or every class's probability,
+    (classes, rows, columns). Two classes: P(class 1) shaded from orange to
+    blue with the 0.5 contour. More: each point of the map in its likeliest
+    class's colour, veiled white where the network is unsure. No legend or
+    colour bar: they would squeeze a square map in a narrow column; the page
+    says in one line what the shades and dots mean.
     """
-    traces: list[dict[str, Any]] = [
+    probs = np.asarray(prob)
+    k = 2 if probs.ndim == 2 else probs.shape[0]
+    names = list(class_names) or [str(c) for c in range(k)]
+    traces = _binary_map(xs, ys, probs if probs.ndim == 2 else probs[1]) if k == 2 else _classes_map(xs, ys, probs, names)
+    if x_val is not None and y_val is not None:
+        for c in range(k):
+            pts = x_val[y_val == c]
+            traces.append(dict(
+                type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
+                name=f"validation points of class {names[c]}", marker=dict(size=5, color=CLASS_COLORS[c], opacity=0.35),
+            ))
+    for c in range(k):
+        pts = x_train[y_train == c]
+        traces.append(dict(
+            type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
+            name=f"training points of class {names[c]}", marker=dict(size=8, color=CLASS_COLORS[c],
+                                                                     line=dict(color="white", width=1)),
+        ))
+    bare = dict(showgrid=False, zeroline=False, showticklabels=False)
+    return make_figure(traces, base_layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
+                                     yaxis=dict(bare, range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1)))
+
+
+def _binary_map(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> list[dict[str, Any]]:
+    return [
         dict(
             type="heatmap", x=xs, y=ys, z=prob, zmin=0, zmax=1, colorscale=BOUNDARY_SCALE, showscale=False,
             hovertemplate="P(blue) = %{z:.2f}<extra></extra>",
@@ -80,28 +118,37 @@ def boundary_figure(
             line=dict(color="#333333", width=2), showscale=False, hoverinfo="skip", showlegend=False,
         ),
     ]
-    if x_val is not None and y_val is not None:
-        for c in (0, 1):
-            pts = x_val[y_val == c]
-            traces.append(dict(
-                type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
-                name=f"validation points of class {c}", marker=dict(size=5, color=CLASS_COLORS[c], opacity=0.35),
-            ))
-    for c in (0, 1):
-        pts = x_train[y_train == c]
-        traces.append(dict(
-            type="scatter", x=pts[:, 0], y=pts[:, 1], mode="markers", showlegend=False, hoverinfo="skip",
-            name=f"training points of class {c}", marker=dict(size=8, color=CLASS_COLORS[c],
-                                                               line=dict(color="white", width=1)),
-        ))
-    bare = dict(showgrid=False, zeroline=False, showticklabels=False)
-    return make_figure(traces, base_layout(title, height, xaxis=dict(bare, range=[xs[0], xs[-1]]),
-                                     yaxis=dict(bare, range=[ys[0], ys[-1]], scaleanchor="x", scaleratio=1)))
+
+
+def _classes_map(xs: np.ndarray, ys: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
+    """The likeliest class in its light colour (a step colour scale over class indices), and a white veil that
+    fades from a toss-up (1/k) to certainty."""
+    k = len(probs)
+    bands = []
+    for c in range(k):
+        colour = lighter(CLASS_COLORS[c])
+        bands += [[c / k, colour], [(c + 1) / k, colour]]
+    likeliest, confidence = probs.argmax(0), probs.max(0)
+    return [
+        dict(type="heatmap", x=xs, y=ys, z=likeliest, zmin=-0.5, zmax=k - 0.5, colorscale=bands, showscale=False,
+             hoverinfo="skip"),
+        dict(type="heatmap", x=xs, y=ys, z=confidence, zmin=1 / k, zmax=1, colorscale=UNSURE_VEIL, showscale=False,
+             customdata=np.asarray(names, dtype=object)[likeliest],
+             hovertemplate="class %{customdata}: P = %{z:.2f}<extra></extra>"),
+    ]
+
+
+PIN_COLORS = ("#5f6368", "#b06000", "#7b1fa2")  # pinned runs: grey, brown, violet, thinner than the live runs
 
 
 def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int = 320,
-                  per_run_legend: bool = False) -> Figure:
+                  per_run_legend: bool = False,
+                  pinned: Sequence[tuple[str, Sequence[Mapping[str, float]]]] = ()) -> Figure:
     """Loss and accuracy per epoch; each run a colour, training solid and validation dashed.
+
+    ``pinned``: (label, history) of earlier runs kept for a before/after
+    comparison, each in a colour of its own, thinner, training dotted and
+    validation dashed.
 
     Two panels side by side, laid out as make_subplots(1, 2, horizontal_spacing=0.08)
     would; the series go to plotly as numpy arrays, which it copies and encodes
@@ -109,18 +156,21 @@ def curves_figure(runs: Mapping[str, Sequence[Mapping[str, float]]], height: int
     hides both its lines), for many runs whose line styles a caption explains.
     """
     traces: list[dict[str, Any]] = []
-    for i, (name, history) in enumerate(runs.items()):
-        color = RUN_COLORS[i % len(RUN_COLORS)]
+    styles = [(name, history, RUN_COLORS[i % len(RUN_COLORS)], ("solid", "dash"), 2)
+              for i, (name, history) in enumerate(runs.items())]
+    styles += [(name, history, PIN_COLORS[i % len(PIN_COLORS)], ("dot", "dash"), 1.5)
+               for i, (name, history) in enumerate(pinned)]
+    for name, history, color, dashes, width in styles:
         epochs = np.array([r["epoch"] for r in history])
         for panel, metric in (("", "loss"), ("2", "acc")):
-            for split, dash in (("train", "solid"), ("val", "dash")):
+            for split, dash in zip(("train", "val"), dashes):
                 traces.append(dict(
                     type="scatter", mode="lines+markers" if len(history) <= 30 else "lines",  # one epoch shows
                     x=epochs, y=np.array([r[f"{split}_{metric}"] for r in history], dtype=float),
                     name=name if per_run_legend else f"{name} · {'training' if split == 'train' else 'validation'}",
                     legendgroup=name if per_run_legend else f"{name}{split}",
                     showlegend=not panel and (split == "val" or not per_run_legend),
-                    line=dict(color=color, dash=dash, width=2), xaxis=f"x{panel}", yaxis=f"y{panel}",
+                    line=dict(color=color, dash=dash, width=width), xaxis=f"x{panel}", yaxis=f"y{panel}",
                 ))
     panel_title = dict(font=dict(size=16), showarrow=False, xanchor="center", xref="paper",
                        y=1.0, yanchor="bottom", yref="paper")

@@ -12,16 +12,16 @@ from __future__ import annotations
 import functools
 import threading
 import time
-from dataclasses import fields
+from dataclasses import dataclass, fields
 from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkable
 
 from explorer.core import figures
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, build
+from explorer.core.export import RATE_FIELDS, RunRecord
 from explorer.core.figures import Figure
 from explorer.core.training import LIVE_FIELDS, BoundedRun, Trainer
 
-RATE_FIELDS = ("p", "input_p", "conv_p")
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 CURVES = "curves"  # the training curves' place in a frame; each state's ``Fig`` names the places its page reads
 TWIN_STEPS = 1  # the run and its twin alternate step by step: neither runs ahead, and a frame under load trains no
@@ -61,6 +61,23 @@ class LiveTraining(LiveRun, Protocol):
     run: BoundedRun
 
 
+@dataclass(frozen=True)
+class Pin:
+    """A run kept for a before/after comparison: its label (its settings) and its history."""
+
+    label: str
+    history: list[dict[str, float]]
+
+
+def pin_label(exp: Experiment, data_name: str, epoch: int) -> str:
+    """A pinned run's settings in a few words: rates, variant, widths, data, and how far it trained."""
+    parts = [f"q={exp.p:g}"] + ([f"input {exp.input_p:g}"] if exp.input_p else [])
+    if exp.variant != "standard":
+        parts.append(exp.variant)
+    parts += ["-".join(map(str, exp.hidden)), f"{data_name} {exp.train_size}", f"epoch {epoch}"]
+    return "pinned " + ", ".join(parts)
+
+
 def locked(method: F) -> F:
     """Run under the instance's lock.
 
@@ -86,10 +103,12 @@ class LiveRuns:
 
     def __init__(self, exp: Experiment, data: Dataset, compare: bool = True) -> None:
         self.exp, self.data, self.compare = exp, data, compare
+        self.record = RunRecord(exp)  # how to replay the run: where it started, what changed at which step
         self.lock = threading.RLock()
         self.run = build(exp, data)
         self.run.model.capture(True)
         self.twin: Trainer | None = build(exp.without_dropout(), data) if compare else None
+        self.pinned: list[Pin] = []  # earlier runs drawn beside this one's curves; the page hands over its list
 
     REBUILDABLE: tuple[str, ...] = ()  # attributes holding an analysis that the next frame computes when None
 
@@ -139,6 +158,8 @@ class LiveRuns:
         changed = {f.name for f in fields(exp) if getattr(exp, f.name) != getattr(self.exp, f.name)}
         if compare != self.compare or not changed <= set(RATE_FIELDS) | set(LIVE_FIELDS):
             return False
+        if changed:
+            self.record.changes.append({"step": self.run.step, **{name: getattr(exp, name) for name in sorted(changed)}})
         live = {name: getattr(exp, name) for name in changed & set(LIVE_FIELDS)}
         if live:
             for trainer in self.trainers:
@@ -149,12 +170,32 @@ class LiveRuns:
         self.exp = exp
         return True
 
+    def records(self) -> dict[str, RunRecord]:
+        """How to replay each network (``export.replay``): the twin starts without dropout and takes every change
+        but the rates'."""
+        records = {RUN_NAMES[0]: self.record}
+        if self.twin is not None:
+            twin_changes = [c for c in ({k: v for k, v in change.items() if k not in RATE_FIELDS}
+                                        for change in self.record.changes) if len(c) > 1]
+            records[RUN_NAMES[1]] = RunRecord(self.record.start.without_dropout(), twin_changes)
+        return records
+
+    @locked
+    def histories(self) -> dict[str, list[dict[str, float]]]:
+        """Each network's history so far, copied under the lock (a download is built on a thread of its own)."""
+        return {name: list(trainer.history) for name, trainer in self.named_trainers().items()}
+
     # --- one frame ---------------------------------------------------------
     def curves_figure(self) -> Figure:
         runs = {f"dropout q={self.run.model.hidden_rate:g}": self.run.history}
         if self.twin is not None:
             runs["no dropout"] = self.twin.history
-        return figures.curves_figure(runs)
+        return figures.curves_figure(runs, pinned=[(pin.label, pin.history) for pin in self.pinned])
+
+    @locked
+    def pin(self) -> Pin:
+        """This run's curves as they are now, labelled with its settings, to compare the next run with."""
+        return Pin(pin_label(self.exp, self.data.name, self.run.epoch), list(self.run.history))
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
         """Every figure of the page, keyed by its place, as a function that builds it now."""

@@ -129,9 +129,13 @@ class Trainer(BoundedRun):
         self._callbacks: dict[str, list[Callback]] = defaultdict(list)
 
     # --- callbacks -------------------------------------------------------
-    def add_callback(self, event: str, fn: Callback) -> None:
-        """Events: ``on_step_begin`` (a rate schedule), ``on_step_end`` and ``on_epoch_end``."""
-        self._callbacks[event].append(fn)
+    def add_callback(self, event: str, fn: Callback, first: bool = False) -> None:
+        """Events: ``on_step_begin`` (a rate schedule), ``on_step_end`` and ``on_epoch_end``; ``first``: before
+        those added so far (a replayed change of rate, which a schedule then overrides as it did live)."""
+        if first:
+            self._callbacks[event].insert(0, fn)
+        else:
+            self._callbacks[event].append(fn)
 
     def _fire(self, event: str) -> None:
         for fn in self._callbacks.get(event, ()):

@@ -12,7 +12,7 @@ from typing import Callable
 from explorer import settings
 from explorer.core import figures
 from explorer.core.boundary import decision_grid, extent
-from explorer.core.datasets import make_toy
+from explorer.core.datasets import Dataset, make_toy
 from explorer.core.experiment import Experiment
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, LiveRuns
@@ -30,18 +30,20 @@ class Fig(StrEnum):
 
 
 class Playground(LiveRuns):
-    """A run with dropout on a 2-D toy dataset and, if ``compare``, a twin without it."""
+    """A run with dropout on 2-D points and, if ``compare``, a twin without it: a generated toy set, or ``data``
+    (an uploaded file's points, ``explorer.core.points``)."""
 
-    def __init__(self, exp: Experiment, compare: bool = True) -> None:
-        super().__init__(exp, make_toy(exp.data_config()), compare)
+    def __init__(self, exp: Experiment, compare: bool = True, data: Dataset | None = None) -> None:
+        super().__init__(exp, data if data is not None else make_toy(exp.data_config()), compare)
         self.box = extent(self.data.x_train)
 
     def boundary_figure(self, trainer: Trainer, title: str) -> Figure:
         """The map with every training point and the first MAP_VAL_POINTS validation points (a random sample)."""
         grid = decision_grid(trainer.model, self.box, settings.BOUNDARY_RESOLUTION)
         d, shown = self.data, settings.MAP_VAL_POINTS
-        return figures.boundary_figure(grid.xs, grid.ys, grid.prob, d.x_train.numpy(), d.y_train.numpy(),
-                                       d.x_val[:shown].numpy(), d.y_val[:shown].numpy(), title=title)
+        return figures.boundary_figure(grid.xs, grid.ys, grid.probs, d.x_train.numpy(), d.y_train.numpy(),
+                                       d.x_val[:shown].numpy(), d.y_val[:shown].numpy(), title=title,
+                                       class_names=d.class_names)
 
     def network_figure(self) -> Figure:
         model = self.run.model

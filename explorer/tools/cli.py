@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from dataclasses import fields, replace
 from typing import Any, Callable, Sequence, TextIO
@@ -20,15 +19,18 @@ from typing import Any, Callable, Sequence, TextIO
 from explorer import settings
 from explorer.core.analysis import ANALYSES, load_analysis
 from explorer.core.experiment import (
-    IDX_DATASETS, OWNERS, PARAMS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
+    CSV, IDX_DATASETS, OWNERS, PARAMS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
 )
 from explorer.sweep.state import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
+from explorer.core.export import finite, read_config, replay
+from explorer.core.points import PointsError, read_points_file
 from explorer.core.training import Trainer
 from explorer.tools import lessons_cli
 
 
 HELP = {
-    "dataset": "toy dataset, or mnist (embedded 5,000 digits), mnist-full, fashion-mnist",
+    "dataset": "toy dataset, csv (your own 2-D points: --data-file), or mnist (embedded 5,000 digits), mnist-full, "
+               "fashion-mnist",
     "train_size": "training examples (small sets overfit: that is the point)",
     "val_size": "validation examples, same distribution",
     "noise": "input noise (standard deviation; toy datasets)",
@@ -50,6 +52,8 @@ HELP = {
     "epochs": "epochs to train",
     "seed": "seed for data, initial weights, batch order and masks",
     "data_dir": "directory of the IDX files of mnist-full / fashion-mnist (downloaded there if absent and online)",
+    "data_file": "--dataset csv: a CSV of 2-D points with a header x1,x2,label (README: Your own data); "
+                 "sizes default to 70 %% / 30 %% of its points",
     **{name: f"{' or '.join(OWNERS[name])}: {param.help}" for name, param in PARAMS.items()},  # declared with them
 }
 
@@ -72,6 +76,10 @@ def make_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train one network and print its history",
                            description="Defaults depend on --dataset: those shown, or the MNIST ones in brackets.")
     _experiment_flags(train, Experiment(), defaults_for("mnist"))
+    train.add_argument("--config", metavar="FILE", help="replay an experiment file a page exported (its other flags "
+                       "left out): the same seed gives the same history, number for number")
+    train.add_argument("--run", metavar="NAME", help="--config: which network of the file to train (default: the "
+                       "first, the one with dropout)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sweep = sub.add_parser("sweep", help="error vs drop rate or training-set size (Srivastava et al. Fig. 9, 10)",
                            description="Many MLPs with standard dropout, trained together in batched stacks. "
@@ -120,6 +128,8 @@ def _experiment_flags(parser: argparse.ArgumentParser, toy: Experiment | None, d
             shown = dataset_default
         if f.name == "data_dir":
             shown = "$EXPLORER_DATA_DIR/DATASET, else $EXPLORER_CACHE/data/DATASET, else ~/.cache/dropout-explorer/data/DATASET"
+        if f.name == "data_file":
+            shown = "none"
         parser.add_argument(flag(f.name), dest=f.name, metavar=f.name.upper(), help=f"{HELP[f.name]} (default {shown})")
 
 
@@ -135,6 +145,8 @@ def experiment_from_args(args: argparse.Namespace, defaults: Callable[[str], Exp
     """``--dataset`` first: its ``defaults`` (toy or MNIST), then ``implied`` values, then every other flag
     given, then ``check``."""
     base = replace(defaults(dataset if args.dataset is None else _parse("dataset", args.dataset)), **implied)
+    if base.dataset == CSV:
+        base = replace(base, **_csv_defaults(args))
     values = {f.name: _parse(f.name, getattr(args, f.name)) for f in fields(Experiment)
               if f.name != "dataset" and getattr(args, f.name) is not None}
     exp = replace(base, **values)
@@ -144,6 +156,18 @@ def experiment_from_args(args: argparse.Namespace, defaults: Callable[[str], Exp
     if exp.dataset in IDX_DATASETS and not exp.data_dir:  # the config reports the directory actually read
         exp = replace(exp, data_dir=str(exp.data_path()))
     return exp
+
+
+def _csv_defaults(args: argparse.Namespace) -> dict[str, Any]:
+    """Your own points: the file's split (70 % / 30 %) unless sizes are given, and no generated noise."""
+    if args.data_file is None:
+        fail("--dataset csv reads your points from --data-file F (a CSV with columns x1,x2,label)")
+    try:
+        points = read_points_file(_parse("data_file", args.data_file))
+    except PointsError as err:
+        fail(f"--data-file: {err}")
+    train_size, val_size = points.default_split()
+    return {"train_size": train_size, "val_size": val_size, "noise": 0.0, "label_noise": 0.0}
 
 
 class ProgressTable:
@@ -166,35 +190,49 @@ class ProgressTable:
             print("  ".join(f"{row[c]:>10}" if c == "epoch" else f"{row[c]:>10.4f}" for c in self.COLUMNS), file=self.out)
 
 
-def _strict(value: Any) -> Any:
-    """Strict JSON has no NaN or Infinity: a diverged run's non-finite numbers become null."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _strict(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_strict(v) for v in value]
-    return value
-
-
 def cmd_train(args: argparse.Namespace) -> None:
-    exp = experiment_from_args(args)
     settings.configure_torch(shared=False)
-    try:
-        trainer = build(exp)
-    except ValueError as err:  # mnist.DataError too: missing, corrupt or too few files
-        fail(" ".join(str(err).split()))
+    if args.config is not None:
+        exp, trainer = _replayed(args)
+    else:
+        if args.run is not None:
+            fail("--run picks a network of an experiment file: use it with --config")
+        exp = experiment_from_args(args)
+        try:
+            trainer = build(exp)
+        except ValueError as err:  # mnist.DataError, points.PointsError too: missing, corrupt or too few
+            fail(" ".join(str(err).split()))
     if not args.json:
         trainer.add_callback("on_epoch_end", ProgressTable(exp.epochs, sys.stdout, sys.stderr if sys.stderr.isatty() else None))
     trainer.run()
     if args.json:
         result = {"config": exp.to_dict(), "history": trainer.history, "final": trainer.final(), "seconds": trainer.train_seconds}
-        json.dump(_strict(result), sys.stdout, allow_nan=False)
+        json.dump(finite(result), sys.stdout, allow_nan=False)
         print()
     else:
         final = trainer.final()
         print(f"final: train loss {final['train_loss']:.4f}, val loss {final['val_loss']:.4f}, "
               f"train acc {final['train_acc']:.1%}, val acc {final['val_acc']:.1%} in {trainer.train_seconds:.1f} s")
+
+
+def _replayed(args: argparse.Namespace) -> tuple[Experiment, Trainer]:
+    """The experiment and trainer of ``--config`` (``--run``); every other experiment flag is refused."""
+    given = [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
+    if given:
+        fail(f"--config replays the file's experiment: leave out {', '.join(given)}")
+    try:
+        with open(args.config, encoding="utf-8") as file:
+            config = read_config(file.read(), args.config)
+        trainer = replay(config, args.run or next(iter(config.runs)))
+    except (OSError, UnicodeDecodeError) as err:
+        fail(f"--config: cannot read {args.config}: {getattr(err, 'strerror', None) or err}")
+    except ValueError as err:  # ConfigError, and data that cannot be had
+        fail(f"--config: {' '.join(str(err).split())}")
+    record = config.runs[args.run or next(iter(config.runs))]
+    for loaded in record.loaded_weights:
+        print(f"explorer: warning: the page loaded weights from {loaded.get('file', 'a file')} at step "
+              f"{loaded.get('step', '?')}; the replay keeps the seed's weights and differs from there", file=sys.stderr)
+    return replace(record.start, epochs=trainer.cfg.epochs), trainer
 
 
 def cmd_variants(args: argparse.Namespace) -> None:
@@ -244,7 +282,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         print("\r" + " " * 40 + "\r", end="", file=bar)
     result = sweep.results()
     if args.json:
-        json.dump(_strict(result), sys.stdout, allow_nan=False)
+        json.dump(finite(result), sys.stdout, allow_nan=False)
         print()
         return
     x_name = "drop rate" if spec.over == "rate" else "train size"
@@ -274,7 +312,7 @@ def cmd_analyze(args: argparse.Namespace) -> None:
         result = module.analyze(exp)
     except ValueError as err:  # mnist.DataError too
         fail(" ".join(str(err).split()))
-    result = _strict({"what": args.what, "config": exp.to_dict(), **result})
+    result = finite({"what": args.what, "config": exp.to_dict(), **result})
     if args.json:
         json.dump(result, sys.stdout, allow_nan=False)
         print()

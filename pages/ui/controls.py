@@ -44,7 +44,7 @@ def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[An
 
 
 def _replace(state: LiveState, run: LiveRun) -> None:
-    state.run, state.clock = run, deque(maxlen=20)
+    state.run, state.clock, state.notice = run, deque(maxlen=20), ""
 
 
 def set_running(state: LiveState, on: bool) -> None:
@@ -67,7 +67,8 @@ def _step(state: LiveState) -> None:
     state.run.advance(max_steps=1)
 
 
-def _reset(state: LiveState, make: Make) -> None:
+def reset(state: LiveState, make: Make) -> None:
+    """A new run of the same settings from the seed, paused."""
     _replace(state, make(state.run.exp, state.run.compare))
     state.running = False
 
@@ -89,7 +90,7 @@ def buttons(state: LiveState, run: LiveRun, make: Make, columns: list) -> bool:
     running = play_button(state, run.done, columns[0])
     columns[1].button("Step", on_click=_step, args=(state,), width="stretch", disabled=run.done,
                       shortcut=SHORTCUTS["step"], help="One training step, then pause. Key: S.")
-    columns[2].button("Reset", on_click=_reset, args=(state, make), width="stretch", shortcut=SHORTCUTS["reset"],
+    columns[2].button("Reset", on_click=reset, args=(state, make), width="stretch", shortcut=SHORTCUTS["reset"],
                       help="New weights from the seed; epoch 0. Key: X.")
     return running
 

@@ -125,4 +125,9 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     else:
         sent.skipped += 1
     _live_chart(spec=sent.spec, height=sent.height, scale=present.SCALE if present.presenting() else 1,
-                summary=sent.summary, words=access.words_on(), key=key, default=None)
+                summary=sent.summary, words=access.words_on(), name=_file_name(key), key=key, default=None)
+
+
+def _file_name(key: str) -> str:
+    """A chart's PNG file name from its key: "pg_fig_boundary" → "dropout-explorer-boundary"."""
+    return "dropout-explorer-" + key.split("fig_")[-1].replace("_", "-")

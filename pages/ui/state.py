@@ -32,6 +32,8 @@ class LiveState(Generic[R]):
     warnings: list[str] = field(default_factory=list)  # the link's parameters not used, shown on every run
     touched: float = 0.0  # time.monotonic() of the page's last full run: a click, a changed widget, a visit
     forgotten: bool = False  # paused by the server after settings.IDLE_PAUSE_SECONDS without a click
+    pins: list = field(default_factory=list)  # live_runs.Pin: earlier runs drawn beside this one (Playground, Inside)
+    notice: str = ""  # what the last load of a weights file did, or why it did not
 
 
 def page_state(key: str, kind: type[T]) -> T:

@@ -1,0 +1,220 @@
+"""A page's run, out and back: its curves as CSV, and its experiment as a JSON file that replays it exactly.
+
+A live run starts from an ``Experiment`` and may be changed while it trains
+(a drop rate slid, more epochs): ``LiveRuns`` records each change with the
+step it took effect at. The JSON file holds the starting experiment of every
+network on the page, their changes, and an uploaded dataset's points (a
+replay needs them, and they are in no link). ``replay`` builds the network
+from the seed and applies each change before the step it came at: every number
+of the page's history comes out the same (tests/test_export.py).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Sequence
+
+from explorer.core.cnn import CNN
+from explorer.core.experiment import CSV, PARSERS, Experiment, build, check, format_field, parse_field
+from explorer.core.points import Points, points_dataset, read_points
+from explorer.core.training import LIVE_FIELDS, Trainer
+
+FORMAT = "dropout-explorer/experiment"
+VERSION = 1
+RATE_FIELDS = ("p", "input_p", "conv_p")
+CHANGING = (*RATE_FIELDS, *LIVE_FIELDS)  # what may change while a run trains
+
+
+class ConfigError(ValueError):
+    """An experiment file that cannot be replayed; the message says why."""
+
+
+@dataclass
+class RunRecord:
+    """How to train one network again: the experiment it started from and each change with the step it came at."""
+
+    start: Experiment
+    changes: list[dict[str, Any]] = field(default_factory=list)  # {"step": s, "p": 0.3, ...}, in order
+    loaded_weights: list[dict[str, Any]] = field(default_factory=list)  # {"step": s, "file": name}: not replayable
+
+
+def history_csv(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:
+    """One row per epoch of every run (``run`` names it), with the history's columns (the command line's)."""
+    columns: list[str] = []
+    for history in runs.values():
+        for row in history:
+            columns += [c for c in row if c not in columns]
+    out = io.StringIO()
+    writer = csv.DictWriter(out, ["run", *columns], lineterminator="\n")
+    writer.writeheader()
+    for name, history in runs.items():
+        for row in history:
+            writer.writerow({"run": name, **row})
+    return out.getvalue()
+
+
+def config_json(page: str, runs: Mapping[str, RunRecord], points: Points | None = None) -> str:
+    """The experiment file of a page: every network's start and changes, and the uploaded points if any."""
+    doc: dict[str, Any] = {"format": FORMAT, "version": VERSION, "page": page, "runs": {}}
+    for name, record in runs.items():
+        entry = {"experiment": record.start.to_dict(), "changes": record.changes}
+        if record.loaded_weights:
+            entry["loaded_weights"] = record.loaded_weights
+        doc["runs"][name] = entry
+    if points is not None:
+        doc["data"] = {"name": points.name, "sha256": points.digest, "points": _points_rows(points)}
+    return json.dumps(doc, indent=1, allow_nan=False)
+
+
+def _points_rows(points: Points) -> list[list[Any]]:
+    return [[a, b, points.classes[c]] for (a, b), c in zip(points.x.tolist(), points.y.tolist())]
+
+
+@dataclass
+class Config:
+    """A read experiment file: its page, its runs, and the points of an uploaded dataset."""
+
+    page: str
+    runs: dict[str, RunRecord]
+    points: Points | None
+
+
+def read_config(text: str, source: str = "the file") -> Config:
+    """Read and check an experiment file; ``ConfigError`` names what is wrong in it."""
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise ConfigError(f"{source} is not JSON: {err}") from None
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise ConfigError(f"{source} is not a Dropout Explorer experiment (its \"format\" is not {FORMAT!r})")
+    if doc.get("version") != VERSION:
+        raise ConfigError(f"{source} is version {doc.get('version')!r}; this Dropout Explorer reads version {VERSION}")
+    runs = doc.get("runs")
+    if not isinstance(runs, dict) or not runs:
+        raise ConfigError(f"{source} has no runs")
+    points = _read_points(doc["data"], source) if "data" in doc else None
+    records = {}
+    for name, entry in runs.items():
+        where = f"{source}: run {name!r}"
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{where}: expected an object with experiment and changes")
+        start = _experiment(entry.get("experiment"), where)
+        if start.dataset == CSV and points is None:
+            raise ConfigError(f"{where}: trains on uploaded points, but the file holds no \"data\"")
+        records[name] = RunRecord(start, _changes(entry.get("changes", []), where),
+                                  list(entry.get("loaded_weights", [])))
+    return Config(str(doc.get("page", "")), records, points)
+
+
+def _experiment(values: Any, where: str) -> Experiment:
+    """Every field through its parser, as a link's or a flag's: the same ranges and rules."""
+    if not isinstance(values, dict):
+        raise ConfigError(f"{where}: \"experiment\" must be an object of fields")
+    unknown = sorted(set(values) - set(PARSERS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown field{'s' * (len(unknown) > 1)} {', '.join(unknown)}")
+    parsed = {}
+    for name, value in values.items():
+        try:
+            parsed[name] = _parsed(name, value)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {name}: {err}") from None
+    exp = Experiment(**{f.name: parsed.get(f.name, getattr(Experiment, f.name)) for f in fields(Experiment)})
+    problems = check(exp)
+    if problems:
+        raise ConfigError(f"{where}: {problems[0]}")
+    return exp
+
+
+def _parsed(name: str, value: Any) -> Any:
+    if isinstance(value, list):
+        value = tuple(value)
+    if isinstance(value, bool) or not isinstance(value, (str, int, float, tuple)):
+        raise ValueError(f"unexpected value {value!r}")
+    return parse_field(name, format_field(value))
+
+
+def _changes(changes: Any, where: str) -> list[dict[str, Any]]:
+    if not isinstance(changes, list):
+        raise ConfigError(f"{where}: \"changes\" must be a list")
+    read = []
+    for i, change in enumerate(changes, start=1):
+        if not isinstance(change, dict) or not isinstance(change.get("step"), int) or change["step"] < 0:
+            raise ConfigError(f"{where}: change {i} needs a \"step\" (a whole number ≥ 0)")
+        unknown = sorted(set(change) - {"step", *CHANGING})
+        if unknown:
+            raise ConfigError(f"{where}: change {i}: {', '.join(unknown)} cannot change while a run trains")
+        try:
+            read.append({"step": change["step"], **{k: _parsed(k, v) for k, v in change.items() if k != "step"}})
+        except ValueError as err:
+            raise ConfigError(f"{where}: change {i}: {err}") from None
+    return read
+
+
+def _read_points(data: Any, source: str) -> Points:
+    if not isinstance(data, dict) or not isinstance(data.get("points"), list):
+        raise ConfigError(f"{source}: \"data\" must hold the uploaded file's \"points\" as [x1, x2, label] rows")
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["x1", "x2", "label"])
+    for row in data["points"]:
+        if not isinstance(row, list) or len(row) != 3:
+            raise ConfigError(f"{source}: \"data\": every point is [x1, x2, label], got {row!r}")
+        writer.writerow([repr(v) if isinstance(v, float) else v for v in row])
+    try:
+        return read_points(out.getvalue().encode(), str(data.get("name", "data.csv")))
+    except ValueError as err:
+        raise ConfigError(f"{source}: \"data\": {err}") from None
+
+
+class _Changes:
+    """A trainer callback that applies each recorded change before the step it came at, as the page did."""
+
+    def __init__(self, changes: list[dict[str, Any]]) -> None:
+        self.pending = sorted(changes, key=lambda c: c["step"])  # stable: changes of one step in their order
+
+    def __call__(self, trainer: Trainer) -> None:
+        while self.pending and self.pending[0]["step"] <= trainer.step:
+            change = self.pending.pop(0)
+            live = {k: v for k, v in change.items() if k in LIVE_FIELDS}
+            if live:
+                trainer.retune(**live)
+            rates = {k: v for k, v in change.items() if k in RATE_FIELDS}
+            if not isinstance(trainer.model, CNN):
+                rates.pop("conv_p", None)  # an MLP has no conv layers: the page set none
+            if rates:
+                trainer.set_rates(**rates)
+
+
+def replay(config: Config, run: str) -> Trainer:
+    """A trainer that trains ``run`` of ``config`` as its page did (call ``run()`` on it); ``ConfigError`` for a
+    run the file does not have."""
+    if run not in config.runs:
+        raise ConfigError(f"no run {run!r} in the file; it has {', '.join(map(repr, config.runs))}")
+    record = config.runs[run]
+    exp = record.start
+    data = None
+    if exp.dataset == CSV:
+        data = points_dataset(config.points, exp.train_size, exp.val_size, exp.label_noise, exp.seed)
+    trainer = build(exp, data)
+    # Epochs added after the run had finished: it must not stop before the step that added them.
+    trainer.retune(epochs=max([exp.epochs] + [c["epochs"] for c in record.changes if "epochs" in c]))
+    changes = _Changes(record.changes)
+    changes(trainer)  # those of step 0: made before the first step
+    trainer.add_callback("on_step_begin", changes, first=True)
+    return trainer
+
+
+def finite(value: Any) -> Any:
+    """Strict JSON has no NaN or Infinity: a diverged run's non-finite numbers become null."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [finite(v) for v in value]
+    return value

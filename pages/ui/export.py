@@ -1,0 +1,93 @@
+"""Results out, weights in, runs pinned: the row under a live page's curves.
+
+Downloads are built when pressed (``st.download_button`` with a function, run
+on a thread of its own), not on every frame, and do not rerun the page
+(``on_click="ignore"``): a run keeps training while its curves are saved.
+The files are those of ``explorer.core.export`` and ``explorer.core.weights``;
+the README's "Data in, results out" describes them.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from explorer import settings
+from explorer.core.export import config_json, history_csv
+from explorer.core.live_runs import LiveRuns
+from explorer.core.points import Points
+from explorer.core.weights import WeightsError, load_weights, weights_bytes
+from pages.ui import controls
+from pages.ui.state import LiveState
+
+
+def export_row(state: LiveState, run: LiveRuns, page: str, stem: str, points: Points | None = None,
+               extra: Callable[[Any], None] | None = None, pins: controls.Make | None = None) -> None:
+    """Pin buttons (``pins``: the page's maker of runs, for Reset all), the downloads, and loading weights, in one
+    row under the charts.
+
+    ``stem`` starts each file's name; ``extra`` draws a page's own download into the row (the points of a toy
+    set)."""
+    row = st.container(horizontal=True, vertical_alignment="center")
+    if pins is not None:
+        _pin_buttons(state, run, pins, row)
+    row.download_button("Curves CSV", data=lambda: history_csv(run.histories()), file_name=f"{stem}-curves.csv",
+                        mime="text/csv", on_click="ignore", icon=":material/download:",
+                        help="One row per epoch of every network on the page, with the command line's columns.")
+    row.download_button("Experiment JSON", data=lambda: config_json(page, run.records(), points),
+                        file_name=f"{stem}-experiment.json", mime="application/json", on_click="ignore",
+                        icon=":material/download:",
+                        help="Replays this run, number for number: python -m explorer train --config FILE.")
+    row.download_button("Weights", data=lambda: _weights(run), file_name=f"{stem}-weights.pt",
+                        mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+                        help="The dropout network's state_dict: torch.load(FILE, weights_only=True).")
+    if extra is not None:
+        extra(row)
+    with row.popover("Load weights", icon=":material/upload:"):
+        st.file_uploader("A weights file of this network (.pt)", type=["pt", "pth"], key=f"{stem}_weights",
+                         on_change=_load, args=(state, f"{stem}_weights"),
+                         help="Saved by Weights on this page with the same layers; training goes on from "
+                              "them with a fresh optimiser.")
+    if state.notice:
+        (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
+
+
+def _weights(run: LiveRuns) -> bytes:
+    with run.lock:
+        return weights_bytes(run.run.model)
+
+
+def _load(state: LiveState, key: str) -> None:
+    file = st.session_state.get(key)
+    if file is None or state.run is None:
+        return
+    run = state.run
+    try:
+        with run.lock:
+            load_weights(run.run, file.getvalue(), file.name)
+            run.record.loaded_weights.append({"step": run.run.step, "file": file.name})
+    except WeightsError as err:
+        state.notice = f"Not loaded: {err}"
+        return
+    state.notice = f"Loaded {file.name} into the dropout network at step {run.run.step}."
+
+
+def _pin_buttons(state: LiveState, run: LiveRuns, make: controls.Make, row: Any) -> None:
+    """Pin this run (its curves stay on the chart, labelled with its settings), and Reset all (the run and the
+    pins)."""
+    full = len(state.pins) >= settings.MAX_PINS
+    row.button("Pin this run", on_click=_pin, args=(state,), icon=":material/push_pin:", disabled=not run.run.history,
+               help=f"Keep its curves on the chart (dashed and dotted, with its settings) to compare the next run "
+                    f"with; up to {settings.MAX_PINS}." + (" Full: the oldest pin makes room." if full else ""))
+    row.button("Reset all", on_click=_reset_all, args=(state, make), help="A new run from the seed, and no pins.")
+
+
+def _pin(state: LiveState) -> None:
+    state.pins.append(state.run.pin())
+    del state.pins[:-settings.MAX_PINS]
+
+
+def _reset_all(state: LiveState, make: controls.Make) -> None:
+    state.pins.clear()
+    controls.reset(state, make)

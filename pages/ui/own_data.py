@@ -1,0 +1,125 @@
+"""Your own 2-D points on a page that trains on toy data: the dataset picker with an uploaded file in it.
+
+An upload is read and checked in the uploader's callback (``explorer.core.points``),
+before anything trains: a bad file leaves a message and the run as it was. A good
+one becomes the page's dataset ``csv`` (shown under the file's name), sets the
+sizes to the file's split and drops the run, so the next run of the page builds
+one on the new points. The points stay in the session (at most
+settings.UPLOAD_MAX_BYTES), never in the link.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import streamlit as st
+
+from explorer import settings
+from explorer.core.datasets import TOY_DATASETS, Dataset
+from explorer.core.experiment import CSV, Experiment
+from explorer.core.points import COLUMNS, Points, PointsError, dataset_csv, points_dataset, read_points
+from pages.ui.state import LiveState
+
+FORMAT_HELP = (f"A CSV file with a header naming the columns {','.join(COLUMNS)}, then one point per line; labels "
+               f"are integers or words, 2 to {settings.UPLOAD_MAX_CLASSES} classes, at most "
+               f"{settings.UPLOAD_MAX_ROWS:,} points and {settings.UPLOAD_MAX_BYTES / 1e6:g} MB. It stays in this "
+               "browser session: it is not in the page's link.")
+
+
+def uploaded(prefix: str) -> Points | None:
+    """The points this page's session uploaded, if any."""
+    return st.session_state.get(prefix + "points")
+
+
+def dataset_picker(prefix: str, state: LiveState) -> None:
+    """The Dataset select (the built-in sets, and the uploaded file once there is one) and the uploader."""
+    sb, points = st.sidebar, uploaded(prefix)
+    options = [*TOY_DATASETS, *([CSV] if points else [])]
+    if st.session_state.get(prefix + "dataset") not in options:
+        st.session_state[prefix + "dataset"] = Experiment.dataset
+    sb.selectbox("Dataset", options, key=prefix + "dataset", on_change=_picked, args=(prefix,),
+                 format_func=lambda k: f"{points.name} (yours)" if k == CSV and points else k.capitalize())
+    sb.file_uploader("Your own points (CSV)", type=["csv"], key=prefix + "upload", on_change=_upload,
+                     args=(prefix, state), help=FORMAT_HELP)
+    error = st.session_state.get(prefix + "upload_error")
+    if error:
+        sb.error(f"File not used: {error}", icon=":material/error:")
+    elif points is not None and st.session_state.get(prefix + "dataset") == CSV:
+        counts = ", ".join(f"{n} × {c}" for c, n in zip(points.classes, _counts(points)))
+        sb.caption(f"{len(points.y):,} points of {points.n_classes} classes ({counts}); the training and validation "
+                   "points are a stratified split of them.")
+
+
+def _counts(points: Points) -> list[int]:
+    return [int((points.y == c).sum()) for c in range(points.n_classes)]
+
+
+def _upload(prefix: str, state: LiveState) -> None:
+    """Read the new file; on success make it the page's dataset and drop the run, which its next run rebuilds."""
+    s = st.session_state
+    file = s.get(prefix + "upload")
+    if file is None:  # the file was removed from the uploader: its points stay until another replaces them
+        s[prefix + "upload_error"] = ""
+        return
+    try:
+        points = read_points(file.getvalue(), file.name)
+    except PointsError as err:
+        s[prefix + "upload_error"] = str(err)
+        return
+    train_size, val_size = points.default_split()
+    s[prefix + "points"], s[prefix + "upload_error"] = points, ""
+    _use_points(prefix, points)
+    s[prefix + "train_size"], s[prefix + "val_size"], s[prefix + "label_noise"] = train_size, val_size, 0.0
+    state.run, state.running = None, False
+
+
+def _use_points(prefix: str, points: Points) -> None:
+    s = st.session_state
+    s[prefix + "dataset"], s[prefix + "data_file"], s[prefix + "noise"] = CSV, points.name, 0.0
+
+
+def _picked(prefix: str) -> None:
+    """A built-in set forgets the file's name (it reads none); the uploaded one takes it back."""
+    points = uploaded(prefix)
+    if st.session_state[prefix + "dataset"] == CSV and points is not None:
+        _use_points(prefix, points)
+    else:
+        st.session_state[prefix + "data_file"] = ""
+
+
+def size_problem(exp: Experiment, points: Points | None) -> str:
+    """Why the uploaded points cannot give the sizes asked for ("" if they can)."""
+    if exp.dataset != CSV or points is None:
+        return ""
+    if exp.train_size + exp.val_size > len(points.y):
+        return (f"{points.name} has {len(points.y):,} points: training {exp.train_size:,} + validation "
+                f"{exp.val_size:,} is more")
+    if min(exp.train_size, exp.val_size) < points.n_classes:
+        return f"{points.name} has {points.n_classes} classes: training and validation need as many points each"
+    return ""
+
+
+def data_maker(prefix: str) -> Callable[[Experiment], Dataset | None]:
+    """What a page's run is made on: the uploaded points for ``csv``, else None (the page generates its set)."""
+    def data(exp: Experiment) -> Dataset | None:
+        points = uploaded(prefix)
+        if exp.dataset != CSV or points is None:
+            return None
+        return points_dataset(points, exp.train_size, exp.val_size, exp.label_noise, exp.seed)
+    return data
+
+
+def link_note(exp: Experiment) -> str:
+    """What the link holds, said next to it: everything, or everything but the uploaded points."""
+    if exp.dataset != CSV:
+        return "The address bar holds this experiment: copy it to share it."
+    return (f"The address bar holds these settings but not your points: uploaded data is not in links, so a "
+            f"shared link opens on the {Experiment.dataset.capitalize()} set.")
+
+
+def download_points(column: Any, data: Callable[[], Dataset], name: str) -> None:
+    """A button that downloads the current points as the CSV an upload reads (built when pressed)."""
+    column.download_button("Points CSV", data=lambda: dataset_csv(data()), file_name=f"{name.removesuffix('.csv')}"
+                           "-points.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+                           help="The training and validation points as the network sees them (standardised), in "
+                                "the upload format: x1,x2,label, and split.")

@@ -1,0 +1,122 @@
+"""Data in, results out in a real browser: upload a good file and three bad ones, train, download every export
+and read each back (the experiment file replays the downloaded curves exactly), load the weights back, save a
+live chart as PNG from its toolbar, and pin a run."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import numpy as np
+import torch
+
+from explorer.core.export import read_config, replay
+from explorer.core.model import MLP
+from explorer.core.points import read_points
+from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
+    LIVE_CHART, _epoch, _expect, _no_exceptions, _pause, _shot, _wait_above, _wait_for_heading, chromium, new_page,
+    server,
+)
+
+UPLOADER = '[data-testid="stSidebar"] [data-testid="stFileUploader"] input[type=file]'
+
+
+def _three_classes() -> bytes:
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{rng.normal(1.5 * c, 0.6):.4f},{rng.normal(c % 2, 0.6):.4f},{name}\n"
+                   for c, name in enumerate(("cat", "dog", "eel")) for _ in range(30))
+    return ("x1,x2,label\n" + rows).encode()
+
+
+def _upload(page, name: str, raw: bytes) -> None:
+    page.locator(UPLOADER).set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": raw}])
+
+
+def _download(page, label: str) -> tuple[str, bytes]:
+    with page.expect_download() as info:
+        page.get_by_role("button", name=label, exact=True).click()
+    download = info.value
+    with open(download.path(), "rb") as file:
+        return download.suggested_filename, file.read()
+
+
+def test_upload_train_download_every_export_and_read_it_back(server, new_page):
+    page = new_page(server, "/playground?epochs=6")
+    _wait_for_heading(page, "Playground")
+    expect = _expect()
+    for name, raw, words in [("empty.csv", b"", "is empty"),
+                             ("cols.csv", b"x1,x2\n1,2\n", "missing column label"),
+                             ("one.csv", b"x1,x2,label\n1,2,a\n3,4,a\n", "only one class")]:
+        _upload(page, name, raw)
+        expect(page.locator('[data-testid="stSidebar"] [data-testid="stAlert"]')
+               .filter(has_text="File not used").filter(has_text=words)).to_be_visible()
+    _upload(page, "pets.csv", _three_classes())
+    expect(page.get_by_text("90 points of 3 classes")).to_be_visible()
+    expect(page.get_by_text("not your points", exact=False)).to_be_visible()
+
+    page.get_by_role("button", name="Train", exact=True).click()
+    _wait_above(_epoch, page, 5, timeout=60)  # the run ends at 6 and stops by itself
+    expect(page.get_by_text("Epoch 6 of 6")).to_be_visible()
+    _no_exceptions(page, server, "the Playground on uploaded points")
+
+    name, raw = _download(page, "Curves CSV")
+    assert name == "playground-curves.csv"
+    rows = list(csv.DictReader(io.StringIO(raw.decode())))
+    dropout = [r for r in rows if r["run"] == "dropout"]
+    assert len(dropout) == 6 and {r["run"] for r in rows} == {"dropout", "no dropout"}
+
+    name, raw = _download(page, "Experiment JSON")
+    assert name == "playground-experiment.json"
+    config = read_config(raw.decode(), name)
+    assert config.points is not None and config.points.classes == ("cat", "dog", "eel")
+    trainer = replay(config, "dropout")
+    trainer.run()
+    assert [row["val_loss"] for row in trainer.history] == [float(r["val_loss"]) for r in dropout]  # exactly
+
+    name, raw = _download(page, "Weights")
+    assert name == "playground-weights.pt"
+    state = torch.load(io.BytesIO(raw), weights_only=True)
+    model = MLP(config.runs["dropout"].start.model_config(2, 3))
+    model.load_state_dict(state)
+    weights = raw
+
+    name, raw = _download(page, "Points CSV")
+    assert name == "pets-points.csv"
+    back = read_points(raw, name)
+    assert len(back.y) == 90 and back.classes == ("cat", "dog", "eel")
+
+    page.get_by_role("button", name="Load weights").click()
+    page.locator('[data-testid="stPopover"] input[type=file], [data-testid="stPopoverBody"] input[type=file]').first \
+        .set_input_files(files=[{"name": "back.pt", "mimeType": "application/octet-stream", "buffer": weights}])
+    expect(page.get_by_text("Loaded back.pt into the dropout network")).to_be_visible()
+    page.keyboard.press("Escape")
+
+    page.get_by_role("button", name="Pin this run").click()
+    chart = page.frame_locator(LIVE_CHART).last
+    expect(chart.get_by_text("pinned q=0.5", exact=False).first).to_be_visible()
+    _shot(page, "exports_playground.png")
+
+    chart.locator(".svg-container").first.hover()
+    with page.expect_download() as info:
+        chart.get_by_role("button", name="Download plot as a PNG").click()
+    assert info.value.suggested_filename == "dropout-explorer-curves.png"
+    with open(info.value.path(), "rb") as file:
+        assert file.read(8) == b"\x89PNG\r\n\x1a\n"
+    _no_exceptions(page, server, "the Playground after its exports")
+
+
+def test_the_inside_page_downloads_an_experiment_that_replays(server, new_page):
+    page = new_page(server, "/inside?train_size=200&val_size=100&hidden=32&epochs=1")
+    _wait_for_heading(page, "Inside the network")
+    page.get_by_role("button", name="Train", exact=True).click()
+    _expect()(page.get_by_text("Epoch 1 of 1")).to_be_visible(timeout=60_000)
+    name, raw = _download(page, "Experiment JSON")
+    config = read_config(raw.decode(), name)
+    assert json.loads(raw)["page"] == "Inside the network"
+    _, curves = _download(page, "Curves CSV")
+    expected = [float(r["val_acc"]) for r in csv.DictReader(io.StringIO(curves.decode())) if r["run"] == "no dropout"]
+    trainer = replay(config, "no dropout")
+    trainer.run()
+    assert [row["val_acc"] for row in trainer.history] == expected
+    _no_exceptions(page, server, "the Inside page after its exports")

@@ -1,0 +1,135 @@
+"""Data in, results out on the pages (AppTest): uploads, the export row, loading weights, pinned runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("streamlit")
+from streamlit.testing.v1 import AppTest  # noqa: E402
+
+from explorer.core.weights import weights_bytes  # noqa: E402
+from tests.test_app import _button, _link, _open  # noqa: E402
+
+PLAYGROUND, INSIDE = "pages/playground.py", "pages/inside.py"
+EXPORTS = ["Curves CSV", "Experiment JSON", "Weights"]
+
+
+def _three_classes() -> bytes:
+    rng = np.random.default_rng(0)
+    rows = "".join(f"{rng.normal(c):.4f},{rng.normal(-c):.4f},{name}\n" for c, name in enumerate(("cat", "dog", "eel"))
+                   for _ in range(30))
+    return ("x1,x2,label\n" + rows).encode()
+
+
+def _uploader(at: AppTest, label: str):
+    return next(u for u in at.get("file_uploader") if u.label == label)
+
+
+def _downloads(at: AppTest) -> list[str]:
+    return [d.label for d in at.get("download_button")]
+
+
+def test_the_playground_offers_every_export_and_its_points():
+    at = _open(PLAYGROUND)
+    assert _downloads(at) == [*EXPORTS, "Points CSV"]
+
+
+def test_a_good_upload_becomes_the_dataset_and_stays_out_of_the_link():
+    at = _open(PLAYGROUND)
+    old = at.session_state["pg"].run
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    run = at.session_state["pg"].run
+    assert run is not old
+    assert (run.exp.dataset, run.exp.data_file, run.exp.noise) == ("csv", "pets.csv", 0.0)
+    assert (run.exp.train_size, run.exp.val_size, run.data.n_classes) == (63, 27, 3)
+    assert run.data.class_names == ("cat", "dog", "eel")
+    assert not at.error
+    assert any("90 points of 3 classes" in c.value for c in at.sidebar.caption)
+    assert "dataset" not in _link(at) and "data_file" not in _link(at)
+    assert any("not your points" in c.value for c in at.caption)
+    _button(at, "Step").click().run()
+    assert run.run.step == 1 and not at.exception
+    at.selectbox(key="pg_dataset").set_value("moons").run()  # back to a built-in set: the file's name goes
+    assert (at.session_state["pg"].run.exp.dataset, at.session_state["pg"].run.exp.data_file) == ("moons", "")
+    at.selectbox(key="pg_dataset").set_value("csv").run()  # and the upload is still there to go back to
+    assert at.session_state["pg"].run.exp.data_file == "pets.csv" and not at.exception
+
+
+@pytest.mark.parametrize("raw,words", [
+    (b"", "empty"),
+    (b"x1,x2\n1,2\n", "missing column label"),
+    (b"x1,x2,label\n1,2,a\n3,4,a\n", "only one class"),
+    (b"\x00\x01binary", "binary"),
+])
+def test_a_bad_upload_is_explained_and_the_run_untouched(raw, words):
+    at = _open(PLAYGROUND)
+    run = at.session_state["pg"].run
+    _button(at, "Step").click().run()
+    _uploader(at, "Your own points (CSV)").set_value(("bad.csv", raw, "text/csv")).run()
+    assert not at.exception
+    assert at.session_state["pg"].run is run and run.run.step == 1
+    assert any(words in e.value and e.value.startswith("File not used") for e in at.sidebar.error), \
+        [e.value for e in at.sidebar.error]
+
+
+def test_more_points_than_the_file_holds_are_refused_and_the_run_kept():
+    at = _open(PLAYGROUND)
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    run = at.session_state["pg"].run
+    at.number_input(key="pg_train_size").set_value(80).run()
+    assert at.session_state["pg"].run is run
+    assert any("90 points" in e.value for e in at.sidebar.error)
+
+
+def test_weights_load_back_and_a_wrong_file_is_refused():
+    at = _open(PLAYGROUND)
+    run = at.session_state["pg"].run
+    _button(at, "Step").click().run()
+    raw = weights_bytes(run.run.model)
+    _button(at, "Reset").click().run()
+    fresh = at.session_state["pg"].run
+    uploader = _uploader(at, "A weights file of this network (.pt)")
+    uploader.set_value(("w.pt", raw, "application/octet-stream")).run()
+    assert not at.exception
+    assert any("Loaded w.pt" in s.value for s in at.success)
+    assert all((a == b).all() for a, b in zip(fresh.run.model.state_dict().values(),
+                                              run.run.model.state_dict().values()))
+    assert fresh.record.loaded_weights == [{"step": 0, "file": "w.pt"}]
+    _uploader(at, "A weights file of this network (.pt)").set_value(("w.pt", raw[:500], "x")).run()
+    assert any("Not loaded" in e.value and "cut short" in e.value for e in at.error)
+
+
+def _epoch(at: AppTest, key: str = "pg") -> None:
+    run = at.session_state[key].run
+    epoch = run.run.epoch
+    while run.run.epoch == epoch:
+        _button(at, "Step").click().run()
+
+
+def test_pins_stay_on_the_curves_up_to_three_and_reset_all_clears_them():
+    at = _open(PLAYGROUND)
+    assert _button(at, "Pin this run").disabled  # nothing trained yet: nothing to pin
+    _epoch(at)
+    for _ in range(4):
+        _button(at, "Pin this run").click().run()
+    state = at.session_state["pg"]
+    assert len(state.pins) == 3 and state.run.pinned is state.pins
+    curves = state.run.curves_figure()
+    pinned = [t for t in curves["data"] if t["name"].startswith("pinned q=0.5, 128-128, xor 100, epoch 1")]
+    assert len(pinned) == 3 * 4 and {t["line"]["dash"] for t in pinned} == {"dot", "dash"}
+    at.slider(key="pg_p").set_value(0.2).run()
+    assert state.run.pinned is state.pins, "a changed setting keeps the pins"
+    at.number_input(key="pg_seed").set_value(3).run()  # a new run: the pins stay for before/after
+    assert len(at.session_state["pg"].pins) == 3 and at.session_state["pg"].run.pinned == state.pins
+    _button(at, "Reset all").click().run()
+    assert at.session_state["pg"].pins == [] and at.session_state["pg"].run.run.step == 0
+
+
+def test_the_inside_page_exports_and_pins():
+    at = _open(INSIDE)
+    assert _downloads(at) == EXPORTS
+    _button(at, "Step").click().run()
+    assert not at.exception
+    assert {b.label for b in at.button} >= {"Pin this run", "Reset all"}
