@@ -8,7 +8,6 @@ shared read-only by every session, as on the Inside page.
 
 from __future__ import annotations
 
-from dataclasses import fields
 from typing import Callable
 
 import streamlit as st
@@ -18,12 +17,11 @@ from explorer.tools import reference
 from explorer.coadaptation.state import CoadaptationRuns, Fig, analysis_defaults, analysis_problems
 from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import variants_for
-from explorer.core.experiment import IDX_DATASETS, Experiment, format_field, to_params
+from explorer.core.experiment import CSV, IDX_DATASETS, Experiment, to_params
 from explorer.coadaptation.figures import LOSS_SCALE
 from explorer.core.live_runs import RUN_NAMES
 from explorer.core.mnist import SUBSET_SIZE
-from pages.ui import controls, form
-from pages.ui.data import shared_data
+from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
@@ -43,7 +41,7 @@ REFERENCE = f"On the default MNIST run after {QUOTED['epochs']} epochs:"
 
 
 def _make(exp: Experiment, compare: bool = True) -> CoadaptationRuns:
-    return CoadaptationRuns(exp, shared_data(exp))
+    return CoadaptationRuns(exp, own_data.page_data(KEY, exp))
 
 
 def _state() -> LiveState[CoadaptationRuns]:
@@ -63,26 +61,19 @@ def _load_settings() -> None:
         state.run.exp if state.run else None))
 
 
-def _dataset_changed() -> None:
-    """A new dataset brings its own defaults (the MNIST reference run, or the toy defaults), as on the command line."""
-    s = st.session_state
-    exp = analysis_defaults(s[KEY + "dataset"])
-    for f in fields(Experiment):
-        s[KEY + f.name] = format_field(exp.hidden) if f.name == "hidden" else getattr(exp, f.name)
-
-
 def _data_widgets() -> None:
     s, sb = st.session_state, st.sidebar
     sb.header("Data")
-    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
-                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    # a new dataset brings its own defaults (the MNIST reference run, or the toy defaults), as on the command line
+    own_data.dataset_picker(KEY, _state(), DATASETS, analysis_defaults)
     if s[KEY + "dataset"] == "mnist":
         sb.number_input("Training digits", 10, SUBSET_SIZE - 10, step=100, key=KEY + "train_size")
         sb.number_input("Validation digits", 10, SUBSET_SIZE - 10, step=100, key=KEY + "val_size",
                         help=f"The first {settings.COADAPT_EXAMPLES} are the examples every analysis looks at.")
         return
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size")
-    sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    if s[KEY + "dataset"] != CSV:  # a file's points are used as they are
+        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise")
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size",
                     help=f"The first {settings.COADAPT_EXAMPLES} are the examples every analysis looks at.")
@@ -101,6 +92,8 @@ def _controls() -> Experiment:
     fallback = run.exp if run else analysis_defaults(s[KEY + "dataset"])
     exp = form.read_experiment(KEY, fallback)
     problems = analysis_problems(exp)
+    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
+        problems.append(problem)
     for problem in problems:
         sb.error(f"Not applied: {problem}")
     return fallback if problems else exp
@@ -108,7 +101,7 @@ def _controls() -> Experiment:
 
 def _link(exp: Experiment) -> dict[str, str]:
     """What differs from the dataset's defaults, and the dataset itself when it is not the page's default."""
-    dataset = {} if exp.dataset == DEFAULT.dataset else {"dataset": exp.dataset}
+    dataset = {} if exp.dataset in (DEFAULT.dataset, CSV) else {"dataset": exp.dataset}  # uploads: not in links
     return dataset | to_params(exp, analysis_defaults(exp.dataset))
 
 
@@ -234,9 +227,10 @@ def coadaptation() -> None:
     run = controls.current_run(state, exp, True, _make)
     running, aside = controls.toolbar(state, run, _make, 5.2)
     aside.caption("A network trained with dropout next to its twin without (same data, initial weights and "
-                   "batches): do its units depend less on each other? The address bar holds this experiment.")
+                   "batches): do its units depend less on each other? " + own_data.link_note(exp, DEFAULT.dataset))
     st.query_params.from_dict(_link(exp))
     controls.live(state, running, _draw, settings.COADAPT_FRAME_INTERVAL)
+    export.export_row(state, run, "Co-adaptation", "coadaptation")
 
 
 ensure_router()

@@ -9,7 +9,7 @@ noise it applies to one batch with its formulas. The live loop is
 from __future__ import annotations
 
 import textwrap
-from dataclasses import fields, replace
+from dataclasses import replace
 
 import streamlit as st
 
@@ -18,13 +18,12 @@ from explorer.core.catalogue import catalogue
 from explorer.core.datasets import TOY_DATASETS
 from explorer.dropout import VARIANTS
 from explorer.dropout.params import Param
-from explorer.core.experiment import CHOICES, Experiment, check, format_field, to_params
+from explorer.core.experiment import CHOICES, CSV, Experiment, check, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mc import MC
 from explorer.lab.state import DEFAULT_LANES, DROPOUT_FIELDS, Lab, lab_defaults, lane, lane_options, noise_place
 from explorer.core.mnist import MNIST_DATASETS
-from pages.ui import controls, form
-from pages.ui.data import shared_data
+from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
@@ -46,23 +45,12 @@ FRAME = dict(showline=True, mirror=True, linecolor="#d0d0d0")  # a picture all w
 
 
 def _make(lanes: list[Experiment], compare: bool = False) -> Lab:
-    e = lanes[0]
-    return Lab(lanes, shared_data(e))
+    return Lab(lanes, own_data.page_data(KEY, lanes[0]))
 
 
 def _state() -> LiveState[Lab]:
     """This session's lab: its lanes' run, whether it trains, the link's warnings."""
     return page_state("lab", LiveState[Lab])
-
-
-def _dataset_changed() -> None:
-    """A new dataset brings its own defaults, as on the command line."""
-    s = st.session_state
-    exp = lab_defaults(s[KEY + "dataset"])
-    for f in fields(Experiment):
-        if f.name != "dataset":
-            value = getattr(exp, f.name)
-            s[KEY + f.name] = format_field(value) if f.name == "hidden" else value
 
 
 def _load_settings() -> None:
@@ -106,10 +94,7 @@ def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
 def _data_widgets() -> None:
     s, sb = st.session_state, st.sidebar
     sb.header("Data")
-    if s.get(KEY + "dataset") not in DATASETS:
-        s[KEY + "dataset"] = "xor"
-    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
-                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    own_data.dataset_picker(KEY, _state(), DATASETS, lab_defaults)  # a new dataset brings its own defaults
     if s[KEY + "dataset"] == "mnist":
         sb.radio("Model", list(MODELS), key=KEY + "model", format_func=MODELS.get, horizontal=True)
     else:
@@ -159,7 +144,11 @@ def _controls() -> list[Experiment] | None:
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
     lab = _state().run
-    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(lab_defaults(dataset), model=model))
+    fallback = lab.lanes[0] if lab else replace(lab_defaults(dataset), model=model)
+    base = form.read_experiment(KEY, fallback)
+    if problem := own_data.size_problem(base, own_data.uploaded(KEY)):
+        sb.error(f"Not applied: {problem}")
+        base = fallback
     lanes = [_lane_widgets(k, base, lane_box) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
         st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")
@@ -283,8 +272,10 @@ def lab_page() -> None:
     st.query_params.from_dict(_link(lanes))
     lab = controls.current_run(state, lanes, False, _make)
     running, aside = controls.toolbar(state, lab, _make)
-    aside.caption("Changing a setting starts the lanes afresh.")
+    aside.caption("Changing a setting starts the lanes afresh." +
+                  (" " + own_data.link_note(lanes[0]) if lanes[0].dataset == CSV else ""))
     controls.live(state, running, _draw, settings.LAB_FRAME_INTERVAL)
+    export.export_row(state, lab, "Variants lab", "lab")
     _rules(lab)
 
 

@@ -15,7 +15,7 @@ from explorer.core.export import read_config, replay
 from explorer.core.model import MLP
 from explorer.core.points import read_points
 from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
-    LIVE_CHART, _epoch, _expect, _no_exceptions, _pause, _shot, _wait_above, _wait_for_heading, chromium, new_page,
+    LIVE_CHART, _epoch, _expect, _no_exceptions, _shot, _wait_above, _wait_for_heading, chromium, new_page,
     server,
 )
 

@@ -147,7 +147,7 @@ def _trained(exp: Experiment = SMALL) -> Playground:
 
 def test_weights_load_with_torch_alone_and_back_into_a_page():
     run = _trained()
-    raw = weights_bytes(run.run.model)
+    raw = weights_bytes({'dropout': run.run.model})
     state = torch.load(io.BytesIO(raw), weights_only=True)
     model = MLP(run.exp.model_config(2, 2))
     model.load_state_dict(state)
@@ -156,7 +156,7 @@ def test_weights_load_with_torch_alone_and_back_into_a_page():
     x = run.data.x_val
     assert torch.equal(model(x), run.run.model(x))
     fresh = Playground(replace(SMALL, epochs=3, seed=7), compare=False)
-    load_weights(fresh.run, raw, "w.pt")
+    load_weights(fresh.networks(), raw, "w.pt")
     fresh.run.model.eval()
     assert torch.equal(fresh.run.model(x), model(x))
     assert fresh.run.optimizer.state == {}  # a fresh optimiser: the old moments belonged to other weights
@@ -165,8 +165,8 @@ def test_weights_load_with_torch_alone_and_back_into_a_page():
 def test_every_bad_weights_file_is_refused_with_a_reason_and_the_network_untouched():
     run = _trained()
     before = {k: v.clone() for k, v in run.run.model.state_dict().items()}
-    good = weights_bytes(run.run.model)
-    wider = weights_bytes(_trained(replace(SMALL, hidden=(32,))).run.model)
+    good = weights_bytes({'dropout': run.run.model})
+    wider = weights_bytes({'dropout': _trained(replace(SMALL, hidden=(32,))).run.model})
     nan_state = {k: v.clone() for k, v in before.items()}
     next(iter(nan_state.values()))[0] = float("nan")
     buffer = io.BytesIO()
@@ -183,7 +183,7 @@ def test_every_bad_weights_file_is_refused_with_a_reason_and_the_network_untouch
     ]
     for raw, words in cases:
         with pytest.raises(WeightsError) as err:
-            load_weights(run.run, raw, "w.pt")
+            load_weights(run.networks(), raw, "w.pt")
         assert words in str(err.value) and str(err.value).startswith("w.pt"), str(err.value)
         assert all(torch.equal(v, before[k]) for k, v in run.run.model.state_dict().items())
 
@@ -210,3 +210,26 @@ def test_cli_config_refuses_other_flags_and_bad_files(tmp_path, capsys):
         with pytest.raises(SystemExit) as exit_:
             cli.main(argv)
         assert exit_.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_a_lab_saves_every_lane_and_takes_back_only_a_file_of_its_lanes():
+    from explorer.lab.state import Lab, lab_defaults, lane
+
+    base = replace(lab_defaults("moons"), train_size=60, val_size=50, hidden=(16, 16), epochs=2)
+    lab = Lab([lane(base, "standard"), lane(base, "gaussian"), lane(base, "dropconnect")], make_data(base))
+    _train(lab)
+    raw = weights_bytes({name: t.model for name, t in lab.networks().items()})
+    state = torch.load(io.BytesIO(raw), weights_only=True)
+    assert list(state) == lab.labels
+    other = Lab([lane(replace(base, seed=4), k) for k in ("standard", "gaussian", "dropconnect")], make_data(base))
+    load_weights(other.networks(), raw, "lab.pt")
+    assert all(torch.equal(a.model.linears[0].weight, b.model.linears[0].weight) for a, b in zip(lab.trainers, other.trainers))
+    single = _trained()
+    with pytest.raises(WeightsError, match="holds one network; this page trains 3"):
+        load_weights(lab.networks(), weights_bytes({"dropout": single.run.model}), "one.pt")
+    with pytest.raises(WeightsError, match="holds several networks"):
+        load_weights(single.networks(), raw, "lab.pt")
+    fewer = Lab([lane(base, "standard"), lane(base, "gaussian")], make_data(base))
+    with pytest.raises(WeightsError, match="this page's are Standard"):
+        load_weights(fewer.networks(), raw, "lab.pt")
+    assert _replayed(lab) == lab.histories()

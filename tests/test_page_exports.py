@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pytest
+import torch
 
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
@@ -87,7 +90,7 @@ def test_weights_load_back_and_a_wrong_file_is_refused():
     at = _open(PLAYGROUND)
     run = at.session_state["pg"].run
     _button(at, "Step").click().run()
-    raw = weights_bytes(run.run.model)
+    raw = weights_bytes({'dropout': run.run.model})
     _button(at, "Reset").click().run()
     fresh = at.session_state["pg"].run
     uploader = _uploader(at, "A weights file of this network (.pt)")
@@ -133,3 +136,57 @@ def test_the_inside_page_exports_and_pins():
     _button(at, "Step").click().run()
     assert not at.exception
     assert {b.label for b in at.button} >= {"Pin this run", "Reset all"}
+
+
+# --- the other pages that train ---------------------------------------------------------------
+PAGES = [  # (page, link, state key, networks in a weights file)
+    ("pages/lab.py", {"dataset": "moons"}, "lab", 4),
+    ("pages/coadaptation.py", {"dataset": "moons"}, "co", 1),
+    ("pages/uncertainty.py", {"part": "classification"}, "um", 1),
+    ("pages/uncertainty.py", {"part": "digits"}, "ud", 1),
+    ("pages/theory.py", {"part": "averaging"}, "ta", 1),
+    ("pages/theory.py", {"part": "regularisers"}, "rg", 3),
+]
+
+
+@pytest.mark.parametrize("page,link,key,networks", PAGES, ids=[f"{p}-{k}" for p, _, k, _ in PAGES])
+def test_every_page_that_trains_exports_and_its_weights_go_back(page, link, key, networks):
+    at = _open(page, **link)
+    assert _downloads(at)[:3] == EXPORTS
+    run = at.session_state[key].run
+    _button(at, "Step").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    trainers = run.networks()
+    assert len(trainers) == networks
+    raw = weights_bytes({name: t.model for name, t in trainers.items()})
+    state = torch.load(io.BytesIO(raw), weights_only=True)
+    assert (len(state) == networks) if networks > 1 else all(isinstance(v, torch.Tensor) for v in state.values())
+    _button(at, "Reset").click().run()
+    fresh = at.session_state[key].run
+    _uploader(at, "A weights file of this network (.pt)").set_value(("w.pt", raw, "x")).run()
+    assert not at.exception and any("Loaded w.pt" in s.value for s in at.success), [e.value for e in at.error]
+    for name, trainer in fresh.networks().items():
+        assert all(torch.equal(a, b) for a, b in zip(trainer.model.state_dict().values(),
+                                                     trainers[name].model.state_dict().values()))
+
+
+TOY_PAGES = [(p, link, key) for p, link, key, _ in PAGES if key != "ud"]
+
+
+@pytest.mark.parametrize("page,link,key", TOY_PAGES, ids=[f"{p}-{k}" for p, _, k in TOY_PAGES])
+def test_every_toy_data_page_trains_on_an_upload(page, link, key):
+    at = _open(page, **link)
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    if key == "ta":  # exact averaging compares one class's probability of two
+        assert any("3 classes" in e.value and "two classes" in e.value for e in at.sidebar.error)
+        two = b"x1,x2,label\n" + b"".join(f"{i % 7},{i % 5},{'ab'[i % 2]}\n".encode() for i in range(40))
+        _uploader(at, "Your own points (CSV)").set_value(("two.csv", two, "text/csv")).run()
+        assert not at.exception
+    run = at.session_state[key].run
+    data = run.data
+    assert data.name in ("pets.csv", "two.csv") and data.n_classes in (2, 3), data.name
+    exp = run.lanes[0] if hasattr(run, "lanes") else run.exp
+    assert exp.dataset == "csv" and "dataset" not in _link(at)
+    _button(at, "Step").click().run()
+    assert not at.exception, [e.value for e in at.exception]

@@ -164,6 +164,8 @@ def defaults_for(dataset: str) -> Experiment:
     ``ValueError`` for an unknown dataset.
     """
     dataset = parse_field("dataset", dataset)
+    if dataset == CSV:  # your own points, used as they are
+        return replace(Experiment(), dataset=dataset, noise=0.0, label_noise=0.0)
     if dataset not in MNIST_DATASETS:
         return replace(Experiment(), dataset=dataset)
     return replace(

@@ -16,7 +16,7 @@ import io
 import json
 import math
 from dataclasses import dataclass, field, fields
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping, Protocol, Sequence
 
 from explorer.core.cnn import CNN
 from explorer.core.experiment import CSV, PARSERS, Experiment, build, check, format_field, parse_field
@@ -40,6 +40,22 @@ class RunRecord:
     start: Experiment
     changes: list[dict[str, Any]] = field(default_factory=list)  # {"step": s, "p": 0.3, ...}, in order
     loaded_weights: list[dict[str, Any]] = field(default_factory=list)  # {"step": s, "file": name}: not replayable
+
+
+class Exportable(Protocol):
+    """A live page's state that can be saved (``LiveRuns`` and the lab): its networks by name."""
+
+    def histories(self) -> dict[str, list[dict[str, float]]]:
+        """Each network's history so far, copied under the state's lock."""
+
+    def records(self) -> dict[str, RunRecord]:
+        """How to replay each network."""
+
+    def networks(self) -> dict[str, Trainer]:
+        """The networks whose weights are saved and loaded, by name."""
+
+    def note_loaded(self, file: str) -> None:
+        """Record that a weights file was loaded into ``networks()`` now: a replay cannot follow it."""
 
 
 def history_csv(runs: Mapping[str, Sequence[Mapping[str, Any]]]) -> str:

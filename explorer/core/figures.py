@@ -87,7 +87,7 @@ def boundary_figure(
     probs = np.asarray(prob)
     k = 2 if probs.ndim == 2 else probs.shape[0]
     names = list(class_names) or [str(c) for c in range(k)]
-    traces = _binary_map(xs, ys, probs if probs.ndim == 2 else probs[1]) if k == 2 else _classes_map(xs, ys, probs, names)
+    traces = _binary_map(xs, ys, probs if probs.ndim == 2 else probs[1]) if k == 2 else classes_map(xs, ys, probs, names)
     if x_val is not None and y_val is not None:
         for c in range(k):
             pts = x_val[y_val == c]
@@ -120,7 +120,8 @@ def _binary_map(xs: np.ndarray, ys: np.ndarray, prob: np.ndarray) -> list[dict[s
     ]
 
 
-def _classes_map(xs: np.ndarray, ys: np.ndarray, probs: np.ndarray, names: Sequence[str]) -> list[dict[str, Any]]:
+def classes_map(xs: np.ndarray, ys: np.ndarray, probs: np.ndarray, names: Sequence[str],
+                **on: str) -> list[dict[str, Any]]:
     """The likeliest class in its light colour (a step colour scale over class indices), and a white veil that
     fades from a toss-up (1/k) to certainty."""
     k = len(probs)
@@ -131,10 +132,10 @@ def _classes_map(xs: np.ndarray, ys: np.ndarray, probs: np.ndarray, names: Seque
     likeliest, confidence = probs.argmax(0), probs.max(0)
     return [
         dict(type="heatmap", x=xs, y=ys, z=likeliest, zmin=-0.5, zmax=k - 0.5, colorscale=bands, showscale=False,
-             hoverinfo="skip"),
+             hoverinfo="skip", **on),
         dict(type="heatmap", x=xs, y=ys, z=confidence, zmin=1 / k, zmax=1, colorscale=UNSURE_VEIL, showscale=False,
              customdata=np.asarray(names, dtype=object)[likeliest],
-             hovertemplate="class %{customdata}: P = %{z:.2f}<extra></extra>"),
+             hovertemplate="class %{customdata}: P = %{z:.2f}<extra></extra>", **on),
     ]
 
 

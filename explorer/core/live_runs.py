@@ -180,6 +180,13 @@ class LiveRuns:
             records[RUN_NAMES[1]] = RunRecord(self.record.start.without_dropout(), twin_changes)
         return records
 
+    def networks(self) -> dict[str, Trainer]:
+        """The network whose weights the page saves and loads: the one with dropout."""
+        return {RUN_NAMES[0]: self.run}
+
+    def note_loaded(self, file: str) -> None:
+        self.record.loaded_weights.append({"step": self.run.step, "file": file})
+
     @locked
     def histories(self) -> dict[str, list[dict[str, float]]]:
         """Each network's history so far, copied under the lock (a download is built on a thread of its own)."""

@@ -1,15 +1,18 @@
-"""A network's trained weights as a file, and back into a page's network.
+"""A page's trained weights as a file, and back into the page's networks.
 
-The file is torch's own: ``torch.save`` of the model's ``state_dict``, so in a
+The file is torch's own: ``torch.save`` of the network's ``state_dict``, so in a
 notebook ``MLP(cfg).load_state_dict(torch.load(f, weights_only=True))`` reads
-it (``weights_only``: no pickled code runs). Loading one into a page checks
-that it is such a file, whole, of the page's architecture, with finite
-numbers; each failure is a ``WeightsError`` with a sentence that says which.
+it (``weights_only``: no pickled code runs); a page of several networks (the
+lab's lanes) saves ``{name: state_dict}``. Loading one into a page checks that
+it is such a file, whole, of the page's architecture, with finite numbers; each
+failure is a ``WeightsError`` with a sentence that says which, and no network
+is touched unless every one fits.
 """
 
 from __future__ import annotations
 
 import io
+from typing import Mapping
 
 import torch
 
@@ -21,15 +24,20 @@ class WeightsError(ValueError):
     """A file that cannot be loaded into this network; the message says why."""
 
 
-def weights_bytes(model: torch.nn.Module) -> bytes:
-    """The model's ``state_dict`` as torch saves it."""
+State = dict[str, torch.Tensor]
+
+
+def weights_bytes(networks: Mapping[str, torch.nn.Module]) -> bytes:
+    """One network's ``state_dict``, or several as ``{name: state_dict}``, as torch saves them."""
+    states = {name: model.state_dict() for name, model in networks.items()}
     buffer = io.BytesIO()
-    torch.save(model.state_dict(), buffer)
+    torch.save(next(iter(states.values())) if len(states) == 1 else states, buffer)
     return buffer.getvalue()
 
 
-def read_weights(raw: bytes, name: str) -> dict[str, torch.Tensor]:
-    """A weights file's tensors; ``WeightsError`` if it is not a whole torch file of named tensors."""
+def read_weights(raw: bytes, name: str) -> State | dict[str, State]:
+    """A weights file's tensors by name (or several networks' by network); ``WeightsError`` if it is not a whole
+    torch file of them."""
     if len(raw) > settings.WEIGHTS_MAX_BYTES:
         raise WeightsError(f"{name} is {len(raw) / 1e6:.0f} MB; weights files of at most "
                            f"{settings.WEIGHTS_MAX_BYTES / 1e6:g} MB are accepted")
@@ -41,10 +49,15 @@ def read_weights(raw: bytes, name: str) -> dict[str, torch.Tensor]:
         reason = "it is cut short" if _truncated_zip(raw) else "torch cannot read it"
         raise WeightsError(f"{name} is not a weights file saved by this app or torch.save: {reason} "
                            f"({type(err).__name__})") from None
-    if not isinstance(state, dict) or not state or not all(
-            isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in state.items()):
+    if not (_is_state(state) or isinstance(state, dict) and state and all(
+            isinstance(k, str) and _is_state(v) for k, v in state.items())):
         raise WeightsError(f"{name} holds no network weights (expected a state_dict: names → tensors)")
     return state
+
+
+def _is_state(value: object) -> bool:
+    return isinstance(value, dict) and bool(value) and all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
 
 
 def _truncated_zip(raw: bytes) -> bool:
@@ -60,11 +73,32 @@ def layer_sizes(state: dict[str, torch.Tensor]) -> str:
     return ", ".join("×".join(map(str, w.shape)) for w in weights) or "no weight matrices"
 
 
-def load_weights(trainer: Trainer, raw: bytes, name: str) -> None:
-    """Put a weights file into the trainer's network and start its optimiser afresh (its moments belonged to
-    the weights it had); ``WeightsError``, the network untouched, if the file does not fit."""
-    state = read_weights(raw, name)
-    own = trainer.model.state_dict()
+def load_weights(trainers: Mapping[str, Trainer], raw: bytes, name: str) -> None:
+    """Put a weights file into the trainers' networks and start their optimisers afresh (their moments belonged
+    to the weights they had); ``WeightsError``, every network untouched, if the file does not fit them all."""
+    read = read_weights(raw, name)
+    if len(trainers) == 1:
+        if not _is_state(read) or any(_is_state(v) for v in read.values()):
+            raise WeightsError(f"{name} holds several networks ({', '.join(read)}); this page trains one")
+        states = {next(iter(trainers)): read}
+    else:
+        if _is_state(read):
+            raise WeightsError(f"{name} holds one network; this page trains {len(trainers)}: "
+                               f"{', '.join(trainers)}")
+        if set(read) != set(trainers):
+            raise WeightsError(f"{name} holds the networks {', '.join(read)}; this page's are {', '.join(trainers)}")
+        states = read
+    for network, state in states.items():
+        _check(state, trainers[network].model.state_dict(), name if len(states) == 1 else f"{name} ({network})")
+    for network, state in states.items():
+        model = trainers[network].model
+        own = model.state_dict()
+        with torch.no_grad():
+            model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
+        trainers[network].optimizer = make_optimizer(model.parameters(), trainers[network].cfg)
+
+
+def _check(state: State, own: State, name: str) -> None:
     shapes = {k: tuple(v.shape) for k, v in own.items()}
     if set(state) != set(own) or any(tuple(state[k].shape) != shapes[k] for k in own):
         raise WeightsError(f"{name} holds a different network: layers {layer_sizes(state)}, and this page's are "
@@ -72,6 +106,3 @@ def load_weights(trainer: Trainer, raw: bytes, name: str) -> None:
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
     if bad:
         raise WeightsError(f"{name} holds NaN or infinite numbers (in {bad[0]})")
-    with torch.no_grad():
-        trainer.model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-    trainer.optimizer = make_optimizer(trainer.model.parameters(), trainer.cfg)

@@ -26,6 +26,7 @@ from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES
 from explorer.dropout.uniform import CAP_RATE, MAX_BETA
 from explorer.core.experiment import PARAMS, Experiment, build, defaults_for
+from explorer.core.export import RunRecord
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, locked
 from explorer.core.training import Trainer
@@ -92,6 +93,7 @@ class Lab:
         self.lanes, self.data = list(lanes), data
         self.labels = _unique([lane_label(e) for e in lanes])
         self.trainers: list[Trainer] = [build(e, data) for e in lanes]
+        self.loaded: list[dict[str, object]] = []  # weights files loaded into the lanes, with the step
         self.lock = threading.RLock()
 
     @classmethod
@@ -136,6 +138,21 @@ class Lab:
             chunk = LANE_STEPS if max_steps is None else min(LANE_STEPS, max_steps - taken)
             taken += max(t.run(max_steps=chunk) for t in self.trainers)
         return taken
+
+    # --- results out (explorer.core.export) ---------------------------------
+    @locked
+    def histories(self) -> dict[str, list[dict[str, float]]]:
+        return {label: list(t.history) for label, t in zip(self.labels, self.trainers)}
+
+    def records(self) -> dict[str, RunRecord]:
+        """Each lane replays from its own experiment: nothing in a lab changes while it trains."""
+        return {label: RunRecord(exp, loaded_weights=list(self.loaded)) for label, exp in zip(self.labels, self.lanes)}
+
+    def networks(self) -> dict[str, Trainer]:
+        return dict(zip(self.labels, self.trainers))
+
+    def note_loaded(self, file: str) -> None:
+        self.loaded.append({"step": self.trainers[0].step, "file": file})
 
     def rows(self) -> list[dict[str, float | str]]:
         """Per lane: the last epoch's losses and accuracies, the generalisation gap and seconds per epoch."""

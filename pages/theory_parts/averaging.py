@@ -14,9 +14,8 @@ import streamlit as st
 from explorer import settings
 from explorer.theory.averaging.analysis import KEPT_SCALE
 from explorer.theory.averaging.state import DEFAULT_K, AveragingRuns, Fig, analysis_defaults, analysis_problems
-from explorer.core.datasets import TOY_DATASETS
-from explorer.core.experiment import Experiment, parse_field, to_params
-from pages.ui import controls, form, present
+from explorer.core.experiment import CSV, Experiment, parse_field, to_params
+from pages.ui import controls, export, form, own_data, present
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -27,8 +26,11 @@ CONTROLS = {"dataset", "train_size", "noise", "variant", "p", "input_p", "hidden
 RULED = ("dataset", "model", "variant", "hidden")  # link values exact averaging's rules refuse (hidden: n units)
 
 
+DATA = own_data.data_maker(KEY)
+
+
 def _make(exp: Experiment, compare: bool = False) -> AveragingRuns:
-    return AveragingRuns(exp)
+    return AveragingRuns(exp, data=DATA(exp))
 
 
 def _state() -> LiveState[AveragingRuns]:
@@ -80,9 +82,10 @@ def _controls(link: dict[str, str]) -> Experiment:
     run = _state().run
     _load_settings(link, run)
     sb.header("Data")
-    sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
+    own_data.dataset_picker(KEY, _state(), max_classes=2)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size")
-    sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
+        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     form.dropout_widgets(KEY, list(KEPT_SCALE))
     sb.header("Network")
     form.network_widgets(KEY, f"Exact averaging runs all 2ⁿ thinned networks: at most "
@@ -92,6 +95,8 @@ def _controls(link: dict[str, str]) -> Experiment:
     fallback = run.exp if run else analysis_defaults()
     exp = form.read_experiment(KEY, fallback)
     problems = analysis_problems(exp)
+    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
+        problems.append(problem)
     for problem in problems:
         sb.error(f"Not applied: {problem}")
     return fallback if problems else exp
@@ -223,9 +228,12 @@ def averaging_section(link: dict[str, str]) -> dict[str, str]:
     state = _state()
     run = controls.current_run(state, exp, False, _make)
     running, aside = controls.toolbar(state, run, _make, 4.4)
+    if exp.dataset == CSV:
+        st.caption(own_data.link_note(exp))
     aside.slider("MC samples k", 1, settings.AVERAGING_MAX_K, key=KEY + "k",
                   help="Thinned networks sampled and averaged, as MC dropout does at test time.")
     run.select(st.session_state[KEY + "k"], settings.AVERAGING_SLOW_SECONDS if running else 0.0)
     controls.live(state, running, _draw, settings.AVERAGING_FRAME_INTERVAL)
+    export.export_row(state, run, "Theory: exact averaging", "theory-averaging")
     _derivation()
     return to_params(exp, analysis_defaults()) | form.changed_param("k", st.session_state[KEY + "k"], DEFAULT_K)

@@ -7,18 +7,15 @@ run stopped at its best validation loss.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import streamlit as st
 
 from explorer import settings
 from explorer.core.datasets import TOY_DATASETS
-from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
+from explorer.core.experiment import CSV, IDX_DATASETS, Experiment, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mnist import SUBSET_SIZE
 from explorer.theory.regularisers.state import DEFAULT_DATASET, Comparison, comparison_defaults
-from pages.ui import controls, form, present
-from pages.ui.data import shared_data
+from pages.ui import controls, export, form, own_data, present
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -34,36 +31,20 @@ REFUSALS = {
 }
 
 
-@dataclass
-class RegularisersState(LiveState[Comparison]):
-    """The part's live state, and a dataset just chosen, whose defaults the next run loads."""
-
-    defaults: str = ""
-
-
 def _make(exp: Experiment, compare: bool = False) -> Comparison:
-    return Comparison(exp, shared_data(exp))
+    return Comparison(exp, own_data.page_data(KEY, exp))
 
 
-def _state() -> RegularisersState:
-    """This session's comparison part: its runs, whether they train, the link's warnings, a dataset just chosen."""
-    return page_state("rg", RegularisersState)
-
-
-def _dataset_changed() -> None:
-    """A new dataset brings its own defaults (a toy set's or the MNIST subset's): the next run refills the
-    widgets from them (``form.load_settings`` refills when its key is missing)."""
-    s = st.session_state
-    _state().defaults = s[KEY + "dataset"]
-    del s[KEY + "p"]
+def _state() -> LiveState[Comparison]:
+    """This session's comparison part: its runs, whether they train, the link's warnings."""
+    return page_state("rg", LiveState[Comparison])
 
 
 def _load_settings(link: dict[str, str], run: Comparison | None) -> None:
-    """The widgets' state when they have none: a dataset just chosen, or the link's (first visit) brings its
-    defaults, as the dataset picker does; else the link's settings over the session's run or the defaults."""
+    """The widgets' state when they have none: the link's dataset (first visit) brings its defaults, as the
+    dataset picker does; else the link's settings over the session's run or the defaults."""
     state, params = _state(), dict(link)
-    named = state.defaults or params.get("dataset", "").strip()
-    state.defaults = ""
+    named = params.get("dataset", "").strip()
     chosen = named if named in DATASETS else None
     warnings = form.load_settings(KEY, comparison_defaults(chosen), params, REFUSALS,
                                   "the comparison trains on toy data or the embedded MNIST subset",
@@ -73,7 +54,7 @@ def _load_settings(link: dict[str, str], run: Comparison | None) -> None:
 
 def _link(exp: Experiment) -> dict[str, str]:
     """What differs from the defaults of the experiment's dataset (which a link's dataset brings), and the dataset."""
-    named = {"dataset": exp.dataset} if exp.dataset != DEFAULT_DATASET else {}
+    named = {"dataset": exp.dataset} if exp.dataset not in (DEFAULT_DATASET, CSV) else {}  # uploads: not in links
     return named | to_params(exp, comparison_defaults(exp.dataset))
 
 
@@ -82,8 +63,7 @@ def _controls(link: dict[str, str]) -> Experiment:
     run = _state().run
     _load_settings(link, run)
     sb.header("The overfitting problem")
-    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset", on_change=_dataset_changed,
-                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
+    own_data.dataset_picker(KEY, _state(), DATASETS, comparison_defaults)  # a dataset brings its own defaults
     mnist = s[KEY + "dataset"] == "mnist"
     sb.number_input("Training examples", 4, SUBSET_SIZE - s[KEY + "val_size"] if mnist else settings.MAX_TRAIN_SIZE,
                     step=50, key=KEY + "train_size", help="Few examples and a big network: the recipe for overfitting.")
@@ -101,7 +81,12 @@ def _controls(link: dict[str, str]) -> Experiment:
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=10, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the data, the initial weights (the same for the three runs) and the batch order.")
-    return form.read_experiment(KEY, run.exp if run else comparison_defaults(s[KEY + "dataset"]))
+    fallback = run.exp if run else comparison_defaults(s[KEY + "dataset"])
+    exp = form.read_experiment(KEY, fallback)
+    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
+        sb.error(f"Not applied: {problem}")
+        return fallback
+    return exp
 
 
 def _percent(value: float | None) -> float | None:
@@ -140,6 +125,8 @@ def regularisers_section(link: dict[str, str]) -> dict[str, str]:
     state = _state()
     comparison = controls.current_run(state, exp, False, _make)
     running, aside = controls.toolbar(state, comparison, _make)
-    aside.caption("Changing a setting starts the three runs afresh.")
+    aside.caption("Changing a setting starts the three runs afresh." +
+                  (" " + own_data.link_note(exp, DEFAULT_DATASET) if exp.dataset == CSV else ""))
     controls.live(state, running, _draw, settings.REGULARISERS_FRAME_INTERVAL)
+    export.export_row(state, comparison, "Theory: dropout vs weight decay vs early stopping", "theory-regularisers")
     return _link(exp)

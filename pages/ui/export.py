@@ -14,7 +14,7 @@ from typing import Any, Callable
 import streamlit as st
 
 from explorer import settings
-from explorer.core.export import config_json, history_csv
+from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
 from explorer.core.points import Points
 from explorer.core.weights import WeightsError, load_weights, weights_bytes
@@ -22,7 +22,7 @@ from pages.ui import controls
 from pages.ui.state import LiveState
 
 
-def export_row(state: LiveState, run: LiveRuns, page: str, stem: str, points: Points | None = None,
+def export_row(state: LiveState, run: Exportable, page: str, stem: str, points: Points | None = None,
                extra: Callable[[Any], None] | None = None, pins: controls.Make | None = None) -> None:
     """Pin buttons (``pins``: the page's maker of runs, for Reset all), the downloads, and loading weights, in one
     row under the charts.
@@ -39,9 +39,12 @@ def export_row(state: LiveState, run: LiveRuns, page: str, stem: str, points: Po
                         file_name=f"{stem}-experiment.json", mime="application/json", on_click="ignore",
                         icon=":material/download:",
                         help="Replays this run, number for number: python -m explorer train --config FILE.")
+    names = list(run.networks())
+    what = (f"The {names[0]} network's state_dict" if len(names) == 1 else
+            f"Every network's state_dict by name ({', '.join(names)})")
     row.download_button("Weights", data=lambda: _weights(run), file_name=f"{stem}-weights.pt",
                         mime="application/octet-stream", on_click="ignore", icon=":material/download:",
-                        help="The dropout network's state_dict: torch.load(FILE, weights_only=True).")
+                        help=f"{what}: torch.load(FILE, weights_only=True).")
     if extra is not None:
         extra(row)
     with row.popover("Load weights", icon=":material/upload:"):
@@ -53,9 +56,9 @@ def export_row(state: LiveState, run: LiveRuns, page: str, stem: str, points: Po
         (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
 
 
-def _weights(run: LiveRuns) -> bytes:
+def _weights(run: Exportable) -> bytes:
     with run.lock:
-        return weights_bytes(run.run.model)
+        return weights_bytes({name: trainer.model for name, trainer in run.networks().items()})
 
 
 def _load(state: LiveState, key: str) -> None:
@@ -65,12 +68,14 @@ def _load(state: LiveState, key: str) -> None:
     run = state.run
     try:
         with run.lock:
-            load_weights(run.run, file.getvalue(), file.name)
-            run.record.loaded_weights.append({"step": run.run.step, "file": file.name})
+            networks = run.networks()
+            load_weights(networks, file.getvalue(), file.name)
+            run.note_loaded(file.name)
     except WeightsError as err:
         state.notice = f"Not loaded: {err}"
         return
-    state.notice = f"Loaded {file.name} into the dropout network at step {run.run.step}."
+    into = f"the {next(iter(networks))} network" if len(networks) == 1 else f"its {len(networks)} networks"
+    state.notice = f"Loaded {file.name} into {into} at step {next(iter(networks.values())).step}."
 
 
 def _pin_buttons(state: LiveState, run: LiveRuns, make: controls.Make, row: Any) -> None:

@@ -10,14 +10,16 @@ settings.UPLOAD_MAX_BYTES), never in the link.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from dataclasses import fields
+from typing import Any, Callable, Sequence
 
 import streamlit as st
 
 from explorer import settings
 from explorer.core.datasets import TOY_DATASETS, Dataset
-from explorer.core.experiment import CSV, Experiment
+from explorer.core.experiment import CSV, Experiment, format_field
 from explorer.core.points import COLUMNS, Points, PointsError, dataset_csv, points_dataset, read_points
+from pages.ui.data import shared_data
 from pages.ui.state import LiveState
 
 FORMAT_HELP = (f"A CSV file with a header naming the columns {','.join(COLUMNS)}, then one point per line; labels "
@@ -31,16 +33,24 @@ def uploaded(prefix: str) -> Points | None:
     return st.session_state.get(prefix + "points")
 
 
-def dataset_picker(prefix: str, state: LiveState) -> None:
-    """The Dataset select (the built-in sets, and the uploaded file once there is one) and the uploader."""
+Defaults = Callable[[str], Experiment]  # a page's settings for a dataset (the lab's, the co-adaptation page's…)
+
+
+def dataset_picker(prefix: str, state: LiveState, datasets: Sequence[str] = TOY_DATASETS,
+                   defaults: Defaults | None = None, max_classes: int = settings.UPLOAD_MAX_CLASSES) -> None:
+    """The Dataset select (the page's ``datasets``, and the uploaded file once there is one) and the uploader.
+
+    ``defaults``: on a page where a dataset brings its own settings (an MNIST reference run, toy defaults), a
+    choice applies them, and an upload those of a toy set when it leaves an image set. ``max_classes``: what the
+    page's analyses can take (exact averaging's difference maps: two)."""
     sb, points = st.sidebar, uploaded(prefix)
-    options = [*TOY_DATASETS, *([CSV] if points else [])]
+    options = [*datasets, *([CSV] if points else [])]
     if st.session_state.get(prefix + "dataset") not in options:
-        st.session_state[prefix + "dataset"] = Experiment.dataset
-    sb.selectbox("Dataset", options, key=prefix + "dataset", on_change=_picked, args=(prefix,),
-                 format_func=lambda k: f"{points.name} (yours)" if k == CSV and points else k.capitalize())
+        st.session_state[prefix + "dataset"] = options[0]
+    sb.selectbox("Dataset", options, key=prefix + "dataset", on_change=_picked, args=(prefix, defaults),
+                 format_func=lambda k: _shown(k, points))
     sb.file_uploader("Your own points (CSV)", type=["csv"], key=prefix + "upload", on_change=_upload,
-                     args=(prefix, state), help=FORMAT_HELP)
+                     args=(prefix, state, defaults, max_classes), help=FORMAT_HELP)
     error = st.session_state.get(prefix + "upload_error")
     if error:
         sb.error(f"File not used: {error}", icon=":material/error:")
@@ -50,11 +60,24 @@ def dataset_picker(prefix: str, state: LiveState) -> None:
                    "points are a stratified split of them.")
 
 
+def _shown(dataset: str, points: Points | None) -> str:
+    if dataset == CSV and points is not None:
+        return f"{points.name} (yours)"
+    return "MNIST subset (5,000 digits)" if dataset == "mnist" else dataset.capitalize()
+
+
+def _apply(prefix: str, exp: Experiment) -> None:
+    """Put an experiment's settings into the page's widgets."""
+    for f in fields(Experiment):
+        st.session_state[prefix + f.name] = format_field(exp.hidden) if f.name == "hidden" else getattr(exp, f.name)
+
+
 def _counts(points: Points) -> list[int]:
     return [int((points.y == c).sum()) for c in range(points.n_classes)]
 
 
-def _upload(prefix: str, state: LiveState) -> None:
+def _upload(prefix: str, state: LiveState, defaults: Defaults | None = None,
+            max_classes: int = settings.UPLOAD_MAX_CLASSES) -> None:
     """Read the new file; on success make it the page's dataset and drop the run, which its next run rebuilds."""
     s = st.session_state
     file = s.get(prefix + "upload")
@@ -66,8 +89,15 @@ def _upload(prefix: str, state: LiveState) -> None:
     except PointsError as err:
         s[prefix + "upload_error"] = str(err)
         return
+    if points.n_classes > max_classes:
+        s[prefix + "upload_error"] = (f"{file.name} has {points.n_classes} classes; this part compares the "
+                                      f"probability of one class of two: upload a file of two classes here (the "
+                                      f"Playground takes up to {settings.UPLOAD_MAX_CLASSES})")
+        return
     train_size, val_size = points.default_split()
     s[prefix + "points"], s[prefix + "upload_error"] = points, ""
+    if defaults is not None and s.get(prefix + "dataset") not in (*TOY_DATASETS, CSV):  # from an image set
+        _apply(prefix, defaults(TOY_DATASETS[0]))
     _use_points(prefix, points)
     s[prefix + "train_size"], s[prefix + "val_size"], s[prefix + "label_noise"] = train_size, val_size, 0.0
     state.run, state.running = None, False
@@ -76,15 +106,20 @@ def _upload(prefix: str, state: LiveState) -> None:
 def _use_points(prefix: str, points: Points) -> None:
     s = st.session_state
     s[prefix + "dataset"], s[prefix + "data_file"], s[prefix + "noise"] = CSV, points.name, 0.0
+    if prefix + "model" in s:
+        s[prefix + "model"] = "mlp"  # 2-D points: no CNN
 
 
-def _picked(prefix: str) -> None:
-    """A built-in set forgets the file's name (it reads none); the uploaded one takes it back."""
-    points = uploaded(prefix)
-    if st.session_state[prefix + "dataset"] == CSV and points is not None:
+def _picked(prefix: str, defaults: Defaults | None) -> None:
+    """A built-in set forgets the file's name (it reads none) and brings its defaults if the page has them; the
+    uploaded one takes the name back."""
+    points, chosen = uploaded(prefix), st.session_state[prefix + "dataset"]
+    if chosen == CSV and points is not None:
         _use_points(prefix, points)
-    else:
-        st.session_state[prefix + "data_file"] = ""
+        return
+    if defaults is not None:
+        _apply(prefix, defaults(chosen))
+    st.session_state[prefix + "data_file"] = ""
 
 
 def size_problem(exp: Experiment, points: Points | None) -> str:
@@ -99,6 +134,13 @@ def size_problem(exp: Experiment, points: Points | None) -> str:
     return ""
 
 
+def page_data(prefix: str, exp: Experiment) -> Dataset:
+    """The data of a page that shares its built-in sets between sessions (``pages.ui.data``): the uploaded points
+    for ``csv``."""
+    data = data_maker(prefix)(exp)
+    return data if data is not None else shared_data(exp)
+
+
 def data_maker(prefix: str) -> Callable[[Experiment], Dataset | None]:
     """What a page's run is made on: the uploaded points for ``csv``, else None (the page generates its set)."""
     def data(exp: Experiment) -> Dataset | None:
@@ -109,12 +151,13 @@ def data_maker(prefix: str) -> Callable[[Experiment], Dataset | None]:
     return data
 
 
-def link_note(exp: Experiment) -> str:
-    """What the link holds, said next to it: everything, or everything but the uploaded points."""
+def link_note(exp: Experiment, default: str = Experiment.dataset) -> str:
+    """What the link holds, said next to it: everything, or everything but the uploaded points (a shared link
+    opens the page's ``default`` dataset)."""
     if exp.dataset != CSV:
         return "The address bar holds this experiment: copy it to share it."
     return (f"The address bar holds these settings but not your points: uploaded data is not in links, so a "
-            f"shared link opens on the {Experiment.dataset.capitalize()} set.")
+            f"shared link opens on the {_shown(default, None)}" + (" set." if default != "mnist" else "."))
 
 
 def download_points(column: Any, data: Callable[[], Dataset], name: str) -> None:

@@ -17,7 +17,7 @@ from explorer import settings
 from explorer.core.experiment import IDX_DATASETS, Experiment, to_params
 from explorer.uncertainty.digits.analysis import MILESTONES
 from explorer.uncertainty.digits.state import DEFAULT_DIGIT, DigitsUncertainty, Fig, analysis_defaults, analysis_problems
-from pages.ui import controls, form
+from pages.ui import controls, export, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
@@ -162,6 +162,7 @@ def digits_section(link: dict[str, str]) -> dict[str, str]:
                    "network as good as averaging many sampled ones, and what does MC dropout say about a digit "
                    "turned on its side?")
     controls.live(state, running, _draw, settings.MC_DIGITS_FRAME_INTERVAL)
+    export.export_row(state, run, "Uncertainty: MNIST digits", "uncertainty-digits")
     s = st.session_state
     return {**to_params(exp, DEFAULT), **form.changed_param("passes", s[KEY + "passes"], settings.MC_DIGITS_SAMPLES),
             **form.changed_param("digit", run.digit_labels[s[KEY + "digit"]], DEFAULT_DIGIT)}

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import math
+
 import streamlit as st
 
 from explorer import settings
-from explorer.core.datasets import TOY_DATASETS
-from explorer.core.experiment import Experiment, to_params
+from explorer.core.experiment import CSV, Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
 from explorer.uncertainty.maps.analysis import FAR
 from explorer.uncertainty.maps.state import MAPS_DEFAULT, Fig, MCMapsLive
-from pages.ui import controls, form
+from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -38,6 +39,17 @@ GUIDE = (
 )
 
 
+DATA = own_data.data_maker(KEY)
+
+
+def _make(exp: Experiment, compare: bool = False) -> MCMapsLive:
+    return MCMapsLive(exp, data=DATA(exp))
+
+
+def _classes(k: int) -> str:
+    return "(orange and blue classes)" if k == 2 else f"({k} classes, each its colour)"
+
+
 def _state() -> LiveState[MCMapsLive]:
     """This session's classification part: its run, whether it trains, the link's warnings."""
     return page_state("um", LiveState[MCMapsLive])
@@ -47,11 +59,12 @@ def _controls(fallback: Experiment) -> Experiment:
     """The sidebar; the experiment it describes (``form.read_experiment`` reports what cannot be applied)."""
     sb = st.sidebar
     sb.header("Data")
-    sb.selectbox("Dataset", list(TOY_DATASETS), key=KEY + "dataset", format_func=str.capitalize)
+    own_data.dataset_picker(KEY, _state())
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size",
                     help="Few points leave much of the plane without data; the MI map lights up where the boundary "
                          "runs into it.")
-    sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
+        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     sb.slider("Drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
@@ -62,7 +75,11 @@ def _controls(fallback: Experiment) -> Experiment:
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=100, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the data, the weights, the batch order and the masks.")
-    return form.read_experiment(KEY, fallback)
+    exp = form.read_experiment(KEY, fallback)
+    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
+        sb.error(f"Not applied: {problem}")
+        return fallback
+    return exp
 
 
 def _numbers(run: MCMapsLive) -> None:
@@ -79,11 +96,12 @@ def _draw(run: MCMapsLive, running: bool) -> None:
     samples = st.session_state[KEY + "passes"]
     st.caption(controls.status(_state(), run, running))
     every = settings.UNC_MAP_SECONDS if running else 0.0
-    frame = run.frame(samples, every)
+    frame, k = run.frame(samples, every), run.data.n_classes
     live_chart(frame[Fig.MAPS], KEY + "fig_" + Fig.MAPS, every)
     st.caption(f"T = {samples} passes at drop rate q = {run.run.model.hidden_rate:g} over a "
                f"{settings.UNC_MAP_RESOLUTION}×{settings.UNC_MAP_RESOLUTION} grid; dots: training points "
-               "(orange and blue classes). Entropy and MI in nats; ln 2 ≈ 0.693 is the most two classes allow. "
+               f"{_classes(run.data.n_classes)}. Entropy and MI in nats; ln {k} ≈ {math.log(k):.3f} is the most "
+               f"{k} classes allow. "
                + ("While training, the maps are recomputed about once a second." if running else ""))
     _numbers(run)
     st.markdown(GUIDE)
@@ -107,10 +125,13 @@ def maps_section(link: dict[str, str]) -> dict[str, str]:
     state = _state()
     _load(link, state.run)
     exp = _controls(state.run.exp if state.run is not None else MAPS_DEFAULT)
-    run = controls.current_run(state, exp, False, MCMapsLive)
-    running, aside = controls.toolbar(state, run, MCMapsLive)
+    run = controls.current_run(state, exp, False, _make)
+    running, aside = controls.toolbar(state, run, _make)
+    if exp.dataset == CSV:
+        st.caption(own_data.link_note(exp))
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes over every grid point behind the three maps.")
     controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
+    export.export_row(state, run, "Uncertainty: MC maps", "uncertainty-maps")
     return {**to_params(exp, MAPS_DEFAULT),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

@@ -22,9 +22,8 @@ from explorer.theory.averaging.analysis import (ANALYSIS_KS, DEFAULT_DATASET, KE
                                                 ThinnedNetworks, accuracy, compare, droppable_units, exact_averages,
                                                 mc_curve, sampled_probabilities, thinned_networks)
 from explorer.core.boundary import extent
-from explorer.core.datasets import make_toy
-from explorer.core.datasets import TOY_DATASETS
-from explorer.core.experiment import Experiment, Problem, check, defaults_for, flag
+from explorer.core.datasets import TOY_DATASETS, Dataset
+from explorer.core.experiment import CSV, Experiment, Problem, check, defaults_for, flag, make_data
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, LiveRuns, locked
 
@@ -66,11 +65,15 @@ class AveragingRuns(LiveRuns):
     REBUILDABLE = ("_analysis",)
 
     def __init__(self, exp: Experiment, compare: bool = False,
-                 val_points: int | None = settings.AVERAGING_VAL_POINTS) -> None:
+                 val_points: int | None = settings.AVERAGING_VAL_POINTS, data: Dataset | None = None) -> None:
         problems = check(exp) + analysis_problems(exp)
         if problems:
             raise ValueError(problems[0])
-        super().__init__(exp, make_toy(exp.data_config()), compare=False)  # a twin has nothing to average
+        data = data if data is not None else make_data(exp)  # uploaded points, or a toy set (or a CSV file's)
+        if data.n_classes != 2:
+            raise ValueError(f"exact averaging compares the probability of one class of two; {data.name} has "
+                             f"{data.n_classes} classes")
+        super().__init__(exp, data, compare=False)  # a twin has nothing to average
         res = settings.AVERAGING_RESOLUTION
         box = extent(self.data.x_train)
         self.xs, self.ys = np.linspace(box[0], box[1], res), np.linspace(box[2], box[3], res)
@@ -185,9 +188,9 @@ def analysis_defaults(dataset: str | None = None) -> Experiment:
 def analysis_problems(exp: Experiment) -> list[Problem]:
     """What exact averaging needs beyond ``experiment.check``."""
     problems = []
-    if exp.dataset not in TOY_DATASETS:
+    if exp.dataset not in (*TOY_DATASETS, CSV):
         problems.append(Problem.flagged("dataset", f"exact averaging runs on the 2-D toy datasets "
-                                                   f"({', '.join(TOY_DATASETS)})"))
+                                                   f"({', '.join(TOY_DATASETS)}) or your own points (csv)"))
     if exp.model != "mlp":
         problems.append(Problem.flagged("model", "exact averaging enumerates an MLP's thinned networks; use --model mlp"))
     if exp.variant not in KEPT_SCALE:

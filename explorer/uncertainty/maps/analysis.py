@@ -23,10 +23,15 @@ FAR = 1.0  # map points farther than this from every training point count as "aw
 class MCGrid:
     xs: np.ndarray                  # (resolution,)
     ys: np.ndarray                  # (resolution,)
-    prob: np.ndarray                # (resolution, resolution): MC mean of P(class 1), rows follow ys
+    probs: np.ndarray               # (classes, resolution, resolution): MC mean of each class's probability
     entropy: np.ndarray             # predictive entropy H[ȳ] (nats)
     mutual_information: np.ndarray  # H[ȳ] − mean_t H[y_t] (nats)
     distance: np.ndarray            # to the nearest training point
+
+    @property
+    def prob(self) -> np.ndarray:
+        """MC mean of P(class 1): the first map of a two-class set."""
+        return self.probs[1]
 
 
 @torch.no_grad()
@@ -37,7 +42,7 @@ def mc_grid(model: torch.nn.Module, box: tuple[float, float, float, float], reso
     summary = predictive_summary(mc_probabilities(model, points, samples, seed))
     shape = (resolution, resolution)
     return MCGrid(
-        xs.numpy(), ys.numpy(), summary["mean"][:, 1].reshape(shape).numpy(),
+        xs.numpy(), ys.numpy(), summary["mean"].T.reshape(-1, *shape).numpy(),
         summary["entropy"].reshape(shape).numpy(), summary["mutual_information"].reshape(shape).numpy(),
         torch.cdist(points, x_train).min(1).values.reshape(shape).numpy(),
     )

@@ -16,7 +16,7 @@ from explorer.uncertainty import LOOK_SEED
 from explorer.uncertainty.maps import figures as fu
 from explorer.uncertainty.maps.analysis import MCGrid, map_numbers, mc_grid
 from explorer.core.boundary import extent
-from explorer.core.datasets import make_toy
+from explorer.core.datasets import Dataset, make_toy
 from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, LiveRuns, locked
@@ -43,8 +43,8 @@ class MCMapsLive(LiveRuns):
 
     REBUILDABLE = ("_maps",)
 
-    def __init__(self, exp: Experiment, compare: bool = False) -> None:
-        super().__init__(exp, make_toy(exp.data_config()), compare=False)
+    def __init__(self, exp: Experiment, compare: bool = False, data: Dataset | None = None) -> None:
+        super().__init__(exp, data if data is not None else make_toy(exp.data_config()), compare=False)
         self.box = extent(self.data.x_train, settings.UNC_MAP_MARGIN)
         self.numbers: dict[str, float] = {}
         self._maps: tuple[tuple, float, MCGrid] | None = None
@@ -70,5 +70,6 @@ class MCMapsLive(LiveRuns):
     def frame(self, samples: int = settings.UNC_DEFAULT_SAMPLES, every: float = 0.0) -> dict[str, Figure]:
         """The three maps (``samples`` passes; see ``maps`` for ``every``) and the training curves."""
         grid = self.maps(samples, every)
-        return {Fig.MAPS: fu.maps_figure(grid, self.data.x_train.numpy(), self.data.y_train.numpy()),
+        return {Fig.MAPS: fu.maps_figure(grid, self.data.x_train.numpy(), self.data.y_train.numpy(),
+                                         class_names=self.data.class_names),
                 Fig.CURVES: self.curves_figure()}
