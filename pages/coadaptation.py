@@ -230,7 +230,7 @@ def coadaptation() -> None:
                    "batches): do its units depend less on each other? " + own_data.link_note(exp, DEFAULT.dataset))
     st.query_params.from_dict(_link(exp))
     controls.live(state, running, _draw, settings.COADAPT_FRAME_INTERVAL)
-    export.export_row(state, run, "Co-adaptation", "coadaptation")
+    export.export_row(state, run, "Co-adaptation", "coadaptation", KEY)
 
 
 ensure_router()

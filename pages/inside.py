@@ -156,7 +156,7 @@ def inside() -> None:
                    "Change the drop rates while it trains; the address bar holds this experiment.")
     st.query_params.from_dict(to_params(exp, DEFAULT))
     controls.live(state, running, _draw, settings.INSIDE_FRAME_INTERVAL)
-    export.export_row(state, run, "Inside the network", "inside", pins=_make)
+    export.export_row(state, run, "Inside the network", "inside", KEY, pins=_make)
 
 
 ensure_router()

@@ -275,7 +275,7 @@ def lab_page() -> None:
     aside.caption("Changing a setting starts the lanes afresh." +
                   (" " + own_data.link_note(lanes[0]) if lanes[0].dataset == CSV else ""))
     controls.live(state, running, _draw, settings.LAB_FRAME_INTERVAL)
-    export.export_row(state, lab, "Variants lab", "lab")
+    export.export_row(state, lab, "Variants lab", "lab", KEY)
     _rules(lab)
 
 

@@ -135,8 +135,7 @@ def playground() -> None:
                    + own_data.link_note(exp))
     st.query_params.from_dict({**to_params(exp), **({} if st.session_state[KEY + "compare"] else {"compare": "0"})})
     controls.live(state, running, _draw)
-    export.export_row(state, run, "Playground", "playground", own_data.uploaded(KEY) if exp.dataset == CSV else None,
-                      lambda row: own_data.download_points(row, lambda: run.data, run.data.name), pins=_make)
+    export.export_row(state, run, "Playground", "playground", KEY, pins=_make)
 
 
 ensure_router()

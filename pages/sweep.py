@@ -12,10 +12,12 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core.figures import sweep_figure
-from explorer.sweep.link import DATASETS, WIDTHS, default_settings, read_spec, settings_of, spec_of, spec_to_params
+from explorer.core.experiment import CSV
+from explorer.sweep.files import results_csv, sweep_json
+from explorer.sweep.link import (DATASETS, WIDTHS, default_settings, read_spec, settings_of, sizes_for, spec_of,
+                                 spec_to_params)
 from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec
-from pages.ui import controls, present
-from pages.ui.data import shared_data
+from pages.ui import controls, own_data, present
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
@@ -50,14 +52,14 @@ def _load_settings(state: SweepState) -> None:
     state.warnings = warnings
 
 
-def _spec() -> SweepSpec | None:
+def _spec(state: SweepState) -> SweepSpec | None:
     """The sidebar; the sweep it describes, or None (with the reason shown) when it cannot run."""
     sb, s = st.sidebar, st.session_state
     sb.header("Sweep")
     sb.radio("Sweep over", list(OVER), format_func=OVER.get, key=KEY + "over")
-    sb.selectbox("Dataset", DATASETS, key=KEY + "dataset",
-                 format_func=lambda d: "MNIST subset (5,000 digits)" if d == "mnist" else d.capitalize())
-    defaults = default_settings(s[KEY + "dataset"])
+    own_data.dataset_picker(KEY, state, DATASETS)
+    points = own_data.uploaded(KEY) if s[KEY + "dataset"] == CSV else None
+    defaults = default_settings(s[KEY + "dataset"]) | {"sizes": sizes_for(s[KEY + "dataset"], points)}
     for name, value in defaults.items():  # Streamlit forgets a widget not drawn (the other kind of sweep's)
         if KEY + name not in s:
             s[KEY + name] = list(value) if isinstance(value, tuple) else value
@@ -77,7 +79,7 @@ def _spec() -> SweepSpec | None:
     sb.number_input("Epochs", 1, settings.SWEEP_PAGE_MAX_EPOCHS, key=KEY + "epochs",
                     help="Size sweeps count them at the largest size: every size gets as many steps.")
     sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, key=KEY + "seeds")
-    spec = spec_of({name: s[KEY + name] for name in defaults})
+    spec = spec_of({name: s[KEY + name] for name in defaults}, points)
     problems = spec.problems()
     for problem in problems:
         sb.error(str(problem))
@@ -86,9 +88,8 @@ def _spec() -> SweepSpec | None:
 
 def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
     """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
-    if state.spec != spec:
-        b = spec.base
-        state.run = Sweep(spec, shared_data(b))
+    if state.run is None or state.spec != spec:  # None: an upload dropped it
+        state.run = Sweep(spec, own_data.page_data(KEY, spec.base))
         state.spec, state.running = spec, False
     return state.run
 
@@ -132,7 +133,7 @@ def sweep_page() -> None:
     _load_settings(state)
     for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
-    spec = _spec()
+    spec = _spec(state)
     if spec is None:
         st.info("Change the settings in the sidebar: the sweep cannot run as they are.")
         return
@@ -143,7 +144,24 @@ def sweep_page() -> None:
     top[1].button("Reset", on_click=_reset, args=(state,), width="stretch", shortcut=controls.SHORTCUTS["reset"],
                   help="New models from the seeds. Key: X.")
     top[2].caption(FOUND[spec.over])
+    if spec.base.dataset == CSV:
+        st.caption(own_data.link_note(spec.base, "mnist"))
     controls.live(state, state.running and not sweep.done, _draw, settings.SWEEP_FRAME_INTERVAL)
+    _exports(sweep)
+
+
+def _exports(sweep: Sweep) -> None:
+    """The sweep's results and its file, built when pressed (the sweep goes on running)."""
+    row = st.container(horizontal=True)
+    row.download_button("Results CSV", data=lambda: results_csv(sweep.results()), file_name="sweep-results.csv",
+                        mime="text/csv", on_click="ignore", icon=":material/download:",
+                        help="One row per model (every seed of every point) at its latest epoch.")
+    points = own_data.uploaded(KEY) if sweep.spec.base.dataset == CSV else None
+    row.download_button("Sweep JSON", data=lambda: sweep_json(sweep.spec, points), file_name="sweep.json",
+                        mime="application/json", on_click="ignore", icon=":material/download:",
+                        help="Replays this sweep to the same numbers: python -m explorer sweep --config FILE.")
+    if (points_button := own_data.points_button(sweep.data)) is not None:
+        points_button(row)
 
 
 ensure_router()

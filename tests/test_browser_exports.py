@@ -120,3 +120,24 @@ def test_the_inside_page_downloads_an_experiment_that_replays(server, new_page):
     trainer.run()
     assert [row["val_acc"] for row in trainer.history] == expected
     _no_exceptions(page, server, "the Inside page after its exports")
+
+
+def test_the_lab_on_uploaded_points_downloads_a_file_that_replays_every_lane(server, new_page):
+    page = new_page(server, "/lab?dataset=moons&epochs=3")
+    _wait_for_heading(page, "Variants lab")
+    _upload(page, "pets.csv", _three_classes())
+    _expect()(page.get_by_text("90 points of 3 classes")).to_be_visible()
+    page.get_by_role("button", name="Train", exact=True).click()
+    _expect()(page.get_by_text("Epoch 3 of 3", exact=False)).to_be_visible(timeout=60_000)
+    name, raw = _download(page, "Experiment JSON")
+    config = read_config(raw.decode(), name)
+    assert config.points is not None and len(config.runs) == 4
+    _, curves = _download(page, "Curves CSV")
+    rows = list(csv.DictReader(io.StringIO(curves.decode())))
+    for lane in config.runs:
+        trainer = replay(config, lane)
+        trainer.run()
+        assert [row["val_loss"] for row in trainer.history] == [float(r["val_loss"]) for r in rows if r["run"] == lane]
+    _, points = _download(page, "Points CSV")
+    assert read_points(points, "back.csv").classes == ("cat", "dog", "eel")
+    _no_exceptions(page, server, "the lab on uploaded points")

@@ -322,7 +322,7 @@ CROSS_FIELD = [  # (changes to a toy or MNIST default, words the one problem mus
     (dict(dataset="mnist-full", val_size=settings.MAX_MNIST_VAL + 1), ("--val-size", str(settings.MAX_MNIST_VAL))),
     (dict(dataset="mnist", model="cnn", variant="spatial"), ("spatial", "conv")),
     (dict(dataset="csv", noise=0.0), ("--dataset csv", "--data-file")),
-    (dict(dataset="csv", data_file="a.csv"), ("--noise", "as they are")),
+    (dict(dataset="csv", data_file="a.csv", noise=0.2), ("--noise", "as they are")),
     (dict(data_file="a.csv"), ("--data-file", "--dataset csv", "xor")),
 ]
 

@@ -190,3 +190,25 @@ def test_every_toy_data_page_trains_on_an_upload(page, link, key):
     assert exp.dataset == "csv" and "dataset" not in _link(at)
     _button(at, "Step").click().run()
     assert not at.exception, [e.value for e in at.exception]
+
+
+def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
+    at = _open("pages/sweep.py", dataset="moons", epochs="2", seeds="1")
+    assert _downloads(at) == ["Results CSV", "Sweep JSON", "Points CSV"]
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    sweep = at.session_state["sw"].run
+    assert sweep.spec.base.dataset == "csv" and sweep.data.n_classes == 3 and sweep.spec.base.train_size == 63
+    assert "dataset" not in _link(at) and any("not your points" in c.value for c in at.caption)
+    at.radio(key="sw_over").set_value("size").run()
+    assert not at.exception
+    assert at.multiselect(key="sw_sizes").options == ["20", "50", "63"]
+    _button(at, "Run").click().run()
+    at.run()
+    assert not at.exception and at.session_state["sw"].run.progress > 0
+
+
+@pytest.mark.parametrize("page,part", [("pages/uncertainty.py", "regression"), ("pages/theory.py", "l2")])
+def test_the_parts_of_other_runs_save_their_curves_and_weights(page, part):
+    at = _open(page, part=part)
+    assert _downloads(at) == ["Curves CSV", "Weights"]

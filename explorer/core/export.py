@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, fields
 from typing import Any, Mapping, Protocol, Sequence
 
 from explorer.core.cnn import CNN
+from explorer.core.datasets import Dataset
 from explorer.core.experiment import CSV, PARSERS, Experiment, build, check, format_field, parse_field
 from explorer.core.points import Points, points_dataset, read_points
 from explorer.core.training import LIVE_FIELDS, Trainer
@@ -43,7 +44,9 @@ class RunRecord:
 
 
 class Exportable(Protocol):
-    """A live page's state that can be saved (``LiveRuns`` and the lab): its networks by name."""
+    """A live page's state that can be saved (``LiveRuns`` and the lab): its networks by name, and its data."""
+
+    data: Dataset
 
     def histories(self) -> dict[str, list[dict[str, float]]]:
         """Each network's history so far, copied under the state's lock."""
@@ -81,13 +84,29 @@ def config_json(page: str, runs: Mapping[str, RunRecord], points: Points | None 
         if record.loaded_weights:
             entry["loaded_weights"] = record.loaded_weights
         doc["runs"][name] = entry
+    return dump(doc, points)
+
+
+def dump(doc: dict[str, Any], points: Points | None) -> str:
+    """A file's JSON text, with an uploaded file's points under "data" (a replay needs them; no link has them)."""
     if points is not None:
-        doc["data"] = {"name": points.name, "sha256": points.digest, "points": _points_rows(points)}
+        rows = [[a, b, points.classes[c]] for (a, b), c in zip(points.x.tolist(), points.y.tolist())]
+        doc["data"] = {"name": points.name, "sha256": points.digest, "points": rows}
     return json.dumps(doc, indent=1, allow_nan=False)
 
 
-def _points_rows(points: Points) -> list[list[Any]]:
-    return [[a, b, points.classes[c]] for (a, b), c in zip(points.x.tolist(), points.y.tolist())]
+def load(text: str, source: str, kind: str = FORMAT) -> tuple[dict[str, Any], Points | None]:
+    """A file's JSON object of ``kind`` (its "format"), checked for its version, and its points if it has them."""
+    try:
+        doc = json.loads(text)
+    except ValueError as err:
+        raise ConfigError(f"{source} is not JSON: {err}") from None
+    if not isinstance(doc, dict) or doc.get("format") != kind:
+        raise ConfigError(f"{source} is not a Dropout Explorer {kind.split('/')[-1]} file (its \"format\" is not "
+                          f"{kind!r})")
+    if doc.get("version") != VERSION:
+        raise ConfigError(f"{source} is version {doc.get('version')!r}; this Dropout Explorer reads version {VERSION}")
+    return doc, _read_points(doc["data"], source) if "data" in doc else None
 
 
 @dataclass
@@ -101,33 +120,24 @@ class Config:
 
 def read_config(text: str, source: str = "the file") -> Config:
     """Read and check an experiment file; ``ConfigError`` names what is wrong in it."""
-    try:
-        doc = json.loads(text)
-    except ValueError as err:
-        raise ConfigError(f"{source} is not JSON: {err}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
-        raise ConfigError(f"{source} is not a Dropout Explorer experiment (its \"format\" is not {FORMAT!r})")
-    if doc.get("version") != VERSION:
-        raise ConfigError(f"{source} is version {doc.get('version')!r}; this Dropout Explorer reads version {VERSION}")
+    doc, points = load(text, source)
     runs = doc.get("runs")
     if not isinstance(runs, dict) or not runs:
         raise ConfigError(f"{source} has no runs")
-    points = _read_points(doc["data"], source) if "data" in doc else None
     records = {}
     for name, entry in runs.items():
         where = f"{source}: run {name!r}"
         if not isinstance(entry, dict):
             raise ConfigError(f"{where}: expected an object with experiment and changes")
-        start = _experiment(entry.get("experiment"), where)
-        if start.dataset == CSV and points is None:
-            raise ConfigError(f"{where}: trains on uploaded points, but the file holds no \"data\"")
+        start = experiment_from(entry.get("experiment"), where, points)
         records[name] = RunRecord(start, _changes(entry.get("changes", []), where),
                                   list(entry.get("loaded_weights", [])))
     return Config(str(doc.get("page", "")), records, points)
 
 
-def _experiment(values: Any, where: str) -> Experiment:
-    """Every field through its parser, as a link's or a flag's: the same ranges and rules."""
+def experiment_from(values: Any, where: str, points: Points | None) -> Experiment:
+    """An experiment of a file: every field through its parser, as a link's or a flag's (the same ranges and
+    rules); one on uploaded points needs the file's ``points``."""
     if not isinstance(values, dict):
         raise ConfigError(f"{where}: \"experiment\" must be an object of fields")
     unknown = sorted(set(values) - set(PARSERS))
@@ -143,6 +153,8 @@ def _experiment(values: Any, where: str) -> Experiment:
     problems = check(exp)
     if problems:
         raise ConfigError(f"{where}: {problems[0]}")
+    if exp.dataset == CSV and points is None:
+        raise ConfigError(f"{where}: trains on uploaded points, but the file holds no \"data\"")
     return exp
 
 
@@ -213,16 +225,20 @@ def replay(config: Config, run: str) -> Trainer:
         raise ConfigError(f"no run {run!r} in the file; it has {', '.join(map(repr, config.runs))}")
     record = config.runs[run]
     exp = record.start
-    data = None
-    if exp.dataset == CSV:
-        data = points_dataset(config.points, exp.train_size, exp.val_size, exp.label_noise, exp.seed)
-    trainer = build(exp, data)
+    trainer = build(exp, data_of(exp, config.points))
     # Epochs added after the run had finished: it must not stop before the step that added them.
     trainer.retune(epochs=max([exp.epochs] + [c["epochs"] for c in record.changes if "epochs" in c]))
     changes = _Changes(record.changes)
     changes(trainer)  # those of step 0: made before the first step
     trainer.add_callback("on_step_begin", changes, first=True)
     return trainer
+
+
+def data_of(exp: Experiment, points: Points | None) -> Dataset | None:
+    """The uploaded points' split for an experiment on them (``csv``); None: ``build`` makes the data."""
+    if exp.dataset != CSV or points is None:
+        return None
+    return points_dataset(points, exp.train_size, exp.val_size, exp.label_noise, exp.seed)
 
 
 def finite(value: Any) -> Any:

@@ -15,6 +15,8 @@ from typing import Any, Callable, Mapping
 from explorer import settings
 from explorer.core import parsing
 from explorer.core.datasets import TOY_DATASETS
+from explorer.core.experiment import CSV
+from explorer.core.points import Points
 from explorer.sweep.state import DEFAULT_RATES, MODES, OVER, SweepSpec, default_sizes, sweep_defaults
 
 DATASETS = ("mnist", *TOY_DATASETS)
@@ -68,10 +70,14 @@ def default_settings(dataset: str) -> dict[str, Any]:
             "p": base.p, "input_p": base.input_p}
 
 
-def spec_of(values: Mapping[str, Any]) -> SweepSpec:
+def spec_of(values: Mapping[str, Any], points: Points | None = None) -> SweepSpec:
     """The sweep of the page's settings (the keys of ``_defaults``); a rate sweep ignores p and input_p (it sets
-    the hidden rate per point, input dropout off), a size sweep the rates and the mode."""
+    the hidden rate per point, input dropout off), a size sweep the rates and the mode. Dataset ``csv``: the
+    uploaded ``points``, split as the other pages split them."""
     base = replace(sweep_defaults(values["dataset"]), hidden=(int(values["hidden"]),) * 2, epochs=int(values["epochs"]))
+    if values["dataset"] == CSV and points is not None:
+        train_size, val_size = points.default_split()
+        base = replace(base, data_file=points.name, train_size=train_size, val_size=val_size)
     rate = values["over"] == "rate"
     sizes = tuple(sorted(values["sizes"]))
     if not rate:
@@ -119,6 +125,14 @@ def spec_from_params(params: Mapping[str, str]) -> SweepSpec:
     return spec
 
 
+def sizes_for(dataset: str, points: Points | None = None) -> tuple[int, ...]:
+    """The training-set sizes the page offers: the dataset's, or those an uploaded file's training part holds."""
+    sizes = default_sizes(dataset)
+    if dataset == CSV and points is not None:
+        sizes = tuple(n for n in sizes if n < points.default_split()[0]) + (points.default_split()[0],)
+    return sizes
+
+
 def settings_of(spec: SweepSpec) -> dict[str, Any]:
     """The inverse of ``spec_of``: the page's settings of a sweep."""
     b = spec.base
@@ -130,4 +144,5 @@ def spec_to_params(spec: SweepSpec) -> dict[str, str]:
     """The link of a sweep: the settings it uses that differ from the dataset's defaults (a short link)."""
     unused = ("p", "input_p") if spec.over == "rate" else ("mode", "rates")
     default = default_settings(spec.base.dataset) | {"dataset": "mnist"}
+    unused += ("dataset", "sizes") if spec.base.dataset == CSV else ()  # uploaded data is not in links
     return {key: _text(value) for key, value in settings_of(spec).items() if key not in unused and value != default[key]}

@@ -22,8 +22,9 @@ from explorer.core.experiment import (
     CSV, IDX_DATASETS, OWNERS, PARAMS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
 )
 from explorer.sweep.state import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
-from explorer.core.export import finite, read_config, replay
-from explorer.core.points import PointsError, read_points_file
+from explorer.core.export import data_of, finite, read_config, replay
+from explorer.core.points import Points, PointsError, read_points_file
+from explorer.sweep.files import read_sweep
 from explorer.core.training import Trainer
 from explorer.tools import lessons_cli
 
@@ -93,6 +94,8 @@ def make_parser() -> argparse.ArgumentParser:
                        "20,...,1000 on toy data)")
     sweep.add_argument("--seeds", metavar="S", default="3", help="seeds per point (default 3)")
     _experiment_flags(sweep, sweep_defaults("xor"), sweep_defaults("mnist"), dataset_default="mnist")
+    sweep.add_argument("--config", metavar="FILE", help="replay a sweep file the Sweeps page exported (other flags "
+                       "left out): the same numbers")
     sweep.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     analyze = sub.add_parser("analyze", help="the numbers of the co-adaptation, uncertainty and theory pages",
                              description="Trains what the page trains and prints what it measures. Every flag "
@@ -258,7 +261,22 @@ def _numbers(option: str, text: str, parse: Callable[[str], Any]) -> tuple:
     return values
 
 
-def cmd_sweep(args: argparse.Namespace) -> None:
+def _sweep_spec(args: argparse.Namespace) -> tuple[SweepSpec, Points | None]:
+    """The sweep of the flags, or of ``--config`` (its points too), whose other flags are refused."""
+    if args.config is not None:
+        given = [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
+        given += [f"--{name}" for name in ("rates", "sizes") if getattr(args, name) is not None]
+        given += [f"--{name}" for name, default in (("over", "rate"), ("mode", "fixed-width"), ("seeds", "3"))
+                  if getattr(args, name) != default]
+        if given:
+            fail(f"--config replays the file's sweep: leave out {', '.join(given)}")
+        try:
+            with open(args.config, encoding="utf-8") as file:
+                return read_sweep(file.read(), args.config)
+        except (OSError, UnicodeDecodeError) as err:
+            fail(f"--config: cannot read {args.config}: {getattr(err, 'strerror', None) or err}")
+        except ValueError as err:
+            fail(f"--config: {' '.join(str(err).split())}")
     dataset = "mnist" if args.dataset is None else _parse("dataset", args.dataset)
     sizes = _numbers("--sizes", args.sizes, PARSERS["train_size"]) if args.sizes else default_sizes(dataset)
     implied = {"train_size": max(sizes)} if args.over == "size" and args.train_size is None else {}
@@ -269,9 +287,14 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     problems = spec.problems()
     if problems:
         fail(problems[0])
+    return spec, None
+
+
+def cmd_sweep(args: argparse.Namespace) -> None:
+    spec, points = _sweep_spec(args)
     settings.configure_torch(shared=False)
     try:
-        sweep = Sweep(spec)
+        sweep = Sweep(spec, data_of(spec.base, points))
     except ValueError as err:
         fail(" ".join(str(err).split()))
     bar = sys.stderr if sys.stderr.isatty() and not args.json else None

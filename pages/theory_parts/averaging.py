@@ -234,6 +234,6 @@ def averaging_section(link: dict[str, str]) -> dict[str, str]:
                   help="Thinned networks sampled and averaged, as MC dropout does at test time.")
     run.select(st.session_state[KEY + "k"], settings.AVERAGING_SLOW_SECONDS if running else 0.0)
     controls.live(state, running, _draw, settings.AVERAGING_FRAME_INTERVAL)
-    export.export_row(state, run, "Theory: exact averaging", "theory-averaging")
+    export.export_row(state, run, "Theory: exact averaging", "theory-averaging", KEY)
     _derivation()
     return to_params(exp, analysis_defaults()) | form.changed_param("k", st.session_state[KEY + "k"], DEFAULT_K)

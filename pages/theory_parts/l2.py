@@ -11,7 +11,7 @@ import streamlit as st
 from explorer import settings
 from explorer.theory.l2.state import DropoutL2, Fig, analysis_defaults, analysis_problems, from_params
 from explorer.core.experiment import Experiment, to_params
-from pages.ui import controls, form, present
+from pages.ui import controls, export, form, present
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -115,5 +115,6 @@ def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
     running, aside = controls.toolbar(state, lab, DropoutL2)
     aside.caption("A new rate or setting is a new problem: training starts afresh.")
     controls.live(state, running, _draw, settings.RIDGE_FRAME_INTERVAL)
+    export.curves_row(lab, "theory-dropout-l2")
     _derivation()
     return to_params(exp, analysis_defaults())

@@ -128,5 +128,5 @@ def regularisers_section(link: dict[str, str]) -> dict[str, str]:
     aside.caption("Changing a setting starts the three runs afresh." +
                   (" " + own_data.link_note(exp, DEFAULT_DATASET) if exp.dataset == CSV else ""))
     controls.live(state, running, _draw, settings.REGULARISERS_FRAME_INTERVAL)
-    export.export_row(state, comparison, "Theory: dropout vs weight decay vs early stopping", "theory-regularisers")
+    export.export_row(state, comparison, "Theory: dropout vs weight decay vs early stopping", "theory-regularisers", KEY)
     return _link(exp)

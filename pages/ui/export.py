@@ -16,19 +16,22 @@ import streamlit as st
 from explorer import settings
 from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
-from explorer.core.points import Points
+from explorer.core.experiment import CSV
 from explorer.core.weights import WeightsError, load_weights, weights_bytes
-from pages.ui import controls
+from pages.ui import controls, own_data
 from pages.ui.state import LiveState
 
 
-def export_row(state: LiveState, run: Exportable, page: str, stem: str, points: Points | None = None,
-               extra: Callable[[Any], None] | None = None, pins: controls.Make | None = None) -> None:
+def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: str,
+               pins: controls.Make | None = None) -> None:
     """Pin buttons (``pins``: the page's maker of runs, for Reset all), the downloads, and loading weights, in one
     row under the charts.
 
-    ``stem`` starts each file's name; ``extra`` draws a page's own download into the row (the points of a toy
-    set)."""
+    ``stem`` starts each file's name; ``prefix`` is the page's widget prefix, under which an upload keeps its
+    points (an experiment file on them carries them, and 2-D data gets a Points CSV button)."""
+    on_upload = any(record.start.dataset == CSV for record in run.records().values())
+    points = own_data.uploaded(prefix) if on_upload else None
+    extra = own_data.points_button(run.data)
     row = st.container(horizontal=True, vertical_alignment="center")
     if pins is not None:
         _pin_buttons(state, run, pins, row)
@@ -56,9 +59,25 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, points: 
         (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
 
 
-def _weights(run: Exportable) -> bytes:
+def curves_row(run: Any, stem: str) -> None:
+    """Curves and weights of a part whose run is not an ``Experiment`` (the 1-D regression, dropout as L2): its
+    one network (``run.run``, with ``history`` and ``model``); no experiment file, as ``train`` cannot replay it."""
+    row = st.container(horizontal=True)
+    row.download_button("Curves CSV", data=lambda: _locked(run, lambda: history_csv({"dropout": list(run.run.history)})),
+                        file_name=f"{stem}-curves.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
+                        help="One row per epoch, with the columns of the curves on this page.")
+    row.download_button("Weights", data=lambda: _locked(run, lambda: weights_bytes({"dropout": run.run.model})),
+                        file_name=f"{stem}-weights.pt", mime="application/octet-stream", on_click="ignore",
+                        icon=":material/download:", help="The network's state_dict: torch.load(FILE, weights_only=True).")
+
+
+def _locked(run: Any, build: Callable[[], Any]) -> Any:
     with run.lock:
-        return weights_bytes({name: trainer.model for name, trainer in run.networks().items()})
+        return build()
+
+
+def _weights(run: Exportable) -> bytes:
+    return _locked(run, lambda: weights_bytes({name: trainer.model for name, trainer in run.networks().items()}))
 
 
 def _load(state: LiveState, key: str) -> None:

@@ -160,9 +160,17 @@ def link_note(exp: Experiment, default: str = Experiment.dataset) -> str:
             f"shared link opens on the {_shown(default, None)}" + (" set." if default != "mnist" else "."))
 
 
-def download_points(column: Any, data: Callable[[], Dataset], name: str) -> None:
+def points_button(data: Dataset) -> Callable[[Any], None] | None:
+    """The export row's Points CSV of a page's data, if it is 2-D points (not digits)."""
+    if data.n_features != 2:
+        return None
+    return lambda row: download_points(row, data)
+
+
+def download_points(column: Any, data: Dataset) -> None:
     """A button that downloads the current points as the CSV an upload reads (built when pressed)."""
-    column.download_button("Points CSV", data=lambda: dataset_csv(data()), file_name=f"{name.removesuffix('.csv')}"
+    name = data.name
+    column.download_button("Points CSV", data=lambda: dataset_csv(data), file_name=f"{name.removesuffix('.csv')}"
                            "-points.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
                            help="The training and validation points as the network sees them (standardised), in "
                                 "the upload format: x1,x2,label, and split.")

@@ -162,7 +162,7 @@ def digits_section(link: dict[str, str]) -> dict[str, str]:
                    "network as good as averaging many sampled ones, and what does MC dropout say about a digit "
                    "turned on its side?")
     controls.live(state, running, _draw, settings.MC_DIGITS_FRAME_INTERVAL)
-    export.export_row(state, run, "Uncertainty: MNIST digits", "uncertainty-digits")
+    export.export_row(state, run, "Uncertainty: MNIST digits", "uncertainty-digits", KEY)
     s = st.session_state
     return {**to_params(exp, DEFAULT), **form.changed_param("passes", s[KEY + "passes"], settings.MC_DIGITS_SAMPLES),
             **form.changed_param("digit", run.digit_labels[s[KEY + "digit"]], DEFAULT_DIGIT)}

@@ -132,6 +132,6 @@ def maps_section(link: dict[str, str]) -> dict[str, str]:
     aside.slider("MC passes T", 1, settings.UNC_MAX_SAMPLES, key=KEY + "passes",
                   help="Stochastic passes over every grid point behind the three maps.")
     controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
-    export.export_row(state, run, "Uncertainty: MC maps", "uncertainty-maps")
+    export.export_row(state, run, "Uncertainty: MC maps", "uncertainty-maps", KEY)
     return {**to_params(exp, MAPS_DEFAULT),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

@@ -10,7 +10,7 @@ from explorer import settings
 from explorer.core.experiment import format_field
 from explorer.uncertainty.regression.analysis import REGRESSION_ACTIVATIONS, RegressionConfig, from_params, to_params
 from explorer.uncertainty.regression.state import Fig, RegressionLive
-from pages.ui import controls, form
+from pages.ui import controls, export, form
 from pages.ui.live import live_chart
 from pages.ui.state import LiveState, page_state
 
@@ -112,5 +112,6 @@ def regression_section(link: dict[str, str]) -> dict[str, str]:
                   help="Stochastic passes behind the mean and the bands; the page draws the first "
                        f"{settings.UNC_CURVES_SHOWN} of them.")
     controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
+    export.curves_row(run, "uncertainty-regression")
     return {**to_params(cfg),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

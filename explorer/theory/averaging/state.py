@@ -176,12 +176,14 @@ class AveragingRuns(LiveRuns):
 def analysis_defaults(dataset: str | None = None) -> Experiment:
     """The page's tiny network on a small noisy toy set: 2-10-2 ReLU, hidden drop 0.5, no input dropout.
 
-    ``ValueError`` for a dataset that is not a 2-D toy set.
+    ``ValueError`` for a dataset that is not a 2-D toy set or your own points (csv: used as they are).
     """
     dataset = dataset or DEFAULT_DATASET
-    if dataset not in TOY_DATASETS:
-        raise ValueError(f"--dataset {dataset}: exact averaging runs on the 2-D toy datasets ({', '.join(TOY_DATASETS)})")
-    return replace(defaults_for(dataset), train_size=100, noise=0.3, label_noise=0.05, hidden=(10,), p=0.5,
+    if dataset not in (*TOY_DATASETS, CSV):
+        raise ValueError(f"--dataset {dataset}: exact averaging runs on the 2-D toy datasets ({', '.join(TOY_DATASETS)})"
+                         " or your own points (csv)")
+    noise = (0.0, 0.0) if dataset == CSV else (0.3, 0.05)
+    return replace(defaults_for(dataset), train_size=100, noise=noise[0], label_noise=noise[1], hidden=(10,), p=0.5,
                    input_p=0.0, epochs=300, lr=0.01, batch_size=32)
 
 
