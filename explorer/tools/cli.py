@@ -53,7 +53,7 @@ HELP = {
     "epochs": "epochs to train",
     "seed": "seed for data, initial weights, batch order and masks",
     "data_dir": "directory of the IDX files of mnist-full / fashion-mnist (downloaded there if absent and online)",
-    "data_file": "--dataset csv: a CSV of 2-D points with a header x1,x2,label (README: Your own data); "
+    "data_file": "--dataset csv: a CSV of 2-D points with a header x1,x2,label (README: Data in, results out); "
                  "sizes default to 70 %% / 30 %% of its points",
     **{name: f"{' or '.join(OWNERS[name])}: {param.help}" for name, param in PARAMS.items()},  # declared with them
 }

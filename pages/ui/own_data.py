@@ -18,7 +18,8 @@ import streamlit as st
 from explorer import settings
 from explorer.core.datasets import TOY_DATASETS, Dataset
 from explorer.core.experiment import CSV, Experiment, format_field
-from explorer.core.points import COLUMNS, Points, PointsError, dataset_csv, points_dataset, read_points
+from explorer.core.export import data_of
+from explorer.core.points import COLUMNS, Points, PointsError, dataset_csv, read_points
 from pages.ui.data import shared_data
 from pages.ui.state import LiveState
 
@@ -143,12 +144,7 @@ def page_data(prefix: str, exp: Experiment) -> Dataset:
 
 def data_maker(prefix: str) -> Callable[[Experiment], Dataset | None]:
     """What a page's run is made on: the uploaded points for ``csv``, else None (the page generates its set)."""
-    def data(exp: Experiment) -> Dataset | None:
-        points = uploaded(prefix)
-        if exp.dataset != CSV or points is None:
-            return None
-        return points_dataset(points, exp.train_size, exp.val_size, exp.label_noise, exp.seed)
-    return data
+    return lambda exp: data_of(exp, uploaded(prefix))
 
 
 def link_note(exp: Experiment, default: str = Experiment.dataset) -> str:
