@@ -53,9 +53,15 @@ def show_part(prefix: str, state: PartChoice, labels: Mapping[str, str], default
     _load(prefix, state, labels, default)
     for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
+    # The picker can come back without a part (seen in the presenter browser test: a rerun started by a key press
+    # while the page redrew, `required` or not): the last part is shown again, not a KeyError.
+    if st.session_state.get(prefix + "part") not in labels:
+        st.session_state[prefix + "part"] = state.last or default
     st.segmented_control("Part", list(labels), key=prefix + "part", format_func=labels.get, required=True,
                          label_visibility="collapsed")
     part = st.session_state[prefix + "part"]
+    if part not in labels:
+        part = state.last or default
     state.last = part
     params = state.params if state.linked == part else {}
     if params:  # the link's settings go to their part once
