@@ -417,9 +417,9 @@ def from_params(params: Mapping[str, str], base: Experiment = Experiment()) -> t
     Returns the experiment and one warning per rejected or unknown parameter,
     so a shared link with a typo still opens, with the typo pointed out. A
     parameter that breaks a rule of ``check`` together with others falls back
-    to ``base`` too, and a link never names a data file (``data_file``, ``dataset=csv``): a URL must not make
-    the server read a file of its choosing (the dependent one: ``model=cnn`` on a toy dataset loses
-    ``model``).
+    to ``base`` too (the dependent one: ``model=cnn`` on a toy dataset loses
+    ``model``). A link never names a data file (``data_file``, ``dataset=csv``):
+    a URL must not make the server read a file of its choosing.
     """
     values: dict[str, Any] = {}
     warnings: list[str] = []

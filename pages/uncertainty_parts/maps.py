@@ -25,7 +25,8 @@ REFUSALS = {
     "model": lambda v: v != "mlp" and "the CNN needs 28×28 images",
 }
 GUIDE = (
-    "**Reading the maps.** Left: the average of the T passes' P(blue), the MC prediction. Middle: its entropy "
+    "**Reading the maps.** Left: the average of the T passes' P(blue), the MC prediction (with more than two "
+    "classes, its likeliest class). Middle: its entropy "
     "H[ȳ], the total uncertainty; it is high along the decision boundary, where the classes meet (the data's own "
     "ambiguity, aleatoric, and the model's, epistemic, together). Right: the mutual information "
     "H[ȳ] − mean_t H[y_t], the part that comes from the passes disagreeing with each other: each thinned network "
