@@ -65,6 +65,19 @@ def test_a_schedule_with_a_rate_slid_mid_run_replays():
     assert _replayed(run) == run.histories()
 
 
+def test_a_learned_rate_with_another_rate_slid_replays():
+    """Live and replay apply a change alike (``export.take``): sliding the input rate leaves the learned hidden
+    rate of concrete dropout where training took it, in both."""
+    exp = replace(SMALL, variant="concrete")
+    run = Playground(exp, compare=True)
+    run.advance(max_steps=9)
+    learned = run.run.model.hidden_rate
+    run.apply(replace(exp, input_p=0.2), True)
+    assert run.run.model.hidden_rate == learned and run.run.model.dropouts[0].p == pytest.approx(0.2)
+    _train(run)
+    assert _replayed(run) == run.histories()
+
+
 def test_an_inside_run_replays():
     exp = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=2)
     run = Inspector(exp, make_data(exp))

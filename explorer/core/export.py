@@ -199,6 +199,25 @@ def _read_points(data: Any, source: str) -> Points:
         raise ConfigError(f"{source}: \"data\": {err}") from None
 
 
+def take(trainer: Trainer, change: Mapping[str, Any]) -> None:
+    """Apply a change of ``CHANGING`` fields to a trainer, from its next step on: what a live page does when a
+    setting moves (``LiveRuns.apply``) and what a replay does before the step it came at, so both agree. Only
+    the rates named change (a learned rate, concrete dropout's, keeps its value when another moves)."""
+    live = {k: v for k, v in change.items() if k in LIVE_FIELDS}
+    if live:
+        trainer.retune(**live)
+    rates = {k: v for k, v in change.items() if k in RATE_FIELDS}
+    if not isinstance(trainer.model, CNN):
+        rates.pop("conv_p", None)  # an MLP has no conv layers
+    if rates:
+        trainer.set_rates(**rates)
+
+
+def without_rates(change: Mapping[str, Any]) -> dict[str, Any]:
+    """A change as a no-dropout twin takes it: everything but the rates (its own stay 0)."""
+    return {k: v for k, v in change.items() if k not in RATE_FIELDS}
+
+
 class _Changes:
     """A trainer callback that applies each recorded change before the step it came at, as the page did."""
 
@@ -207,15 +226,7 @@ class _Changes:
 
     def __call__(self, trainer: Trainer) -> None:
         while self.pending and self.pending[0]["step"] <= trainer.step:
-            change = self.pending.pop(0)
-            live = {k: v for k, v in change.items() if k in LIVE_FIELDS}
-            if live:
-                trainer.retune(**live)
-            rates = {k: v for k, v in change.items() if k in RATE_FIELDS}
-            if not isinstance(trainer.model, CNN):
-                rates.pop("conv_p", None)  # an MLP has no conv layers: the page set none
-            if rates:
-                trainer.set_rates(**rates)
+            take(trainer, {k: v for k, v in self.pending.pop(0).items() if k != "step"})
 
 
 def replay(config: Config, run: str) -> Trainer:

@@ -18,9 +18,9 @@ from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkab
 from explorer.core import figures
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, build
-from explorer.core.export import RATE_FIELDS, RunRecord
+from explorer.core.export import CHANGING, RunRecord, take, without_rates
 from explorer.core.figures import Figure
-from explorer.core.training import LIVE_FIELDS, BoundedRun, Trainer
+from explorer.core.training import BoundedRun, Trainer
 
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 CURVES = "curves"  # the training curves' place in a frame; each state's ``Fig`` names the places its page reads
@@ -155,18 +155,14 @@ class LiveRuns:
         place, at the next step; anything else (data, shape, variant, seed…)
         needs a new network, as does switching the twin on or off.
         """
-        changed = {f.name for f in fields(exp) if getattr(exp, f.name) != getattr(self.exp, f.name)}
-        if compare != self.compare or not changed <= set(RATE_FIELDS) | set(LIVE_FIELDS):
+        change = {f.name: getattr(exp, f.name) for f in fields(exp) if getattr(exp, f.name) != getattr(self.exp, f.name)}
+        if compare != self.compare or not set(change) <= set(CHANGING):
             return False
-        if changed:
-            self.record.changes.append({"step": self.run.step, **{name: getattr(exp, name) for name in sorted(changed)}})
-        live = {name: getattr(exp, name) for name in changed & set(LIVE_FIELDS)}
-        if live:
-            for trainer in self.trainers:
-                trainer.retune(**live)
-        if changed & set(RATE_FIELDS):
-            conv_p = exp.conv_p if exp.model == "cnn" else None  # an MLP has no conv layers
-            self.run.set_rates(p=exp.p, input_p=exp.input_p, conv_p=conv_p)
+        if change:
+            self.record.changes.append({"step": self.run.step, **change})
+            take(self.run, change)
+            if self.twin is not None:
+                take(self.twin, without_rates(change))
         self.exp = exp
         return True
 
@@ -175,8 +171,7 @@ class LiveRuns:
         but the rates'."""
         records = {RUN_NAMES[0]: self.record}
         if self.twin is not None:
-            twin_changes = [c for c in ({k: v for k, v in change.items() if k not in RATE_FIELDS}
-                                        for change in self.record.changes) if len(c) > 1]
+            twin_changes = [c for c in map(without_rates, self.record.changes) if len(c) > 1]  # more than a step
             records[RUN_NAMES[1]] = RunRecord(self.record.start.without_dropout(), twin_changes)
         return records
 
