@@ -72,8 +72,7 @@ def _data_widgets() -> None:
                         help=f"The first {settings.COADAPT_EXAMPLES} are the examples every analysis looks at.")
         return
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size")
-    if s[KEY + "dataset"] != CSV:  # a file's points are used as they are
-        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    own_data.noise_slider(KEY)
     sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise")
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size",
                     help=f"The first {settings.COADAPT_EXAMPLES} are the examples every analysis looks at.")
@@ -92,8 +91,6 @@ def _controls() -> Experiment:
     fallback = run.exp if run else analysis_defaults(s[KEY + "dataset"])
     exp = form.read_experiment(KEY, fallback)
     problems = analysis_problems(exp)
-    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
-        problems.append(problem)
     for problem in problems:
         sb.error(f"Not applied: {problem}")
     return fallback if problems else exp

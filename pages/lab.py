@@ -144,11 +144,7 @@ def _controls() -> list[Experiment] | None:
     form.network_widgets(KEY, "Comma-separated widths; the CNN's dense layer takes the first.")
     form.training_widgets(KEY)
     lab = _state().run
-    fallback = lab.lanes[0] if lab else replace(lab_defaults(dataset), model=model)
-    base = form.read_experiment(KEY, fallback)
-    if problem := own_data.size_problem(base, own_data.uploaded(KEY)):
-        sb.error(f"Not applied: {problem}")
-        base = fallback
+    base = form.read_experiment(KEY, lab.lanes[0] if lab else replace(lab_defaults(dataset), model=model))
     lanes = [_lane_widgets(k, base, lane_box) for k in keys]
     if len(lanes) < settings.LAB_MIN_LANES:
         st.warning(f"Pick at least {settings.LAB_MIN_LANES} variants in the sidebar to compare them.")

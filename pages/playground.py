@@ -10,7 +10,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.dropout import variants_for
-from explorer.core.experiment import CSV, Experiment, to_params
+from explorer.core.experiment import Experiment, to_params
 from explorer.core.mnist import MNIST_DATASETS
 from explorer.playground.state import Fig, Playground
 from pages.ui import controls, export, form, own_data, present
@@ -66,8 +66,7 @@ def _controls() -> Experiment:
     own_data.dataset_picker(KEY, state)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size",
                     help="Few points and a big network: the recipe for overfitting.")
-    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
-        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    own_data.noise_slider(KEY)
     sb.slider("Flipped training labels", 0.0, 0.5, step=0.01, key=KEY + "label_noise",
               help="Fraction of training labels flipped; validation labels stay clean.")
     sb.number_input("Validation points", 1, settings.MAX_VAL_SIZE, step=50, key=KEY + "val_size")
@@ -75,12 +74,7 @@ def _controls() -> Experiment:
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     form.training_widgets(KEY)
-    fallback = state.run.exp if state.run else Experiment()
-    exp = form.read_experiment(KEY, fallback)
-    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
-        sb.error(f"Not applied: {problem}")
-        return fallback
-    return exp
+    return form.read_experiment(KEY, state.run.exp if state.run else Experiment())
 
 
 def _summary(history: list[dict]) -> str:

@@ -78,7 +78,7 @@ def load_weights(trainers: Mapping[str, Trainer], raw: bytes, name: str) -> None
     to the weights they had); ``WeightsError``, every network untouched, if the file does not fit them all."""
     read = read_weights(raw, name)
     if len(trainers) == 1:
-        if not _is_state(read) or any(_is_state(v) for v in read.values()):
+        if not _is_state(read):
             raise WeightsError(f"{name} holds several networks ({', '.join(read)}); this page trains one")
         states = {next(iter(trainers)): read}
     else:

@@ -8,7 +8,7 @@ import io
 from dataclasses import fields
 from typing import Any, Callable, Mapping
 
-from explorer.core.export import ConfigError, dump, experiment_from, load
+from explorer.core.export import VERSION, ConfigError, dump, experiment_from, load
 from explorer.core.parsing import choice, whole
 from explorer.core.points import Points
 from explorer.core.experiment import PARSERS
@@ -32,7 +32,7 @@ def results_csv(result: Mapping[str, Any]) -> str:
 
 def sweep_json(spec: SweepSpec, points: Points | None = None) -> str:
     """The sweep's settings, and an uploaded file's points if it trains on them."""
-    return dump({"format": FORMAT, "version": 1, "spec": spec.to_dict()}, points)
+    return dump({"format": FORMAT, "version": VERSION, "spec": spec.to_dict()}, points)
 
 
 def _each(parse: Callable[[str], Any]) -> Callable[[Any], tuple]:

@@ -84,8 +84,7 @@ def _controls(link: dict[str, str]) -> Experiment:
     sb.header("Data")
     own_data.dataset_picker(KEY, _state(), max_classes=2)
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size")
-    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
-        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    own_data.noise_slider(KEY)
     form.dropout_widgets(KEY, list(KEPT_SCALE))
     sb.header("Network")
     form.network_widgets(KEY, f"Exact averaging runs all 2ⁿ thinned networks: at most "
@@ -95,8 +94,6 @@ def _controls(link: dict[str, str]) -> Experiment:
     fallback = run.exp if run else analysis_defaults()
     exp = form.read_experiment(KEY, fallback)
     problems = analysis_problems(exp)
-    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
-        problems.append(problem)
     for problem in problems:
         sb.error(f"Not applied: {problem}")
     return fallback if problems else exp

@@ -81,12 +81,7 @@ def _controls(link: dict[str, str]) -> Experiment:
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=10, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the data, the initial weights (the same for the three runs) and the batch order.")
-    fallback = run.exp if run else comparison_defaults(s[KEY + "dataset"])
-    exp = form.read_experiment(KEY, fallback)
-    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
-        sb.error(f"Not applied: {problem}")
-        return fallback
-    return exp
+    return form.read_experiment(KEY, run.exp if run else comparison_defaults(s[KEY + "dataset"]))
 
 
 def _percent(value: float | None) -> float | None:

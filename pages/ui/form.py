@@ -21,6 +21,7 @@ from explorer.dropout.params import Param
 from explorer.core.experiment import PARAMS, Experiment, check, format_field, from_params, parse_field
 from explorer.core.model import ACTIVATIONS
 from explorer.core.training import OPTIMIZERS
+from pages.ui import own_data
 from pages.ui.state import LiveState
 
 LEARNING_RATES = (1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.05, 0.1, 0.3, 1.0)
@@ -101,7 +102,8 @@ def read_experiment(prefix: str, fallback: Experiment) -> Experiment:
 
     Bad layer widths are reported and ``fallback``'s kept; values that break a
     rule between fields (``experiment.check``, e.g. more digits than the subset
-    holds) are reported and ``fallback`` is used whole, so the run goes on.
+    holds) or ask for more points than an upload holds are reported and
+    ``fallback`` is used whole, so the run goes on.
     """
     s = st.session_state
     values = {f.name: s.get(prefix + f.name, getattr(fallback, f.name)) for f in fields(Experiment)}
@@ -111,7 +113,9 @@ def read_experiment(prefix: str, fallback: Experiment) -> Experiment:
         st.sidebar.error(f"Hidden layer widths: {err}")
         values["hidden"] = fallback.hidden
     exp = Experiment(**values)
-    problems = check(exp)
+    problems: list[Any] = check(exp)
+    if too_few := own_data.size_problem(exp, own_data.uploaded(prefix)):  # uploaded points: the sizes they hold
+        problems.append(too_few)
     for problem in problems:
         st.sidebar.error(f"Not applied: {problem}")
     return fallback if problems else exp

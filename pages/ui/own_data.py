@@ -123,6 +123,12 @@ def _picked(prefix: str, defaults: Defaults | None) -> None:
     st.session_state[prefix + "data_file"] = ""
 
 
+def noise_slider(prefix: str) -> None:
+    """The generated sets' input noise; none for a file's points, which are used as they are."""
+    if st.session_state[prefix + "dataset"] != CSV:
+        st.sidebar.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=prefix + "noise")
+
+
 def size_problem(exp: Experiment, points: Points | None) -> str:
     """Why the uploaded points cannot give the sizes asked for ("" if they can)."""
     if exp.dataset != CSV or points is None:

@@ -64,8 +64,7 @@ def _controls(fallback: Experiment) -> Experiment:
     sb.number_input("Training points", 4, settings.MAX_TRAIN_SIZE, step=10, key=KEY + "train_size",
                     help="Few points leave much of the plane without data; the MI map lights up where the boundary "
                          "runs into it.")
-    if st.session_state[KEY + "dataset"] != CSV:  # a file's points are used as they are
-        sb.slider("Input noise", 0.0, settings.MAX_NOISE, step=0.05, key=KEY + "noise")
+    own_data.noise_slider(KEY)
     sb.header("Network")
     form.network_widgets(KEY, f"Comma-separated, up to {settings.MAX_DEPTH} layers of at most {settings.MAX_WIDTH} units.")
     sb.slider("Drop rate q", 0.0, settings.MAX_RATE, step=0.05, key=KEY + "p",
@@ -76,11 +75,7 @@ def _controls(fallback: Experiment) -> Experiment:
     sb.number_input("Epochs", 1, settings.MAX_EPOCHS, step=100, key=KEY + "epochs")
     sb.number_input("Seed", 0, settings.MAX_SEED, step=1, key=KEY + "seed",
                     help="Fixes the data, the weights, the batch order and the masks.")
-    exp = form.read_experiment(KEY, fallback)
-    if problem := own_data.size_problem(exp, own_data.uploaded(KEY)):
-        sb.error(f"Not applied: {problem}")
-        return fallback
-    return exp
+    return form.read_experiment(KEY, fallback)
 
 
 def _numbers(run: MCMapsLive) -> None:
