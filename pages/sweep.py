@@ -156,7 +156,7 @@ def _exports(sweep: Sweep) -> None:
     row.download_button("Results CSV", data=lambda: results_csv(sweep.results()), file_name="sweep-results.csv",
                         mime="text/csv", on_click="ignore", icon=":material/download:",
                         help="One row per model (every seed of every point) at its latest epoch.")
-    points = own_data.uploaded(KEY) if sweep.spec.base.dataset == CSV else None
+    points = own_data.points_of(KEY, sweep.spec.base)
     row.download_button("Sweep JSON", data=lambda: sweep_json(sweep.spec, points), file_name="sweep.json",
                         mime="application/json", on_click="ignore", icon=":material/download:",
                         help="Replays this sweep to the same numbers: python -m explorer sweep --config FILE.")

@@ -129,7 +129,8 @@ def sizes_for(dataset: str, points: Points | None = None) -> tuple[int, ...]:
     """The training-set sizes the page offers: the dataset's, or those an uploaded file's training part holds."""
     sizes = default_sizes(dataset)
     if dataset == CSV and points is not None:
-        sizes = tuple(n for n in sizes if n < points.default_split()[0]) + (points.default_split()[0],)
+        most = points.default_split()[0]
+        sizes = tuple(n for n in sizes if n < most) + (most,)
     return sizes
 
 

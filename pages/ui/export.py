@@ -16,7 +16,6 @@ import streamlit as st
 from explorer import settings
 from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
-from explorer.core.experiment import CSV
 from explorer.core.weights import WeightsError, load_weights, weights_bytes
 from pages.ui import controls, own_data
 from pages.ui.state import LiveState
@@ -29,8 +28,7 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: 
 
     ``stem`` starts each file's name; ``prefix`` is the page's widget prefix, under which an upload keeps its
     points (an experiment file on them carries them, and 2-D data gets a Points CSV button)."""
-    on_upload = any(record.start.dataset == CSV for record in run.records().values())
-    points = own_data.uploaded(prefix) if on_upload else None
+    points = own_data.points_of(prefix, next(iter(run.records().values())).start)  # a page's runs share their data
     extra = own_data.points_button(run.data)
     row = st.container(horizontal=True, vertical_alignment="center")
     if pins is not None:

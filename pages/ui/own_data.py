@@ -34,6 +34,11 @@ def uploaded(prefix: str) -> Points | None:
     return st.session_state.get(prefix + "points")
 
 
+def points_of(prefix: str, exp: Experiment) -> Points | None:
+    """The uploaded points an experiment trains on (``csv``), which its file must carry; None for any other set."""
+    return uploaded(prefix) if exp.dataset == CSV else None
+
+
 Defaults = Callable[[str], Experiment]  # a page's settings for a dataset (the lab's, the co-adaptation page's…)
 
 
