@@ -54,12 +54,15 @@ MAP_VAL_POINTS = 150      # validation points drawn on a decision map: markers a
 # Sessions training at once share the server's cores in turns (explorer.core.turns): at most
 # compute_slots() of them train and draw at a time, the rest wait first come, first served. Under load a
 # frame's training slice shrinks so that a round of turns (one frame for every training session) takes
-# about ROUND_SECONDS: every session gets a screen update a round. SLOTS_PER_CORE: a frame holding a slot
-# also waits for the interpreter's lock (its drawing is Python) while another's torch ops run without it;
-# measured on 2 cores with 30 students (the loadtest; seated students' frames/s, median): 1 slot 0.83 (17
-# seated), 2 slots 1.12 (15), 3 slots 1.29 (17), 4 slots 1.38 (18).
+# about ROUND_SECONDS: every session gets a screen update a round. Measured with 30 students all seated
+# (the loadtest's default mix): frames/s median 0.83 with 0.8 s rounds, 0.93 with 0.5 s; the heavy pages
+# then train one step a frame, so shorter rounds would only cut the light pages' training. SLOTS_PER_CORE:
+# a frame holding a slot also waits for the interpreter's lock (its drawing is Python) while another's torch
+# ops run without it; measured on 2 cores with 30 students (the loadtest; seated students' frames/s, median):
+# 1 slot 0.83 (17 seated), 2 slots 1.12 (15), 3 slots 1.29 (17), 4 slots 1.38 (18); all 30 seated, 0.83 with
+# 2, 3 or 4 slots, 0.63 with 6, 0.31 with 8.
 SLOTS_PER_CORE = 2
-ROUND_SECONDS = 0.8
+ROUND_SECONDS = 0.5
 ACTIVE_SECONDS = 3.0      # a session that had no turn for this long no longer counts as sharing the slots
 FLUSH_SECONDS = 0.1       # under load, a training frame waits this long after its turn so that it is sent
 
@@ -72,16 +75,19 @@ MALLOC_ARENAS = 2         # glibc malloc arenas for the server's threads (MALLOC
 IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pauses (a forgotten tab)
 
 # Seats (explorer.core.admission): past what the cores keep live (>= 1 screen update/s each), a Train press waits
-# in a visible queue and starts by itself. A session is seated while the seated sessions' frames (each the moving
-# average of its training frames' drawing times, before its first what its kind of page's frames cost, plus the
-# least it trains: MIN_SLICE_SECONDS, or more for a run whose whole steps overran the
-# slice; at least MIN_SEAT_COST) fit in SEAT_BUDGET_SHARE of the compute slots' ROUND_SECONDS: the rest of a
-# round is the server's own work per frame (sending it, Streamlit's script run) and the training slices.
-# Measured with `python -m explorer loadtest` (issue #13): with 4 slots, 0.75 kept every seated student of the
-# class mix at >= 1.06 frames/s on this 2-core box, 24 of 30 seated (drawing times, measured on the wall clock,
-# grow with the load, so the seats taken grow slower than the budget).
+# in a visible queue and starts by itself. A session is seated while the seated sessions' frames, one a second
+# each, fit in SEAT_BUDGET_SHARE of the process's cores. A frame costs (in CPU seconds: the wall clock grows
+# with the load) the mean drawing of its session's last COST_FRAMES training frames, before its first what its
+# kind of page's frames cost, plus the least it trains (MIN_SLICE_SECONDS, or more for a run whose whole steps
+# overran the slice) plus FRAME_OVERHEAD_SECONDS; at least MIN_SEAT_COST. The rest of the cores goes to the
+# interpreter's lock, which the drawing of all sessions shares: one process used 1.3-1.45 of the 2 cores.
+# Measured with `python -m explorer loadtest` (issue #13) on this 2-core box: the class mix of 30 costs about
+# 1.5 CPU seconds a second; seated, all 30 kept >= 1 frame/s (50 students: 34 seated at 0.89 frames/s).
 SEAT_BUDGET_SHARE = 0.75
 MIN_SEAT_COST = 0.03
+COST_FRAMES = 16            # a session's seat counts the mean drawing of its last this many training frames
+COST_SMOOTHING = 0.1        # weight of a session's newest cost in what its kind of page's frames cost
+FRAME_OVERHEAD_SECONDS = 0.01  # a frame's CPU outside the page's drawing and training (script run, sending)
 SEAT_HOLD_SECONDS = 120.0   # while others wait, a session trains this long, then queues again at the back
 SEAT_TIMEOUT_SECONDS = 15.0  # a session that stopped asking (a closed tab) loses its seat or place
 QUEUE_POLL_SECONDS = 1.0    # how often a waiting tab asks for its place (and redraws its message)
@@ -90,6 +96,7 @@ QUEUE_POLL_SECONDS = 1.0    # how often a waiting tab asks for its place (and re
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.
 INSIDE_FRAME_INTERVAL = 0.4
 INSIDE_SLOW_PANEL_SECONDS = 1.0  # features and histograms change slowly: redrawn at most this often while training
+#                                  (times controls.load_scale(): on a class's server, less often)
 INSIDE_SLOW_PANEL_FRAMES = 3     # … and every this many frames (a busy server's frames come ~1 s apart)
 INSIDE_INPUTS = 12        # digits of the current mini-batch shown as the network sees them
 INSIDE_MASK_ROWS = 64     # examples of the current mini-batch in the mask picture
@@ -143,9 +150,11 @@ def compute_slots() -> int:
 
 
 def training_budget() -> float:
-    """Seconds of compute per round that seated sessions' frames may take in one server process:
-    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the compute slots' rounds."""
-    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * compute_slots() * ROUND_SECONDS
+    """CPU seconds a second that seated sessions' frames (one a second each) may take in one server process:
+    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the cores this process has (its share of them
+    under make serve)."""
+    cores = usable_cores() / (_positive_env("EXPLORER_WORKERS") or 1)
+    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * cores
 
 
 def release_seconds() -> float:
@@ -198,6 +207,7 @@ COADAPT_REMOVAL_STEPS = 20      # fractions removed along a robustness curve: 0,
 COADAPT_RANDOM_ORDERS = 5       # random removal orders averaged into the random curve
 COADAPT_FRAME_INTERVAL = 0.4
 COADAPT_ANALYSIS_SECONDS = 1.0  # while training, the analyses (and their charts) are redone at most this often
+#                                 (times controls.load_scale(): 7.5 s with 30 students on 2 cores)
 COADAPT_ANALYSIS_SHARE = 0.1    # … and at most this share of the time (~0.15 s for both networks of 512 units)
 
 # --- Uncertainty page: MC-dropout regression and classification maps ---

@@ -131,7 +131,8 @@ def _quoted(key: str, spec: str, scale: float = 1.0, versus: bool = False) -> st
 
 def _draw(run: CoadaptationRuns, running: bool) -> None:
     st.caption(controls.status(_state(), run, running))
-    age = settings.COADAPT_ANALYSIS_SECONDS if running else 0.0  # paused: every analysis of the current step
+    # Paused: every analysis of the current step; training, less often the more sessions share the server's cores.
+    age = settings.COADAPT_ANALYSIS_SECONDS * controls.load_scale() if running else 0.0
     frame, numbers = run.frame(age), run.numbers(age)
     layer, n = run.layer, len(run.probe_y)
     units = run.exp.hidden[-1]

@@ -99,11 +99,12 @@ def _draw(run: Inspector, running: bool) -> None:
         layer = _choice("Layer", list(range(len(run.layer_names))), KEY + "layer", run.layer_names)
     digit = st.session_state.get(KEY + "digit", 0)
     run.select(layer, digit)  # select clamps to the probe digits
-    # Panels that change slowly are built and sent at most every INSIDE_SLOW_PANEL_SECONDS and _FRAMES while
-    # training (a class's server draws many pages), at once when paused, for a new run, another layer or digit.
+    # Panels that change slowly are built and sent at most every INSIDE_SLOW_PANEL_SECONDS (times the server's
+    # load: a class's server draws many pages) and _FRAMES while training, at once when paused, for a new run,
+    # another layer or digit.
     picked, shown = (id(run), layer, digit), st.session_state.get(KEY + "picked")
     st.session_state[KEY + "picked"] = picked
-    slow = settings.INSIDE_SLOW_PANEL_SECONDS if running and picked == shown else 0.0
+    slow = settings.INSIDE_SLOW_PANEL_SECONDS * controls.load_scale() if running and picked == shown else 0.0
     frames = settings.INSIDE_SLOW_PANEL_FRAMES
     frame = run.frame(skip={place for place in SLOW_PANELS if not due(KEY + "fig_" + place, slow, frames)})
     with inputs_box:

@@ -55,6 +55,21 @@ def test_a_costly_frame_takes_more_of_the_budget() -> None:
     assert seats.ask("inside", 2 * COST).seated and seats.ask("small", COST).seated
 
 
+def test_a_guessed_cost_is_seated_while_the_seats_have_room_and_overruns_by_at_most_itself() -> None:
+    """A kind of page that never trained here asks with its paused drawing (every panel at once): more than its
+    training frames will cost. It is seated while the load is within the budget, and then no one else."""
+    seats, _ = _admission(seats=4)
+    for who in "ab":
+        assert seats.ask(who, COST).seated
+    assert not seats.ask("measured", 3 * COST).seated  # 0.2 + 0.3 > 0.4
+    seats.leave("measured")
+    assert seats.ask("guess", 3 * COST, guessed=True).seated  # 0.2 <= 0.4: room at all
+    assert seats.load == pytest.approx(5 * COST)
+    assert not seats.ask("next", COST).seated and not seats.ask("next guess", COST, guessed=True).seated
+    assert seats.ask("guess", COST).seated  # measured at last: the load falls, the next in line is seated
+    assert seats.ask("next", COST).seated
+
+
 def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kinds(monkeypatch) -> None:
     """A waiting page was drawn once, paused, every panel at once: no measure of its training frames. Before its
     first, it asks with what the training frames of its kind of page cost (learned from the others)."""
@@ -65,15 +80,57 @@ def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kin
     class Inside:
         pass
 
-    trained = LiveState(run=Inside(), draw_seconds=0.3, least_train=0.05, trained_frames=5)
+    # The seat counts CPU time; the wall clock (draw_seconds, which grows with the load) sizes the slices only.
+    trained = LiveState(run=Inside(), draw_seconds=2.0, draw_cpu=0.3, least_train=0.05, trained_frames=5)
+    overhead = settings.FRAME_OVERHEAD_SECONDS  # what a frame costs the server beyond the page's own work
     controls._ask(trained)
-    assert seats.load == pytest.approx(0.35)
-    arrived = LiveState(run=Inside(), draw_seconds=0.9)  # kept: a session is known by its id
-    stranger = LiveState(run=object(), draw_seconds=0.2)
+    assert seats.load == pytest.approx(0.35 + overhead)
+    arrived = LiveState(run=Inside(), draw_cpu=0.9)  # kept: a session is known by its id
+    stranger = LiveState(run=object(), draw_cpu=0.2)
     controls._ask(arrived)
-    assert seats.load == pytest.approx(0.7)
-    controls._ask(stranger)  # a kind never seen training: its paused drawing, plus the least slice
-    assert seats.load == pytest.approx(0.9 + settings.MIN_SLICE_SECONDS)
+    assert seats.load == pytest.approx(2 * (0.35 + overhead))
+    asked = []
+    monkeypatch.setattr(seats, "ask", lambda *args: asked.append(args) or Place(seated=True))
+    controls._ask(stranger)  # a kind never seen training: its paused drawing, plus the least slice, as a guess
+    assert asked == [(id(stranger), pytest.approx(0.2 + settings.MIN_SLICE_SECONDS + overhead), None, True)]
+    controls._ask(arrived)
+    assert asked[-1][-1] is False
+
+
+def test_a_seat_counts_the_mean_cpu_of_the_last_training_frames_after_the_first(monkeypatch) -> None:
+    """The first training frame also sends every slow panel (as the paused page did): it stands in alone until
+    the second; from then on the seat counts the mean CPU time of the last settings.COST_FRAMES frames."""
+    clock = iter(range(10_000))
+
+    class FakeTime:  # each frame's drawing "takes" the CPU seconds it is given below, one wall second each
+        cpu = 0.0
+
+        @staticmethod
+        def perf_counter() -> float:
+            return float(next(clock))
+
+        @classmethod
+        def thread_time(cls) -> float:
+            return cls.cpu
+
+    def draw_costing(cpu: float):
+        def draw(run, running) -> None:
+            FakeTime.cpu += cpu
+        return draw
+
+    monkeypatch.setattr(controls, "time", FakeTime)
+    state = LiveState(run=object())
+    controls._draw(state, draw_costing(0.5), False)  # paused: every panel at once
+    assert state.draw_cpu == pytest.approx(0.5)
+    controls._draw(state, draw_costing(0.3), True)
+    assert state.draw_cpu == pytest.approx(0.3)
+    for cost in (0.02, 0.04):
+        controls._draw(state, draw_costing(cost), True)
+    assert state.draw_cpu == pytest.approx(0.03)
+    for _ in range(settings.COST_FRAMES):
+        controls._draw(state, draw_costing(0.01), True)
+    assert state.draw_cpu == pytest.approx(0.01)
+    assert state.trained_frames == 3 + settings.COST_FRAMES
 
 
 def test_a_session_alone_is_seated_however_costly() -> None:
@@ -153,9 +210,14 @@ def test_never_more_seated_than_fit_under_threads() -> None:
 
 
 def test_the_budget_comes_from_the_cores_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from_cores = settings.SEAT_BUDGET_SHARE * settings.compute_slots() * settings.ROUND_SECONDS
+    """CPU seconds a second: a share of the process's cores (of its share of them under make serve)."""
+    from_cores = settings.SEAT_BUDGET_SHARE * settings.usable_cores()
     monkeypatch.delenv("EXPLORER_TRAINING_BUDGET", raising=False)
+    monkeypatch.delenv("EXPLORER_WORKERS", raising=False)
     assert settings.training_budget() == pytest.approx(from_cores)
+    monkeypatch.setenv("EXPLORER_WORKERS", "2")
+    assert settings.training_budget() == pytest.approx(from_cores / 2)
+    monkeypatch.delenv("EXPLORER_WORKERS")
     monkeypatch.setenv("EXPLORER_TRAINING_BUDGET", "0.25")
     assert settings.training_budget() == 0.25
     monkeypatch.setenv("EXPLORER_TRAINING_BUDGET", "none")

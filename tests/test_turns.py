@@ -102,6 +102,24 @@ def test_under_load_a_frame_trains_a_fair_share_of_a_round():
     assert crowded < alone
 
 
+def test_slow_panels_slow_down_by_the_sessions_sharing_each_slot(monkeypatch: pytest.MonkeyPatch):
+    """controls.load_scale: 1 with fewer sessions than slots, sessions / slots beyond (30 on 4 slots: 7.5)."""
+    pytest.importorskip("streamlit")
+    from pages.ui import controls
+
+    gate = Turns(4)
+    monkeypatch.setattr(controls, "TURNS", gate)
+    assert controls.load_scale() == 1.0
+    for who in range(3):
+        with gate.turn(who):
+            pass
+    assert controls.load_scale() == 1.0
+    for who in range(30):
+        with gate.turn(who):
+            pass
+    assert controls.load_scale() == pytest.approx(7.5)
+
+
 def test_a_check_that_raises_leaves_the_queue_and_the_next_in_line_goes_on():
     gate, order = Turns(1), []
 

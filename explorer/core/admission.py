@@ -43,6 +43,7 @@ class _Entry:
     since: float = 0.0              # when it took its seat (seated) or joined the queue (waiting)
     remaining: float | None = None  # seconds its run still needed when it last asked, if known
     rotated: bool = False
+    guessed: bool = False           # its cost is an upper bound, not yet measured
 
 
 class Admission:
@@ -58,11 +59,13 @@ class Admission:
         self._seats: dict[Hashable, _Entry] = {}
         self._queue: OrderedDict[Hashable, _Entry] = OrderedDict()
 
-    def ask(self, who: Hashable, cost: float, remaining: float | None = None) -> Place:
+    def ask(self, who: Hashable, cost: float, remaining: float | None = None, guessed: bool = False) -> Place:
         """``who`` wants to train (asked every frame while seated, every poll while waiting): its place now.
 
         ``cost``: seconds of compute its frame takes; ``remaining``: seconds its run still needs, if known (a
-        better wait estimate for those behind it).
+        better wait estimate for those behind it). ``guessed``: the cost is an upper bound, not measured (a kind
+        of page that has not trained here yet): the session is seated if the seats have room at all, so the
+        budget is overrun by at most that one guess, instead of waiting for a cost its frames will not reach.
         """
         with self._lock:
             now = self._clock()
@@ -70,10 +73,11 @@ class Admission:
             entry = self._seats.get(who) or self._queue.get(who)
             if entry is None:
                 entry = self._queue[who] = _Entry(seen=now, since=now)
-            entry.seen, entry.cost, entry.remaining = now, cost, remaining
+            entry.seen, entry.cost, entry.remaining, entry.guessed = now, cost, remaining, guessed
             if who in self._seats and self._queue and now - entry.since >= self.hold:
                 del self._seats[who]  # its time is up while others wait: to the back of the queue
-                self._queue[who] = _Entry(seen=now, cost=cost, since=now, remaining=remaining, rotated=True)
+                self._queue[who] = _Entry(seen=now, cost=cost, since=now, remaining=remaining, rotated=True,
+                                          guessed=guessed)
             self._fill(now)
             if who in self._seats:
                 return Place(seated=True)
@@ -106,10 +110,13 @@ class Admission:
                 del line[who]
 
     def _fill(self, now: float) -> None:
-        while self._queue and (not self._seats or self.load + next(iter(self._queue.values())).cost <= self.budget):
+        while self._queue and (not self._seats or self._fits(next(iter(self._queue.values())))):
             who, entry = self._queue.popitem(last=False)
             entry.since = now
             self._seats[who] = entry
+
+    def _fits(self, entry: _Entry) -> bool:
+        return self.load + (0.0 if entry.guessed else entry.cost) <= self.budget
 
     def _held_for(self, entry: _Entry) -> float:
         """How long a waiting session will keep the seat it takes, while others wait."""

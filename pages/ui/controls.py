@@ -168,12 +168,12 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
             st.rerun()  # its seat went to those waiting: the full run shows its place in the queue
         check = get_run_yield_check()  # raises when a click (Pause) waits for this run to end
         with _training_turn(state, interval, state.draw_seconds, check) as seconds:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             state.run.advance(max_seconds=seconds)
             trained = time.perf_counter() - start
             # A run trains in whole steps (a lab's one step of every lane): one that overran its slice costs at
-            # least that much a frame, which its seat counts.
-            state.least_train = trained if trained > seconds + settings.MIN_SLICE_SECONDS else 0.0
+            # least that much a frame, which its seat counts (in CPU time, as its drawing).
+            state.least_train = time.thread_time() - cpu if trained > seconds + settings.MIN_SLICE_SECONDS else 0.0
             if state.run.done:
                 state.running = False
                 st.rerun()
@@ -212,21 +212,23 @@ def _duration(seconds: float) -> str:
 
 
 def _ask(state: LiveState) -> Place:
-    """The session's place at ``SEATS``, for a frame as costly as its drawing plus the least it trains: measured
-    on its own training frames, or before it has any, what the training frames of its kind of page cost (or if
-    none has trained yet, its paused drawing, every panel at once: more than a training frame's)."""
+    """The session's place at ``SEATS``, for a frame as costly as its drawing plus the least it trains (CPU
+    seconds): measured on its own training frames, or before it has any, what the training frames of its kind of
+    page cost (or if none has trained yet, its paused drawing, every panel at once: more than a training
+    frame's, so a guess that seats it while the seats have room at all)."""
     kind = type(state.run).__name__
-    cost = state.draw_seconds + max(settings.MIN_SLICE_SECONDS, state.least_train)
+    cost = state.draw_cpu + max(settings.MIN_SLICE_SECONDS, state.least_train) + settings.FRAME_OVERHEAD_SECONDS
     if state.trained_frames:
         known = FRAME_COSTS.get(kind)
-        FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost)
+        FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost, settings.COST_SMOOTHING)
     else:
         cost = FRAME_COSTS.get(kind, cost)
-    return SEATS.ask(id(state), max(settings.MIN_SEAT_COST, cost), _remaining(state))
+    guessed = kind not in FRAME_COSTS
+    return SEATS.ask(id(state), max(settings.MIN_SEAT_COST, cost), _remaining(state), guessed)
 
 
-def _smoothed(average: float, value: float) -> float:
-    return settings.DRAW_SMOOTHING * value + (1 - settings.DRAW_SMOOTHING) * average
+def _smoothed(average: float, value: float, weight: float = settings.DRAW_SMOOTHING) -> float:
+    return weight * value + (1 - weight) * average
 
 
 def _remaining(state: LiveState) -> float | None:
@@ -262,6 +264,13 @@ def _training_turn(who: object, interval: float, drawing: float, check: Callable
             time.sleep(min(left, FLUSH_POLL_SECONDS))
 
 
+def load_scale() -> float:
+    """How many sessions share each compute slot now, at least 1: under a class's load, panels that change
+    slowly (analyses, histograms) are rebuilt this many times less often, so the frames that every session needs
+    once a second fit."""
+    return max(1.0, TURNS.sessions(within=settings.ACTIVE_SECONDS) / TURNS.slots)
+
+
 def _slice(interval: float, drawing: float) -> float:
     """Seconds a frame trains: what the interval leaves after the last draw and the idle share, and with many
     sessions training, what leaves a round of everyone's frames about settings.ROUND_SECONDS long."""
@@ -271,14 +280,23 @@ def _slice(interval: float, drawing: float) -> float:
 
 
 def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -> None:
-    """Draw; a training frame's drawing time goes into the session's moving average (a page whose slow panels
-    are redrawn every few frames costs their average, in its seat and its training slices). A paused page's
-    drawing, which redraws every panel at once, stands in only until the first training frame."""
-    start = time.perf_counter()
+    """Draw; a training frame's drawing time goes into the session's averages: a moving one on the wall clock (what
+    its training slices leave free), and the mean CPU time of its last settings.COST_FRAMES frames (what its seat
+    counts: the wall clock grows with the load, the CPU time does not; a page whose slow panels are redrawn every
+    few frames costs their average). A paused page's drawing, which redraws every panel at once, stands in only
+    until the first training frame, and that one until the second."""
+    start, cpu = time.perf_counter(), time.thread_time()
     draw(state.run, running)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
     if running:
-        state.draw_seconds = _smoothed(state.draw_seconds, seconds) if state.trained_frames else seconds
+        if state.trained_frames:
+            state.draw_seconds = _smoothed(state.draw_seconds, seconds)
+            state.draw_cpus.append(cpu)
+            state.draw_cpu = sum(state.draw_cpus) / len(state.draw_cpus)
+        else:  # the first training frame also sends the slow panels that a paused page drew: it stands in alone
+            state.draw_seconds, state.draw_cpu = seconds, cpu
+            state.draw_cpus.clear()
         state.trained_frames += 1
     elif not state.trained_frames:
-        state.draw_seconds = seconds
+        state.draw_seconds, state.draw_cpu = seconds, cpu
+

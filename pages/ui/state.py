@@ -15,6 +15,8 @@ from typing import Generic, TypeVar
 
 import streamlit as st
 
+from explorer import settings
+
 R = TypeVar("R")  # a live_runs.LiveRun, or the Sweeps page's Sweep: the fragment needs only done and advance
 T = TypeVar("T")
 
@@ -27,8 +29,10 @@ class LiveState(Generic[R]):
     running: bool = False  # Train pressed and not yet paused: the fragment's timer is on
     clock: deque = field(default_factory=lambda: deque(maxlen=20))  # (time, epoch) of the last frames: the rates shown
     draw_seconds: float = 0.0  # training frames' drawing time (moving average), which their slices leave free
-    trained_frames: int = 0  # training frames drawn: before the first, draw_seconds is the paused page's
-    least_train: float = 0.0  # the least a frame trains: the last frame's training if it overran its slice
+    draw_cpu: float = 0.0  # the mean of draw_cpus: what the session's seat counts
+    draw_cpus: deque = field(default_factory=lambda: deque(maxlen=settings.COST_FRAMES))  # CPU s of the last frames
+    trained_frames: int = 0  # training frames drawn: before the first, the draw times are the paused page's
+    least_train: float = 0.0  # the least a frame trains (CPU seconds): the last frame's training if it overran its slice
     warnings: list[str] = field(default_factory=list)  # the link's parameters not used, shown on every run
     touched: float = 0.0  # time.monotonic() of the page's last full run: a click, a changed widget, a visit
     forgotten: bool = False  # paused by the server after settings.IDLE_PAUSE_SECONDS without a click
