@@ -82,7 +82,7 @@ IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pau
 # overran the slice) plus FRAME_OVERHEAD_SECONDS; at least MIN_SEAT_COST. The rest of the cores goes to the
 # interpreter's lock, which the drawing of all sessions shares: one process used 1.3-1.45 of the 2 cores.
 # Measured with `python -m explorer loadtest` (issue #13) on this 2-core box: the class mix of 30 costs about
-# 1.5 CPU seconds a second; seated, all 30 kept >= 1 frame/s (50 students: 34 seated at 0.89 frames/s).
+# 1.5 CPU seconds a second; seated, all 30 kept >= 1 frame/s (50 students: 33-34 seated at 0.9-1.0 frames/s).
 SEAT_BUDGET_SHARE = 0.75
 MIN_SEAT_COST = 0.03
 COST_FRAMES = 16            # a session's seat counts the mean drawing of its last this many training frames

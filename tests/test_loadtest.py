@@ -367,6 +367,7 @@ def test_smoke_run_three_students_ten_seconds():
         assert session["pause_s"] is not None and session["pause_s"] > 0, session
         assert session["waited_s"] == 0 and session["seated_frames_per_s"] is not None, session  # conftest: a budget for all
     assert result["late_visitor_s"] > 0 and result["pause_s"] > 0 and result["server_cpu"] > 0
+    assert result["pause_one_s"] > 0  # the first student paused alone while the other two trained
     rss = result["rss_mb"]
     assert 0 < rss["cold"] < rss["idle"] <= rss["peak"] and rss["after_close"] > 0
 
