@@ -3,10 +3,10 @@
 Turns (``explorer.core.turns``) share the cores fairly among the sessions that
 train, but past a point every one of them crawls: thirty sessions on two cores
 each got a screen update every two seconds or so (issue #13). A training
-session needs, every round of turns, one frame: its drawing (measured, and very
+session needs a frame a second: its drawing (measured in CPU time, and very
 different between a Playground and six lab lanes) plus a minimal slice of
 training. An ``Admission`` seats sessions while their frames fit in ``budget``
-seconds of compute per round (``settings.training_budget()``, from the cores);
+CPU seconds a second (``settings.training_budget()``, from the cores);
 a Train press beyond that waits its turn, first come, first served, told how
 many runs are ahead of it and about how long, and starts by itself when a seat
 frees. A heavy page takes more of the budget, so no student takes more than a
@@ -39,7 +39,7 @@ class Place:
 @dataclass
 class _Entry:
     seen: float                     # when the session last asked
-    cost: float = 0.0               # seconds of compute its frame takes (each round)
+    cost: float = 0.0               # CPU seconds its frame takes (one frame a second)
     since: float = 0.0              # when it took its seat (seated) or joined the queue (waiting)
     remaining: float | None = None  # seconds its run still needed when it last asked, if known
     rotated: bool = False
@@ -62,7 +62,7 @@ class Admission:
     def ask(self, who: Hashable, cost: float, remaining: float | None = None, guessed: bool = False) -> Place:
         """``who`` wants to train (asked every frame while seated, every poll while waiting): its place now.
 
-        ``cost``: seconds of compute its frame takes; ``remaining``: seconds its run still needs, if known (a
+        ``cost``: CPU seconds its frame takes; ``remaining``: seconds its run still needs, if known (a
         better wait estimate for those behind it). ``guessed``: the cost is an upper bound, not measured (a kind
         of page that has not trained here yet): the session is seated if the seats have room at all, so the
         budget is overrun by at most that one guess, instead of waiting for a cost its frames will not reach.
@@ -97,7 +97,7 @@ class Admission:
 
     @property
     def load(self) -> float:
-        """Seconds of compute per round that the seated sessions' frames take."""
+        """CPU seconds a second that the seated sessions' frames take, one frame a second each."""
         return sum(e.cost for e in self._seats.values())
 
     @property

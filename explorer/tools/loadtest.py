@@ -241,7 +241,8 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
         measures.server_cpu = (tree.cpu_seconds() - cpu_start) / (end - start)
     measures.client_cpu = (time.process_time() - client_start) / (end - start)
     # A student's Pause while the class trains: a few, spread over the pages, one at a time; then the rest at once.
-    lone = students[::round(1 / LONE_PAUSE_SHARE)][:max(len(students) > 1, int(len(students) * LONE_PAUSE_SHARE))]
+    alone = max(1 if len(students) > 1 else 0, int(len(students) * LONE_PAUSE_SHARE))  # a class keeps training
+    lone = students[::round(1 / LONE_PAUSE_SHARE)][:alone]
     _log(f"Pause: {len(lone)} one at a time, then the other {len(students) - len(lone)} at once")
     for s in lone:
         await s.finish()
