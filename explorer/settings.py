@@ -91,6 +91,14 @@ FRAME_OVERHEAD_SECONDS = 0.01  # a frame's CPU outside the page's drawing and tr
 SEAT_HOLD_SECONDS = 120.0   # while others wait, a session trains this long, then queues again at the back
 SEAT_TIMEOUT_SECONDS = 15.0  # a session that stopped asking (a closed tab) loses its seat or place
 QUEUE_POLL_SECONDS = 1.0    # how often a waiting tab asks for its place (and redraws its message)
+# The seats also measure what the students see (admission.Floor): each seated session's rate over its last
+# RATE_FRAMES frames. A newcomer is seated while the load stays SEAT_RATE_MARGIN below the load that keeps
+# FRAME_FLOOR frames a second, and below the floor the newest seats go back to the head of the queue (at most
+# every TAKE_BACK_SECONDS). Measured with 50 students (loadtest): the CPU model alone seated 33 at 0.9 frames/s.
+FRAME_FLOOR = 1.0
+SEAT_RATE_MARGIN = 1.05
+RATE_FRAMES = 8
+TAKE_BACK_SECONDS = 10.0
 
 # --- The Inside page: what one frame computes (small fixed batches, not the whole set)
 # Its frame (ten charts of two 784-512-512 networks) costs ~0.1 s to draw.

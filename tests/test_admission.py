@@ -10,7 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from explorer import settings
-from explorer.core.admission import Admission, Place
+from explorer.core.admission import Admission, Floor, Place
 from explorer.tools.st_client import WAITING, Session
 from pages.ui import controls
 from pages.ui.state import LiveState
@@ -303,3 +303,68 @@ def test_workers_on_one_machine_share_its_slots(monkeypatch: pytest.MonkeyPatch)
     assert settings.compute_slots() == 1
     monkeypatch.setenv("EXPLORER_COMPUTE_SLOTS", "3")
     assert settings.compute_slots() == 3
+
+
+FLOOR = Floor(rate=1.0, margin=1.05, window=4, settle=10.0, quorum=3)
+
+
+def _floored(sessions: int) -> tuple[Admission, Clock]:
+    """Seats whose CPU budget has room for everyone: only the measured rates limit them."""
+    clock = Clock()
+    seats = Admission(100 * COST, 600.0, 60.0, clock, floor=FLOOR)
+    for who in range(sessions):
+        clock.now += 0.01  # seated one after the other: the last is the newest
+        assert seats.ask(who, COST).seated
+    return seats, clock
+
+
+def _frames(seats: Admission, clock: Clock, sessions: int, rate: float, count: int = FLOOR.window) -> None:
+    """Every seated session draws ``count`` frames at ``rate`` a second, and asks for its seat after each."""
+    for _ in range(count):
+        clock.now += 1.0 / rate
+        for who in range(sessions):
+            seats.drew(who)  # a session that is not seated draws no training frame: not counted
+        for who in range(sessions):
+            seats.ask(who, COST)
+
+
+def test_seats_under_the_floor_go_back_newest_first_as_many_as_the_rates_fall_short() -> None:
+    seats, clock = _floored(10)
+    _frames(seats, clock, 10, rate=0.8)  # a fifth below the floor: two of the ten seats go back
+    assert seats.seated == 8
+    assert [seats.ask(who, COST).ahead for who in (8, 9)] == [0, 1], "the newest seats wait at the head of the queue"
+    assert seats.ask("late", COST).ahead == 2, "a newcomer queues behind the seats taken back"
+
+
+def test_seats_are_taken_back_once_a_settle_and_never_the_last() -> None:
+    seats, clock = _floored(4)
+    _frames(seats, clock, 4, rate=0.5)
+    assert seats.seated == 2, "half the rate: half the seats"
+    _frames(seats, clock, 4, rate=0.5, count=2)  # still slow, but the rates have not shown the change yet
+    assert seats.seated == 2
+    clock.now += FLOOR.settle
+    _frames(seats, clock, 4, rate=0.1)
+    assert seats.seated == 1, "a session alone keeps its seat, however slow"
+
+
+def test_a_newcomer_waits_while_the_measured_rates_leave_no_room_above_the_floor() -> None:
+    seats, clock = _floored(4)
+    _frames(seats, clock, 4, rate=1.0)  # at the floor: no seat taken back, none given
+    assert seats.seated == 4
+    assert not seats.ask("new", COST).seated
+    _frames(seats, clock, 4, rate=1.5)  # the class's frames come faster: room for a fifth (and more)
+    assert seats.ask("new", COST).seated
+
+
+def test_before_the_rates_are_known_the_cpu_budget_alone_seats() -> None:
+    seats, clock = _floored(4)
+    _frames(seats, clock, 4, rate=0.5, count=FLOOR.window - 1)  # not yet a whole window of frames
+    assert seats.seated == 4 and seats.ask("new", COST).seated
+
+
+def test_a_frame_that_is_overdue_counts_as_drawn_now() -> None:
+    """A session whose frames stop coming (its turn stalled) is as slow as the wait so far says."""
+    seats, clock = _floored(4)
+    _frames(seats, clock, 4, rate=2.0)
+    clock.now += 8.0  # no frame for 8 s: four frames in 9.5 s, 0.42 a second; three of the four seats go back
+    assert seats.ask(0, COST).seated and seats.seated == 1

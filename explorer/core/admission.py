@@ -14,15 +14,26 @@ fair share whatever the page. While others wait, a seat is held for at most
 ``hold`` seconds, then its session goes to the back of the queue, so a long run
 cannot keep a class waiting. A session that stops asking (its tab closed) loses
 its place after ``timeout`` seconds.
+
+CPU costs are a model; what a student sees is frames a second. With a
+``floor`` the seats also watch it: every seated session's last ``window``
+frames give its rate, and the load the seats carried meanwhile at that rate
+says what load the cores keep at ``floor`` frames a second (the measured
+capacity). A newcomer is seated only while the load stays ``margin`` below
+it; when the seated sessions fall under the floor (the model over-admitted:
+50 students on two cores were seated 33 at 0.9 frames/s), the newest seats,
+as many as the rates fall short, go back to the head of the queue, at most
+once every ``settle`` seconds.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 import threading
 import time
-from collections import OrderedDict
-from dataclasses import dataclass
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
 from typing import Callable, Hashable
 
 
@@ -44,20 +55,35 @@ class _Entry:
     remaining: float | None = None  # seconds its run still needed when it last asked, if known
     rotated: bool = False
     guessed: bool = False           # its cost is an upper bound, not yet measured
+    frames: deque = field(default_factory=deque)  # when its last training frames were drawn (seated)
+
+
+@dataclass(frozen=True)
+class Floor:
+    """The frames a second every seated session keeps: the measured side of the seats."""
+
+    rate: float            # frames a second
+    margin: float = 1.05   # a newcomer is seated while the load stays this many times below the measured capacity
+    window: int = 8        # a session's rate is measured over its last this many frames
+    settle: float = 10.0   # seats are taken back at most this often: the rates show the change a window later
+    quorum: int = 3        # sessions with a whole window (or every seat, if fewer) before the measure counts
 
 
 class Admission:
-    """Sessions seated while their frames' costs fit in ``budget``; the rest in a queue, in arrival order. A
-    session alone is always seated, however costly. Thread-safe."""
+    """Sessions seated while their frames' costs fit in ``budget`` (and, with a ``floor``, the measured capacity);
+    the rest in a queue, in arrival order. A session alone is always seated, however costly. Thread-safe."""
 
     def __init__(self, budget: float, hold: float, timeout: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic, floor: Floor | None = None) -> None:
         if not budget > 0:
             raise ValueError(f"an admission needs a budget above 0 s, got {budget}")
-        self.budget, self.hold, self.timeout, self._clock = budget, hold, timeout, clock
+        self.budget, self.hold, self.timeout, self.floor, self._clock = budget, hold, timeout, floor, clock
         self._lock = threading.Lock()
         self._seats: dict[Hashable, _Entry] = {}
         self._queue: OrderedDict[Hashable, _Entry] = OrderedDict()
+        self._load_avg, self._load_at = 0.0, None  # the seats' load, averaged over about a window of frames
+        self._taken_at = -math.inf                 # when seats were last taken back
+        self._measured = (math.inf, -math.inf)     # the last capacity measured, and when
 
     def ask(self, who: Hashable, cost: float, remaining: float | None = None, guessed: bool = False) -> Place:
         """``who`` wants to train (asked every frame while seated, every poll while waiting): its place now.
@@ -69,6 +95,7 @@ class Admission:
         """
         with self._lock:
             now = self._clock()
+            self._track_load(now)
             self._forget_silent(now)
             entry = self._seats.get(who) or self._queue.get(who)
             if entry is None:
@@ -78,18 +105,31 @@ class Admission:
                 del self._seats[who]  # its time is up while others wait: to the back of the queue
                 self._queue[who] = _Entry(seen=now, cost=cost, since=now, remaining=remaining, rotated=True,
                                           guessed=guessed)
+            self._take_back(now)
             self._fill(now)
             if who in self._seats:
                 return Place(seated=True)
             ahead = list(self._queue).index(who)
             return Place(False, ahead, self._wait(ahead, now), self._queue[who].rotated)
 
+    def drew(self, who: Hashable) -> None:
+        """A seated ``who`` drew a training frame (what its rate counts: a frame that a click cut short before
+        it was drawn is not one its student saw)."""
+        with self._lock:
+            entry = self._seats.get(who)
+            if entry is not None and self.floor is not None:
+                entry.frames.append(self._clock())
+                if len(entry.frames) > self.floor.window:
+                    entry.frames.popleft()
+
     def leave(self, who: Hashable) -> None:
         """``who`` stopped training (paused, finished, forgotten): its seat or place goes to the next."""
         with self._lock:
+            now = self._clock()
+            self._track_load(now)
             self._seats.pop(who, None)
             self._queue.pop(who, None)
-            self._fill(self._clock())
+            self._fill(now)
 
     @property
     def seated(self) -> int:
@@ -104,19 +144,71 @@ class Admission:
     def waiting(self) -> int:
         return len(self._queue)
 
+    def _capacity(self, now: float) -> float | None:
+        """The load the seats would carry at the floor's rate (``_measure``). The last one measured stands for
+        two settles while there is no measure (seats just taken back or given: too few whole windows), then
+        the CPU budget alone seats again."""
+        self._measure(now)
+        capacity, when = self._measured
+        return capacity if self.floor is not None and now - when <= 2 * self.floor.settle else None
+
+    def _measure(self, now: float) -> float | None:
+        """The seated sessions' frames a second, a tenth of them slower, and with it the capacity: the load the
+        seats carried lately times that rate over the floor's. None before half of the seats (and the floor's
+        quorum, or every seat if fewer) have a whole window of frames (a class that has just arrived is not yet at its pace)."""
+        if self.floor is None:
+            return None
+        rates = sorted(_rate(e.frames, now) for e in self._seats.values() if len(e.frames) >= self.floor.window)
+        if not rates or len(rates) < max(min(self.floor.quorum, len(self._seats)), len(self._seats) / 2):
+            return None
+        low = rates[len(rates) // 10]
+        self._measured = (self._load_avg * low / self.floor.rate, now)
+        return low
+
+    def _track_load(self, now: float) -> None:
+        """Average the seats' load (as it stood since the last change) over about half a window of frames."""
+        if self.floor is None:
+            return
+        if self._load_at is None:
+            self._load_avg = self.load
+        else:
+            weight = 1.0 - math.exp(-(now - self._load_at) * 2 * self.floor.rate / self.floor.window)
+            self._load_avg += weight * (self.load - self._load_avg)
+        self._load_at = now
+
+    def _take_back(self, now: float) -> None:
+        """Below the floor, the newest seats go back to the head of the queue: as many as the rates fall short
+        (a tenth below the floor, a tenth of the seats), at least one, never the last."""
+        if self.floor is None or len(self._seats) < 2 or now - self._taken_at < self.floor.settle:
+            return
+        low = self._measure(now)
+        if low is None or low >= self.floor.rate:
+            return
+        self._taken_at = now
+        newest = sorted(self._seats, key=lambda w: self._seats[w].since, reverse=True)
+        for who in newest[:min(len(newest) - 1, math.ceil(len(newest) * (1 - low / self.floor.rate)))]:
+            entry = self._seats.pop(who)
+            entry.since = now
+            entry.frames.clear()
+            self._queue[who] = entry
+            self._queue.move_to_end(who, last=False)
+
     def _forget_silent(self, now: float) -> None:
         for line in (self._seats, self._queue):
             for who in [w for w, e in line.items() if now - e.seen > self.timeout]:
                 del line[who]
 
     def _fill(self, now: float) -> None:
-        while self._queue and (not self._seats or self._fits(next(iter(self._queue.values())))):
+        capacity = self._capacity(now)
+        limit = self.budget if capacity is None else min(self.budget, capacity / self.floor.margin)
+        while self._queue and (not self._seats or self._fits(next(iter(self._queue.values())), limit)):
             who, entry = self._queue.popitem(last=False)
             entry.since = now
+            entry.frames.clear()
             self._seats[who] = entry
 
-    def _fits(self, entry: _Entry) -> bool:
-        return self.load + (0.0 if entry.guessed else entry.cost) <= self.budget
+    def _fits(self, entry: _Entry, limit: float) -> bool:
+        return self.load + (0.0 if entry.guessed else entry.cost) <= limit
 
     def _held_for(self, entry: _Entry) -> float:
         """How long a waiting session will keep the seat it takes, while others wait."""
@@ -131,3 +223,11 @@ class Admission:
         for entry in list(self._queue.values())[:ahead]:
             heapq.heappush(free, heapq.heappop(free) + self._held_for(entry))
         return free[0]
+
+
+def _rate(frames: deque, now: float) -> float:
+    """Frames a second over a window of frame times; a frame overdue now counts as if it came now."""
+    first, last = frames[0], frames[-1]
+    if last <= first:
+        return math.inf
+    return min((len(frames) - 1) / (last - first), len(frames) / max(now - first, last - first))

@@ -19,14 +19,16 @@ import streamlit as st
 from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yield_check
 
 from explorer import settings
-from explorer.core.admission import Admission, Place
+from explorer.core.admission import Admission, Floor, Place
 from explorer.core.live_runs import LiveRun, LiveTraining
 from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
-SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS)
+SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS,
+                  floor=Floor(settings.FRAME_FLOOR, settings.SEAT_RATE_MARGIN, settings.RATE_FRAMES,
+                              settings.TAKE_BACK_SECONDS))
 FLUSH_POLL_SECONDS = 0.02  # how often the pause after a frame looks for a click
 # The live pages' keys: Space trains and pauses, S steps, X resets (Streamlit keeps R and C for itself: rerun,
 # clear cache). Streamlit ignores them while the focus is in a text field.
@@ -179,6 +181,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
                 st.rerun()
             check()  # a Pause that came while it trained: its own run redraws the page, this frame need not
             _draw(state, draw, True)
+            SEATS.drew(id(state))
 
     fragment()
 
