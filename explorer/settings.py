@@ -150,19 +150,21 @@ def usable_cores() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def process_cores() -> float:
+    """This server process's share of the usable cores: all of them, or one EXPLORER_WORKERS-th under make serve."""
+    return usable_cores() / (_positive_env("EXPLORER_WORKERS") or 1)
+
+
 def compute_slots() -> int:
     """Sessions that train and draw at once in one server process: EXPLORER_COMPUTE_SLOTS if set, else
-    SLOTS_PER_CORE per usable core, shared among the EXPLORER_WORKERS processes on this machine (make serve)."""
-    shared = SLOTS_PER_CORE * usable_cores() / (_positive_env("EXPLORER_WORKERS") or 1)
-    return max(1, int(_positive_env("EXPLORER_COMPUTE_SLOTS") or shared))
+    SLOTS_PER_CORE per core of the process's share."""
+    return max(1, int(_positive_env("EXPLORER_COMPUTE_SLOTS") or SLOTS_PER_CORE * process_cores()))
 
 
 def training_budget() -> float:
     """CPU seconds a second that seated sessions' frames (one a second each) may take in one server process:
-    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the cores this process has (its share of them
-    under make serve)."""
-    cores = usable_cores() / (_positive_env("EXPLORER_WORKERS") or 1)
-    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * cores
+    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the process's share of the cores."""
+    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * process_cores()
 
 
 def release_seconds() -> float:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections import deque
 from pathlib import Path
 
 import pytest
@@ -81,12 +82,12 @@ def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kin
         pass
 
     # The seat counts CPU time; the wall clock (draw_seconds, which grows with the load) sizes the slices only.
-    trained = LiveState(run=Inside(), draw_seconds=2.0, draw_cpu=0.3, least_train=0.05, trained_frames=5)
+    trained = LiveState(run=Inside(), draw_seconds=2.0, draw_cpus=deque([0.3]), least_train=0.05, trained_frames=5)
     overhead = settings.FRAME_OVERHEAD_SECONDS  # what a frame costs the server beyond the page's own work
     controls._ask(trained)
     assert seats.load == pytest.approx(0.35 + overhead)
-    arrived = LiveState(run=Inside(), draw_cpu=0.9)  # kept: a session is known by its id
-    stranger = LiveState(run=object(), draw_cpu=0.2)
+    arrived = LiveState(run=Inside(), draw_cpus=deque([0.9]))  # kept: a session is known by its id
+    stranger = LiveState(run=object(), draw_cpus=deque([0.2]))
     controls._ask(arrived)
     assert seats.load == pytest.approx(2 * (0.35 + overhead))
     asked = []

@@ -291,15 +291,10 @@ def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -
     start, cpu = time.perf_counter(), time.thread_time()
     draw(state.run, running)
     seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
-    if running:
-        if state.trained_frames:
-            state.draw_seconds = _smoothed(state.draw_seconds, seconds)
-            state.draw_cpus.append(cpu)
-            state.draw_cpu = sum(state.draw_cpus) / len(state.draw_cpus)
-        else:  # the first training frame also sends the slow panels that a paused page drew: it stands in alone
-            state.draw_seconds, state.draw_cpu = seconds, cpu
+    if running or not state.trained_frames:
+        state.draw_seconds = _smoothed(state.draw_seconds, seconds) if running and state.trained_frames else seconds
+        if state.trained_frames <= running:  # a paused drawing, the first training frame, the second: anew
             state.draw_cpus.clear()
-        state.trained_frames += 1
-    elif not state.trained_frames:
-        state.draw_seconds, state.draw_cpu = seconds, cpu
+        state.draw_cpus.append(cpu)
+        state.trained_frames += running
 

@@ -60,8 +60,6 @@ def show_part(prefix: str, state: PartChoice, labels: Mapping[str, str], default
     st.segmented_control("Part", list(labels), key=prefix + "part", format_func=labels.get, required=True,
                          label_visibility="collapsed")
     part = st.session_state[prefix + "part"]
-    if part not in labels:
-        part = state.last or default
     state.last = part
     params = state.params if state.linked == part else {}
     if params:  # the link's settings go to their part once

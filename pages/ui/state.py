@@ -29,7 +29,6 @@ class LiveState(Generic[R]):
     running: bool = False  # Train pressed and not yet paused: the fragment's timer is on
     clock: deque = field(default_factory=lambda: deque(maxlen=20))  # (time, epoch) of the last frames: the rates shown
     draw_seconds: float = 0.0  # training frames' drawing time (moving average), which their slices leave free
-    draw_cpu: float = 0.0  # the mean of draw_cpus: what the session's seat counts
     draw_cpus: deque = field(default_factory=lambda: deque(maxlen=settings.COST_FRAMES))  # CPU s of the last frames
     trained_frames: int = 0  # training frames drawn: before the first, the draw times are the paused page's
     least_train: float = 0.0  # the least a frame trains (CPU seconds): the last frame's training if it overran its slice
@@ -38,6 +37,11 @@ class LiveState(Generic[R]):
     forgotten: bool = False  # paused by the server after settings.IDLE_PAUSE_SECONDS without a click
     pins: list = field(default_factory=list)  # live_runs.Pin: earlier runs drawn beside this one (Playground, Inside)
     notice: str = ""  # what the last load of a weights file did, or why it did not
+
+    @property
+    def draw_cpu(self) -> float:
+        """The mean CPU seconds of the last frames' drawing: what the session's seat counts."""
+        return sum(self.draw_cpus) / len(self.draw_cpus) if self.draw_cpus else 0.0
 
 
 def page_state(key: str, kind: type[T]) -> T:
