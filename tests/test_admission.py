@@ -306,7 +306,7 @@ def test_workers_on_one_machine_share_its_slots(monkeypatch: pytest.MonkeyPatch)
     assert settings.compute_slots() == 3
 
 
-FLOOR = Floor(rate=1.0, margin=1.05, window=4, settle=10.0, quorum=3)
+FLOOR = Floor(rate=1.0, margin=1.05, slack=0.95, window=4, settle=10.0, quorum=3)
 
 
 def _floored(sessions: int) -> tuple[Admission, Clock]:
@@ -327,6 +327,11 @@ def _frames(seats: Admission, clock: Clock, sessions: int, rate: float, count: i
             seats.drew(who)  # a session that is not seated draws no training frame: not counted
         for who in range(sessions):
             seats.ask(who, COST)
+
+
+def test_a_floor_is_checked() -> None:
+    with pytest.raises(ValueError, match="slack"):
+        Floor(rate=1.0, slack=8.0)
 
 
 def test_seats_under_the_floor_go_back_newest_first_as_many_as_the_rates_fall_short() -> None:
@@ -355,6 +360,23 @@ def test_a_newcomer_waits_while_the_measured_rates_leave_no_room_above_the_floor
     assert not seats.ask("new", COST).seated
     _frames(seats, clock, 4, rate=1.5)  # the class's frames come faster: room for a fifth (and more)
     assert seats.ask("new", COST).seated
+
+
+def test_rates_a_little_under_the_floor_keep_their_seats_and_give_none() -> None:
+    """Between the slack and the floor: no churn (a seat taken back costs its page a full redraw), no newcomer."""
+    seats, clock = _floored(4)
+    _frames(seats, clock, 4, rate=0.97, count=3 * FLOOR.window)
+    assert seats.seated == 4 and not seats.ask("new", COST).seated
+
+
+def test_fast_frames_do_not_seat_beyond_the_cpu_budget() -> None:
+    """The rates only ever hold the seats back: a few sessions are fast because they are few, and the rate of a
+    light load says little about a heavy one."""
+    clock = Clock()
+    seats = Admission(2 * COST, 600.0, 60.0, clock, floor=FLOOR)
+    assert seats.ask(0, COST).seated and seats.ask(1, COST).seated
+    _frames(seats, clock, 2, rate=3.0)
+    assert not seats.ask("third", COST).seated
 
 
 def test_before_the_rates_are_known_the_cpu_budget_alone_seats() -> None:

@@ -17,13 +17,16 @@ its place after ``timeout`` seconds.
 
 CPU costs are a model; what a student sees is frames a second. With a
 ``floor`` the seats also watch it: every seated session's last ``window``
-frames give its rate, and the load the seats carried meanwhile at that rate
-says what load the cores keep at ``floor`` frames a second (the measured
-capacity). A newcomer is seated only while the load stays ``margin`` below
-it; when the seated sessions fall under the floor (the model over-admitted:
-50 students on two cores were seated 33 at 0.9 frames/s), the newest seats,
-as many as the rates fall short, go back to the head of the queue, at most
-once every ``settle`` seconds.
+drawn frames give its rate, and the load the seats carried meanwhile at that
+rate says what load the cores keep at ``floor`` frames a second (the measured
+capacity). A newcomer is seated only while the load stays ``margin`` below it
+(and within the budget: the rates only ever hold seats back, since a light
+load's rate says little about a heavy one). When the rates fall well under the
+floor (``slack``: the CPU model over-admitted, as with 50 students on two
+cores), the newest seats, as many as the rates fall short, go back to the head
+of the queue, at most once every ``settle`` seconds. Just under the floor they
+stay: a seat taken back (and given again) costs a full page redraw each time,
+which slows every other session too.
 """
 
 from __future__ import annotations
@@ -63,10 +66,16 @@ class Floor:
     """The frames a second every seated session keeps: the measured side of the seats."""
 
     rate: float            # frames a second
-    margin: float = 1.05   # a newcomer is seated while the load stays this many times below the measured capacity
+    margin: float = 1.02   # a newcomer is seated while the load stays this many times below the measured capacity
+    slack: float = 0.9     # seats are taken back only when the rates fall below this share of the floor's
     window: int = 8        # a session's rate is measured over its last this many frames
     settle: float = 10.0   # seats are taken back at most this often: the rates show the change a window later
     quorum: int = 3        # sessions with a whole window (or every seat, if fewer) before the measure counts
+
+    def __post_init__(self) -> None:
+        if not (self.rate > 0 and 0 < self.slack <= 1 <= self.margin and self.window >= 2):
+            raise ValueError(f"a floor needs a rate above 0, 0 < slack <= 1 <= margin and a window of 2 or more "
+                             f"frames, got {self}")
 
 
 class Admission:
@@ -182,7 +191,7 @@ class Admission:
         if self.floor is None or len(self._seats) < 2 or now - self._taken_at < self.floor.settle:
             return
         low = self._measure(now)
-        if low is None or low >= self.floor.rate:
+        if low is None or low >= self.floor.slack * self.floor.rate:
             return
         self._taken_at = now
         newest = sorted(self._seats, key=lambda w: self._seats[w].since, reverse=True)

@@ -27,8 +27,9 @@ from pages.ui.state import LiveState, R
 Make = Callable[[Any, bool], LiveRun]  # (what the page's state is made from, compare) → a new state of its kind
 TURNS = Turns(settings.compute_slots())  # one per server process: every training session's frames take turns here
 SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settings.SEAT_TIMEOUT_SECONDS,
-                  floor=Floor(settings.FRAME_FLOOR, settings.SEAT_RATE_MARGIN, settings.RATE_FRAMES,
-                              settings.TAKE_BACK_SECONDS))
+                  floor=Floor(rate=settings.FRAME_FLOOR, margin=settings.SEAT_RATE_MARGIN,
+                              slack=settings.TAKE_BACK_SLACK, window=settings.RATE_FRAMES,
+                              settle=settings.TAKE_BACK_SECONDS))
 FLUSH_POLL_SECONDS = 0.02  # how often the pause after a frame looks for a click
 # The live pages' keys: Space trains and pauses, S steps, X resets (Streamlit keeps R and C for itself: rerun,
 # clear cache). Streamlit ignores them while the focus is in a text field.
