@@ -76,14 +76,17 @@ IDLE_PAUSE_SECONDS = 600.0  # a session training with no click for this long pau
 
 # Seats (explorer.core.admission): past what the cores keep live (>= 1 screen update/s each), a Train press waits
 # in a visible queue and starts by itself. A session is seated while the seated sessions' frames, one a second
-# each, fit in SEAT_BUDGET_SHARE of the process's cores. A frame costs (in CPU seconds: the wall clock grows
+# each, fit in what the process can use: its share of the cores, but at most INTERPRETER_CORES (the drawing of
+# all its sessions shares one interpreter lock; one process used at most 1.3-1.45 of this box's 2 cores, and
+# each of two workers a whole core of its own). A frame costs (in CPU seconds: the wall clock grows
 # with the load) the mean drawing of its session's last COST_FRAMES training frames, before its first what its
 # kind of page's frames cost, plus the least it trains (MIN_SLICE_SECONDS, or more for a run whose whole steps
-# overran the slice) plus FRAME_OVERHEAD_SECONDS; at least MIN_SEAT_COST. The rest of the cores goes to the
-# interpreter's lock, which the drawing of all sessions shares: one process used 1.3-1.45 of the 2 cores.
-# Measured with `python -m explorer loadtest` (issue #13) on this 2-core box: the class mix of 30 costs about
-# 1.5 CPU seconds a second; seated, all 30 kept >= 1 frame/s (50 students: 33-34 seated at 0.9-1.0 frames/s).
-SEAT_BUDGET_SHARE = 0.75
+# overran the slice) plus FRAME_OVERHEAD_SECONDS; at least MIN_SEAT_COST. Measured with `python -m explorer
+# loadtest` (issue #13) on this 2-core box: the class mix of 30 costs about 1.5 CPU seconds a second; seated,
+# all 30 kept >= 1 frame/s. Two workers with three quarters of their core each seated 29 of 30 at 1.30 frames/s
+# (slowest 1.23), 32 of 50 at 1.35: too cautious; with the whole core, 30 of 30 at 1.20 (1.12) and 42 of 50
+# at 1.02 (0.93).
+INTERPRETER_CORES = 1.5
 MIN_SEAT_COST = 0.03
 COST_FRAMES = 16            # a session's seat counts the mean drawing of its last this many training frames
 COST_SMOOTHING = 0.1        # weight of a session's newest cost in what its kind of page's frames cost
@@ -167,8 +170,8 @@ def compute_slots() -> int:
 
 def training_budget() -> float:
     """CPU seconds a second that seated sessions' frames (one a second each) may take in one server process:
-    EXPLORER_TRAINING_BUDGET if set, else SEAT_BUDGET_SHARE of the process's share of the cores."""
-    return _positive_env("EXPLORER_TRAINING_BUDGET") or SEAT_BUDGET_SHARE * process_cores()
+    EXPLORER_TRAINING_BUDGET if set, else the process's share of the cores, at most INTERPRETER_CORES."""
+    return _positive_env("EXPLORER_TRAINING_BUDGET") or min(process_cores(), INTERPRETER_CORES)
 
 
 def release_seconds() -> float:

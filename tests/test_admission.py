@@ -211,13 +211,15 @@ def test_never_more_seated_than_fit_under_threads() -> None:
 
 
 def test_the_budget_comes_from_the_cores_or_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """CPU seconds a second: a share of the process's cores (of its share of them under make serve)."""
-    from_cores = settings.SEAT_BUDGET_SHARE * settings.usable_cores()
+    """CPU seconds a second: the process's cores (its share of them under make serve), at most what one
+    interpreter uses."""
+    cores = settings.usable_cores()
+    from_cores = min(cores, settings.INTERPRETER_CORES)
     monkeypatch.delenv("EXPLORER_TRAINING_BUDGET", raising=False)
     monkeypatch.delenv("EXPLORER_WORKERS", raising=False)
     assert settings.training_budget() == pytest.approx(from_cores)
-    monkeypatch.setenv("EXPLORER_WORKERS", "2")
-    assert settings.training_budget() == pytest.approx(from_cores / 2)
+    monkeypatch.setenv("EXPLORER_WORKERS", str(2 * cores))
+    assert settings.training_budget() == pytest.approx(0.5), "half a core each"
     monkeypatch.delenv("EXPLORER_WORKERS")
     monkeypatch.setenv("EXPLORER_TRAINING_BUDGET", "0.25")
     assert settings.training_budget() == 0.25
