@@ -52,8 +52,8 @@ def _load_settings(state: SweepState) -> None:
     state.warnings = warnings
 
 
-def _spec(state: SweepState) -> SweepSpec | None:
-    """The sidebar; the sweep it describes, or None (with the reason shown) when it cannot run."""
+def _spec(state: SweepState) -> SweepSpec | list[str]:
+    """The sidebar; the sweep it describes, or why it cannot run (also shown next to the settings)."""
     sb, s = st.sidebar, st.session_state
     sb.header("Sweep")
     sb.radio("Sweep over", list(OVER), format_func=OVER.get, key=KEY + "over")
@@ -80,10 +80,22 @@ def _spec(state: SweepState) -> SweepSpec | None:
                     help="Size sweeps count them at the largest size: every size gets as many steps.")
     sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, key=KEY + "seeds")
     spec = spec_of({name: s[KEY + name] for name in defaults}, points)
-    problems = spec.problems()
+    problems = [str(p) for p in spec.problems()] or _too_heavy(spec)
     for problem in problems:
-        sb.error(str(problem))
-    return None if problems else spec
+        sb.error(problem)
+    return problems or spec
+
+
+def _too_heavy(spec: SweepSpec) -> list[str]:
+    """A sweep whose weights would take more of a shared server's memory than one page may (issue #13)."""
+    data = own_data.page_data(KEY, spec.base)
+    weights = spec.weights(data.n_features, data.n_classes)
+    if weights <= settings.SWEEP_PAGE_MAX_WEIGHTS:
+        return []
+    return [f"This sweep's {spec.models()} models hold {weights / 1e6:.1f} M weights (about "
+            f"{16 * weights / 2**20:.0f} MB with their gradients and optimiser state); this page trains at most "
+            f"{settings.SWEEP_PAGE_MAX_WEIGHTS / 1e6:.0f} M at once on a shared server: fewer seeds or points, or "
+            "narrower layers. The command line (python -m explorer sweep) has no such limit."]
 
 
 def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
@@ -134,8 +146,8 @@ def sweep_page() -> None:
     for warning in state.warnings:
         st.warning(f"Link parameter not used: {warning}")
     spec = _spec(state)
-    if spec is None:
-        st.info("Change the settings in the sidebar: the sweep cannot run as they are.")
+    if isinstance(spec, list):
+        st.info("The sweep cannot run as the sidebar's settings are: " + " ".join(spec))
         return
     st.query_params.from_dict(spec_to_params(spec))
     sweep = _sweep(state, spec)

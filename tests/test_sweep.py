@@ -29,3 +29,23 @@ def test_a_small_set_is_evaluated_about_as_often_as_the_largest():
     assert [row["epoch"] for row in small] == [4, 8, 12] and [row["step"] for row in small] == [4, 8, 12]
     assert [row["epoch"] for row in large] == [1, 2, 3] and [row["step"] for row in large] == [4, 8, 12]
     assert all(p["seeds"][0]["epoch"] in (3, 12) for p in sweep.results()["points"])
+
+
+def test_a_sweeps_weights_are_its_stacks_parameters():
+    """What the Sweeps page's memory limit counts, against the parameters the stacks really hold: both kinds of
+    sweep, and n·k fixed (wider layers at higher rates, capped at the instance's width)."""
+    for spec in (SweepSpec(over="rate", rates=(0.0, 0.5, 0.9), mode="fixed-kept", seeds=2, base=TOY),
+                 SweepSpec(over="rate", rates=(0.0, 0.5), seeds=3, base=TOY),
+                 SweepSpec(over="size", sizes=(30, 120), seeds=2, base=TOY)):
+        sweep = Sweep(spec)
+        held = sum(p.numel() for g in sweep.groups for p in g.trainer.model.parameters())
+        assert spec.weights(sweep.data.n_features, sweep.data.n_classes) == held
+
+
+def test_a_bounded_advance_takes_the_stacks_in_turn_one_step_each():
+    """A frame's slice may hold less than one step of every stack (the page's widest sweep: ~6 s for one round),
+    so a bounded advance steps one stack at a time and goes on where the last one stopped."""
+    sweep = Sweep(SweepSpec(over="size", sizes=(30, 60, 120), seeds=1, base=TOY))
+    for _ in range(4):
+        sweep.advance(max_seconds=0.0)
+    assert [g.trainer.step for g in sweep.groups] == [2, 1, 1]

@@ -74,3 +74,15 @@ def test_the_link_holds_the_sweep_and_a_bad_value_is_reported():
         "Link parameter not used: rates: rate 0.55 not offered; choose from 0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, "
         "0.9; using 0,0.1,0.2,0.3,0.4,0.5,0.6,0.7,0.8,0.9"]
     assert bad.session_state["sw"].run.spec.rates == DEFAULT_RATES
+
+
+def test_a_sweep_too_heavy_for_a_shared_server_is_refused_with_the_way_out():
+    """The page's widest size sweep holds 40 M weights (~0.65 GB with gradients and Adam's moments): refused
+    before any of it is built, with what to change and where it can run."""
+    at = _open(SWEEP, over="size", seeds="5", hidden="512")
+    errors = [e.value for e in at.sidebar.error]
+    assert len(errors) == 1 and "60 models hold 40.2 M weights" in errors[0], errors
+    assert "fewer seeds" in errors[0] and "python -m explorer sweep" in errors[0]
+    assert at.session_state["sw"].run is None and not [b for b in at.button if b.label == "Run"]
+    at.sidebar.select_slider(key="sw_hidden").set_value(256).run()
+    assert not at.sidebar.error and _button(at, "Run").disabled is False

@@ -70,6 +70,17 @@ class SweepSpec:
     def models(self) -> int:
         return len(self.rates) * self.seeds if self.over == "rate" else 2 * len(self.sizes) * self.seeds
 
+    def weights(self, n_features: int, n_classes: int) -> int:
+        """Weights and biases of all its models together (what it holds in memory, four times over with their
+        gradients and Adam's two moments), on data of ``n_features`` inputs and ``n_classes`` classes."""
+        b = self.base
+        if self.over == "rate":
+            widths = [b.hidden if self.mode == "fixed-width" else kept_widths(b.hidden, q) for q in self.rates]
+        else:
+            widths = [b.hidden] * (2 * len(self.sizes))
+        layers = [(n_features, *w, n_classes) for w in widths]
+        return self.seeds * sum(sum((a + 1) * z for a, z in zip(sizes, sizes[1:])) for sizes in layers)
+
     def problems(self) -> list[Problem]:
         """What keeps the sweep from running, one ``Problem`` each ([] = it can run)."""
         b, found = self.base, list(check(self.base))
@@ -124,6 +135,7 @@ class Sweep:
         self.data = data if data is not None else make_data(spec.base)
         self.groups = self._rate_groups() if spec.over == "rate" else self._size_groups()
         self.seconds = 0.0
+        self._turn = 0  # the stack whose turn is next: a bounded advance goes on where the last one stopped
         self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
 
     def _stack(self, exps: list[Experiment], data: Dataset, eval_every: int = 1, **info: list) -> Group:
@@ -176,12 +188,17 @@ class Sweep:
 
     @locked
     def advance(self, max_seconds: float | None = None) -> bool:
-        """Train every unfinished stack in turns for about ``max_seconds`` (all of it if None); True when done."""
+        """Train the unfinished stacks in turns for about ``max_seconds`` (all of it if None); True when done.
+
+        Bounded, a turn is one step and the clock is read after each: one step of every stack of the page's
+        largest sweep took ~6 s on a class's server (issue #13), a compute slot that thirty others wait for."""
         start = time.perf_counter()
+        steps = settings.SWEEP_TURN_STEPS if max_seconds is None else 1
         while not self.done:
-            for g in self.groups:
-                if not g.trainer.done:
-                    g.trainer.run(max_steps=settings.SWEEP_TURN_STEPS)
+            g = self.groups[self._turn]
+            self._turn = (self._turn + 1) % len(self.groups)
+            if not g.trainer.done:
+                g.trainer.run(max_steps=steps)
             if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                 break
         self.seconds += time.perf_counter() - start
