@@ -134,9 +134,11 @@ SWEEP_FRAME_INTERVAL = 0.5
 SWEEP_PAGE_MAX_SEEDS = 5     # the Sweeps page's limits (the command line takes MAX_SWEEP_SEEDS)
 SWEEP_PAGE_MAX_EPOCHS = 200
 # The weights of one sweep on the page, all models together (x 16 bytes with gradients and Adam's moments: about
-# 270 MB): every default width with up to five seeds (8-16 M). Its widest (two seeds more, 512 units, a size sweep: 40 M weights, ~0.65 GB)
-# took a class's server from 1.0 to 1.7 GB (loadtest, issue #13). The command line has no such limit.
-SWEEP_PAGE_MAX_WEIGHTS = 17_000_000
+# 420 MB): the page's defaults in both modes (width fixed: 8 M; n·k fixed, up to 1024 units: 26 M). Measured with
+# 29 students of the class mix and one sweep (loadtest, issue #13): five seeds of a size sweep at 512 units (40 M
+# weights) took the server's peak from 1.0 to 1.7 GB, at 256 units (16 M) to 1.3 GB. The command line has no
+# such limit.
+SWEEP_PAGE_MAX_WEIGHTS = 26_000_000
 
 
 def torch_threads(shared: bool) -> int:

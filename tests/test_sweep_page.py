@@ -86,3 +86,7 @@ def test_a_sweep_too_heavy_for_a_shared_server_is_refused_with_the_way_out():
     assert at.session_state["sw"].run is None and not [b for b in at.button if b.label == "Run"]
     at.sidebar.select_slider(key="sw_hidden").set_value(256).run()
     assert not at.sidebar.error and _button(at, "Run").disabled is False
+    at.sidebar.radio(key="sw_over").set_value("rate").run()
+    at.sidebar.number_input(key="sw_seeds").set_value(3).run()
+    at.sidebar.radio(key="sw_mode").set_value("fixed-kept").run()  # the largest of the page's defaults: 26 M
+    assert not at.sidebar.error and at.session_state["sw"].run.spec.mode == "fixed-kept"
