@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core import figures, heap
-from pages.ui import access, janitor, message_queue, present
+from pages.ui import access, janitor, message_queue, present, site
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -74,34 +74,13 @@ def home() -> None:
         "(2014) write p for the **keep** probability. This app always says *drop rate*."
     )
     st.subheader("Explore")
-    st.page_link("pages/lessons.py", label="Lessons: eight short experiments that tell the story of dropout, each with "
-                 "a question to answer first; for a class or on your own", icon=":material/school:")
-    st.page_link("pages/playground.py", label="Playground: train live on toy data, slide the drop rate, "
-                 "compare with a twin trained without dropout", icon=":material/tune:")
-    st.page_link("pages/inside.py", label="Inside the network: real MNIST digits, the masks of every step, "
-                 "activations and first-layer features with and without dropout", icon=":material/neurology:")
-    st.page_link("pages/lab.py", label="Variants lab: every dropout variant, two to six trained side by side on "
-                 "the same data and weights, with the noise each applies", icon=":material/compare:")
-    st.page_link("pages/sweep.py", label="Sweeps: error vs drop rate and vs data size (the paper's Fig. 9 and 10), "
-                 "dozens of networks trained together", icon=":material/show_chart:")
-    st.page_link("pages/coadaptation.py", label="Co-adaptation: how much units lean on each other, with and without "
-                 "dropout: correlations, DeCov, unit removal and pairwise interactions", icon=":material/hub:")
-    st.page_link("pages/uncertainty.py", label="Uncertainty: MC dropout's predictive spread on a curve with a gap, "
-                 "entropy and mutual information maps, digits rotated out of distribution", icon=":material/blur_on:")
-    st.page_link("pages/theory.py", label="Theory: dropout as L2 in closed form, the exact average of all 2ⁿ thinned "
-                 "networks, dropout vs weight decay vs early stopping", icon=":material/functions:")
+    for info in site.PAGES:
+        st.page_link(info.script, label=f"{info.title}: {info.blurb}", icon=info.icon)
 
 
 pages = [
     st.Page(home, title="Home", icon=":material/home:", default=True),
-    st.Page("pages/lessons.py", title="Lessons", icon=":material/school:", url_path="lessons"),
-    st.Page("pages/playground.py", title="Playground", icon=":material/tune:", url_path="playground"),
-    st.Page("pages/inside.py", title="Inside the network", icon=":material/neurology:", url_path="inside"),
-    st.Page("pages/lab.py", title="Variants lab", icon=":material/compare:", url_path="lab"),
-    st.Page("pages/sweep.py", title="Sweeps", icon=":material/show_chart:", url_path="sweep"),
-    st.Page("pages/coadaptation.py", title="Co-adaptation", icon=":material/hub:", url_path="coadaptation"),
-    st.Page("pages/uncertainty.py", title="Uncertainty", icon=":material/blur_on:", url_path="uncertainty"),
-    st.Page("pages/theory.py", title="Theory", icon=":material/functions:", url_path="theory"),
+    *(st.Page(info.script, title=info.title, icon=info.icon, url_path=info.path) for info in site.PAGES),
 ]
 page = st.navigation(pages)
 st.logo(str(Path(__file__).parent / "assets" / "logo.svg"))

@@ -21,7 +21,8 @@ from explorer.dropout.params import Param
 from explorer.core.experiment import CHOICES, CSV, Experiment, check, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mc import MC
-from explorer.lab.state import DEFAULT_LANES, DROPOUT_FIELDS, Lab, lab_defaults, lane, lane_options, noise_place
+from explorer.lab.state import (DEFAULT_LANES, DROPOUT_FIELDS, Lab, lab_defaults, lane, lane_options, linked_lanes,
+                                noise_place)
 from explorer.core.mnist import MNIST_DATASETS
 from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart, steady_display
@@ -76,11 +77,9 @@ def _load_settings() -> None:
 
 def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
     """The lanes a link names (``variants=a,b,…``), or the default ones, with a warning for what is dropped."""
-    options = lane_options(st.session_state[KEY + "model"])
-    asked = [k.strip() for k in text.split(",") if k.strip()]
-    unknown = [k for k in asked if k not in options]
-    known = list(dict.fromkeys(k for k in asked if k in options))
-    problems = [f"{', '.join(unknown)} cannot run here (choose from {', '.join(options)})"] if unknown else []
+    model = st.session_state[KEY + "model"]
+    known, unknown = linked_lanes(text, model)
+    problems = [f"{', '.join(unknown)} cannot run here (choose from {', '.join(lane_options(model))})"] if unknown else []
     if len(known) > settings.LAB_MAX_LANES:
         problems.append(f"at most {settings.LAB_MAX_LANES} side by side: {', '.join(known[settings.LAB_MAX_LANES:])} "
                         "left out")

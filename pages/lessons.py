@@ -12,33 +12,24 @@ import streamlit as st
 
 from explorer.lessons import load_lessons
 from explorer.lessons.lesson import Lesson
-from pages.ui import present
+from pages.ui import present, site
 from pages.ui.controls import forget_page
 from pages.ui.router import ensure_router
 
 KEY = "ls_"  # prefix of this page's widget keys
-PAGES = {  # url path → (title, the keys of its session state: pages.ui.controls.forget_page)
-    "playground": ("the Playground", ("pg",)),
-    "inside": ("Inside the network", ("in",)),
-    "lab": ("the Variants lab", ("lab",)),
-    "sweep": ("Sweeps", ("sw",)),
-    "coadaptation": ("Co-adaptation", ("co",)),
-    "uncertainty": ("Uncertainty", ("un", "ur", "um", "ud")),
-    "theory": ("Theory", ("th", "l2", "ta", "rg")),
-}
 
 
 def _start(lesson: Lesson) -> None:
     """The Open button's callback: what the session kept of the lesson's page is dropped, so the page starts
     from the lesson's settings alone, and the run that follows goes there."""
-    forget_page(PAGES[lesson.page][1])
+    forget_page(site.BY_PATH[lesson.page].state)
     st.session_state[KEY + "go"] = lesson.key
 
 
 def _go(lesson: Lesson) -> None:
     """After the Open button: the lesson's page with its settings (a page switch cannot happen in a callback)."""
     if st.session_state.pop(KEY + "go", None) == lesson.key:
-        st.switch_page(f"pages/{lesson.page}.py", query_params=lesson.link)
+        st.switch_page(site.BY_PATH[lesson.page].script, query_params=lesson.link)
 
 
 def _chosen(lessons: list[Lesson]) -> Lesson:
@@ -57,7 +48,7 @@ def _chosen(lessons: list[Lesson]) -> Lesson:
 
 
 def _lesson(lesson: Lesson, number: int) -> None:
-    title, _ = PAGES[lesson.page]
+    title = site.BY_PATH[lesson.page].named
     st.subheader(f"{number}. {lesson.title}")
     st.markdown(f"**Goal.** {lesson.goal}")
     st.markdown("**Predict first.** " + lesson.predict.text)

@@ -18,7 +18,7 @@ from explorer.dropout import VARIANTS, variants_for
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES, scheduled_rate
 from explorer.core.experiment import Experiment, build, check, defaults_for, from_params
-from explorer.lab.state import Lab, lane
+from explorer.lab.state import Lab, lane, linked_lanes
 from explorer.core.mc import mc_probabilities, predictive_summary, sampling
 from explorer.core.model import MLP, MLPConfig
 
@@ -303,3 +303,12 @@ def test_lab_frame_and_rows():
     rows = lab.rows()
     assert [r["variant"] for r in rows] == ["Standard (inverted) q=0.5", "Standard (inverted) q=0"]
     assert rows[0]["epoch"] == 2 and rows[0]["gap"] == pytest.approx(rows[0]["train_acc"] - rows[0]["val_acc"])
+
+
+def test_a_links_lanes_are_read_once_for_the_page_and_the_lessons():
+    """``variants=…``: the lanes in order, each once, and the names the model cannot run (the MLP runs no
+    conv-map variant)."""
+    assert linked_lanes(" standard, gaussian,standard,, bogus", "mlp") == (["standard", "gaussian"], ["bogus"])
+    maps = next(k for k, v in VARIANTS.items() if v.placement == "maps" and k != "spatial")
+    assert linked_lanes(f"standard,{maps}", "mlp") == (["standard"], [maps])
+    assert linked_lanes(f"standard,{maps}", "cnn") == (["standard", maps], [])

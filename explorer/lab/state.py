@@ -52,6 +52,13 @@ def lane_options(model: str) -> list[str]:
     return [*units, *maps, *SCHEDULES]
 
 
+def linked_lanes(text: str, model: str) -> tuple[list[str], list[str]]:
+    """A link's ``variants=a,b,…``: the lanes the model can run (in order, each once) and the names it cannot."""
+    options = lane_options(model)
+    asked = [k.strip() for k in text.split(",") if k.strip()]
+    return list(dict.fromkeys(k for k in asked if k in options)), [k for k in asked if k not in options]
+
+
 def noise_place(index: int) -> str:
     """The place in a frame of lane ``index``'s noise picture (the curves' is ``CURVES``)."""
     return f"noise {index}"

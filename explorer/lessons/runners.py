@@ -19,7 +19,7 @@ from explorer.core.analysis import Analysis, load_analysis
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, build, check, defaults_for, from_params, make_data
 from explorer.inside.state import Inspector
-from explorer.lab.state import Lab, lab_defaults, lane, lane_options
+from explorer.lab.state import Lab, lab_defaults, lane, linked_lanes
 from explorer.sweep.link import spec_from_params
 from explorer.sweep.state import run_sweep
 from explorer.uncertainty.regression import analysis as regression
@@ -130,12 +130,12 @@ def _analysis(key: str) -> tuple[Callable[[dict[str, str]], Experiment], Callabl
 
 def _lab_parse(link: dict[str, str]) -> list[Experiment]:
     params = dict(link)
-    keys = [k.strip() for k in params.pop("variants", "standard,gaussian").split(",") if k.strip()]
+    text = params.pop("variants", "standard,gaussian")
     base = _experiment(params, lab_defaults(params.get("dataset", "xor")))
-    lanes = [lane(base, key) for key in keys]
-    unknown = [k for k in keys if k not in lane_options(base.model)]
+    keys, unknown = linked_lanes(text, base.model)
     if unknown:
         raise ValueError(f"variants: {', '.join(unknown)} cannot run in the lab's {base.model}")
+    lanes = [lane(base, key) for key in keys]
     Lab.check(lanes)
     return lanes
 
