@@ -292,10 +292,12 @@ def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -
     start, cpu = time.perf_counter(), time.thread_time()
     draw(state.run, running)
     seconds, cpu = time.perf_counter() - start, time.thread_time() - cpu
-    if running or not state.trained_frames:
-        state.draw_seconds = _smoothed(state.draw_seconds, seconds) if running and state.trained_frames else seconds
-        if state.trained_frames <= running:  # a paused drawing, the first training frame, the second: anew
-            state.draw_cpus.clear()
-        state.draw_cpus.append(cpu)
-        state.trained_frames += running
+    if not running and state.trained_frames:
+        return  # a paused page redrawn after training: what its training frames cost stands
+    state.draw_seconds = _smoothed(state.draw_seconds, seconds) if state.trained_frames else seconds
+    if state.trained_frames <= 1:  # the paused drawing, the first training frame, the second: each starts anew
+        state.draw_cpus.clear()
+    state.draw_cpus.append(cpu)
+    if running:
+        state.trained_frames += 1
 
