@@ -114,7 +114,7 @@ class Admission:
                 del self._seats[who]  # its time is up while others wait: to the back of the queue
                 self._queue[who] = _Entry(seen=now, cost=cost, since=now, remaining=remaining, rotated=True,
                                           guessed=guessed)
-            self._take_back(now)
+            self._take_back(now, self._measure(now))
             self._fill(now)
             if who in self._seats:
                 return Place(seated=True)
@@ -154,17 +154,16 @@ class Admission:
         return len(self._queue)
 
     def _capacity(self, now: float) -> float | None:
-        """The load the seats would carry at the floor's rate (``_measure``). The last one measured stands for
-        two settles while there is no measure (seats just taken back or given: too few whole windows), then
-        the CPU budget alone seats again."""
-        self._measure(now)
+        """The load the seats would carry at the floor's rate, as last measured (``_measure``, at every ask). It
+        stands for two settles while there is no new measure (seats just taken back or given: too few whole
+        windows), then the CPU budget alone seats again."""
         capacity, when = self._measured
         return capacity if self.floor is not None and now - when <= 2 * self.floor.settle else None
 
     def _measure(self, now: float) -> float | None:
         """The seated sessions' frames a second, a tenth of them slower, and with it the capacity: the load the
         seats carried lately times that rate over the floor's. None before half of the seats (and the floor's
-        quorum, or every seat if fewer) have a whole window of frames (a class that has just arrived is not yet at its pace)."""
+        quorum, or every seat if fewer) have a whole window of frames (a class just arrived is not at its pace)."""
         if self.floor is None:
             return None
         rates = sorted(_rate(e.frames, now) for e in self._seats.values() if len(e.frames) >= self.floor.window)
@@ -185,13 +184,12 @@ class Admission:
             self._load_avg += weight * (self.load - self._load_avg)
         self._load_at = now
 
-    def _take_back(self, now: float) -> None:
-        """Below the floor, the newest seats go back to the head of the queue: as many as the rates fall short
-        (a tenth below the floor, a tenth of the seats), at least one, never the last."""
-        if self.floor is None or len(self._seats) < 2 or now - self._taken_at < self.floor.settle:
-            return
-        low = self._measure(now)
-        if low is None or low >= self.floor.slack * self.floor.rate:
+    def _take_back(self, now: float, low: float | None) -> None:
+        """Below the floor (``low``: the rate measured now), the newest seats go back to the head of the queue:
+        as many as the rates fall short (a tenth below the floor, a tenth of the seats), at least one, never the
+        last."""
+        if (low is None or low >= self.floor.slack * self.floor.rate or len(self._seats) < 2
+                or now - self._taken_at < self.floor.settle):
             return
         self._taken_at = now
         newest = sorted(self._seats, key=lambda w: self._seats[w].since, reverse=True)
