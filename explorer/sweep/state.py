@@ -70,14 +70,17 @@ class SweepSpec:
     def models(self) -> int:
         return len(self.rates) * self.seeds if self.over == "rate" else 2 * len(self.sizes) * self.seeds
 
+    def hidden_at(self, q: float) -> tuple[int, ...]:
+        """The hidden widths of a rate sweep's point at drop rate ``q``: the base's, or n/k units (fixed-kept)."""
+        return self.base.hidden if self.mode == "fixed-width" else kept_widths(self.base.hidden, q)
+
     def weights(self, n_features: int, n_classes: int) -> int:
         """Weights and biases of all its models together (what it holds in memory, four times over with their
         gradients and Adam's two moments), on data of ``n_features`` inputs and ``n_classes`` classes."""
-        b = self.base
         if self.over == "rate":
-            widths = [b.hidden if self.mode == "fixed-width" else kept_widths(b.hidden, q) for q in self.rates]
+            widths = [self.hidden_at(q) for q in self.rates]
         else:
-            widths = [b.hidden] * (2 * len(self.sizes))
+            widths = [self.base.hidden] * (2 * len(self.sizes))
         layers = [(n_features, *w, n_classes) for w in widths]
         return self.seeds * sum(sum((a + 1) * z for a, z in zip(sizes, sizes[1:])) for sizes in layers)
 
@@ -149,7 +152,7 @@ class Sweep:
         s, b = self.spec, self.spec.base
         by_width: dict[tuple[int, ...], list[tuple[float, Experiment]]] = {}
         for q in s.rates:
-            widths = b.hidden if s.mode == "fixed-width" else kept_widths(b.hidden, q)
+            widths = s.hidden_at(q)
             for i in range(s.seeds):
                 by_width.setdefault(widths, []).append((q, replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)))
         return [self._stack([e for _, e in runs], self.data, xs=[q for q, _ in runs], dropout=[q > 0 for q, _ in runs])
