@@ -209,8 +209,19 @@ def _wait_above(read, page, floor: int, timeout: float = 30.0) -> tuple:
         if got[0] > floor:
             return got
         if time.monotonic() > deadline:
-            pytest.fail(f"{read.__name__[1:]} did not pass {floor} within {timeout:.0f} s; caption: {got[-1]!r}")
+            pytest.fail(f"{read.__name__[1:]} did not pass {floor} within {timeout:.0f} s; caption: {got[-1]!r}; "
+                        f"address: {page.url}; sidebar: {_sidebar_text(page)!r}")
         time.sleep(0.25)
+
+
+def _sidebar_text(page) -> str:
+    """The values the sidebar's inputs and sliders hold (a failure says what the run was built from)."""
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    boxes = [f"{box.get_attribute('aria-label')}={box.input_value()}" for box in sidebar.locator("input").all()
+             if box.get_attribute("type") not in ("file", "checkbox")]
+    sliders = [f"{s.get_attribute('aria-label')}={s.get_attribute('aria-valuetext')}"
+               for s in sidebar.get_by_role("slider").all()]
+    return " | ".join(boxes + sliders)
 
 
 def _wait_epoch_above(page, floor: int, timeout: float = 30.0) -> tuple[int, int, str]:

@@ -107,6 +107,13 @@ def test_the_server_closes_a_closed_tabs_session(tmp_path: Path) -> None:
             time.sleep(0.5)
 
 
+def test_no_janitor_under_apptest() -> None:
+    """AppTest's Runtime is a mock whose event loop runs nothing: a janitor there would time out every look."""
+    at = AppTest.from_string("import streamlit as st\nfrom pages.ui import janitor\nst.text(str(janitor.start()))")
+    at.run()
+    assert not at.exception and at.text[0].value == "False"
+
+
 # --- what a run drops when its tab is forgotten --------------------------------------------------
 
 def _grads(modules: list[torch.nn.Module]) -> list[bool]:

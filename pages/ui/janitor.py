@@ -19,6 +19,7 @@ import threading
 import time
 from typing import Callable, Iterable
 
+from streamlit import config
 from streamlit.logger import get_logger
 from streamlit.runtime import Runtime
 from streamlit.runtime.runtime import RuntimeState
@@ -75,8 +76,9 @@ def _loop(runtime: Runtime, janitor: Janitor, every: float, on_event_loop: Calla
 
 def start() -> bool:
     """Start the janitor of this server process (once: call it from a ``st.cache_resource``); False without a
-    Streamlit server (AppTest, a bare script)."""
-    if not Runtime.exists():
+    Streamlit server: a bare script has no Runtime, and AppTest's is a mock whose event loop never runs a job (a
+    janitor there would wait 30 s on every look, for as long as the test process lives)."""
+    if not Runtime.exists() or config.get_option("global.appTest"):
         return False
     runtime = Runtime.instance()
     loop = runtime._get_async_objs().eventloop  # close_session must run on Streamlit's event loop
