@@ -129,16 +129,15 @@ LAB_NOISE_COLUMNS = 48    # units (or weights) per row of a noise picture
 LAB_NOISE_CHANNELS = 4    # dropblock: conv maps shown side by side
 MAX_SWEEP_SEEDS = 10
 MAX_SWEEP_MODELS = 120    # models of one sweep (they train together, in a few batched stacks)
-SWEEP_TURN_STEPS = 5      # steps a stack takes before the next stack's turn
 SWEEP_FRAME_INTERVAL = 0.5
 SWEEP_PAGE_MAX_SEEDS = 5     # the Sweeps page's limits (the command line takes MAX_SWEEP_SEEDS)
 SWEEP_PAGE_MAX_EPOCHS = 200
-# The weights of one sweep on the page, all models together (x 16 bytes with gradients and Adam's moments: about
-# 420 MB): the page's defaults in both modes (width fixed: 8 M; n·k fixed, up to 1024 units: 26 M). Measured with
-# 29 students of the class mix and one sweep (loadtest, issue #13): five seeds of a size sweep at 512 units (40 M
-# weights) took the server's peak from 1.0 to 1.7 GB, at 256 units (16 M) to 1.3 GB. The command line has no
-# such limit.
-SWEEP_PAGE_MAX_WEIGHTS = 26_000_000
+# The weights of one stack of a sweep's models (x 16 bytes with gradients and Adam's moments: 136 MB): the page's
+# default sweep, 30 models of 784-256-256-10, trains in one. A sweep trains its stacks one after another, so this
+# bounds what a sweep holds. Before, all its stacks trained at once: with 29 students of the class mix (loadtest,
+# issue #13), one sweep of five seeds of a size sweep at 512 units (40 M weights) took the server's peak from 1.0
+# to 1.7 GB.
+SWEEP_STACK_MAX_WEIGHTS = 8_500_000
 
 
 def torch_threads(shared: bool) -> int:

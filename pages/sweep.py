@@ -1,7 +1,7 @@
 """Sweeps: the dropout paper's Fig. 9 (error vs drop rate) and Fig. 10 (error vs data size), trained live.
 
 The page wires widgets to ``explorer.sweep.state.Sweep`` (many MLPs trained
-together in batched stacks) and redraws the curve as the models learn.
+in batched stacks, one stack after another) and redraws the curve as its points come in.
 """
 
 from __future__ import annotations
@@ -80,22 +80,10 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
                     help="Size sweeps count them at the largest size: every size gets as many steps.")
     sb.number_input("Seeds per point", 1, settings.SWEEP_PAGE_MAX_SEEDS, key=KEY + "seeds")
     spec = spec_of({name: s[KEY + name] for name in defaults}, points)
-    problems = [str(p) for p in spec.problems()] or _too_heavy(spec)
+    problems = [str(p) for p in spec.problems()]
     for problem in problems:
         sb.error(problem)
     return problems or spec
-
-
-def _too_heavy(spec: SweepSpec) -> list[str]:
-    """A sweep whose weights would take more of a shared server's memory than one page may (issue #13)."""
-    data = own_data.page_data(KEY, spec.base)
-    weights = spec.weights(data.n_features, data.n_classes)
-    if weights <= settings.SWEEP_PAGE_MAX_WEIGHTS:
-        return []
-    return [f"This sweep's {spec.models()} models hold {weights / 1e6:.1f} M weights (about "
-            f"{16 * weights / 2**20:.0f} MB with their gradients and optimiser state); this page trains at most "
-            f"{settings.SWEEP_PAGE_MAX_WEIGHTS / 1e6:.0f} M at once on a shared server: fewer seeds or points, or "
-            "narrower layers. The command line (python -m explorer sweep) has no such limit."]
 
 
 def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
@@ -138,8 +126,8 @@ def sweep_page() -> None:
     steady_display()
     present.explain(
         "The dropout paper's two classic experiments, re-run here in seconds: many networks, one per setting and "
-        "seed, train **together** in one batched computation, and the curve fills in as they learn. Each point "
-        "is the mean over seeds of the latest epoch, the band ± one standard deviation."
+        "seed, train in a few batched computations, one after another, and the curve's points come in one by one, "
+        "each final. Each point is the mean over its seeds, the band ± one standard deviation."
     )
     state = page_state("sw", SweepState)
     _load_settings(state)

@@ -135,10 +135,11 @@ def test_a_live_run_sheds_its_gradients_and_trains_on_the_same() -> None:
 def test_the_lab_and_a_sweep_shed_their_gradients() -> None:
     exp = Experiment(epochs=2)
     lab = Lab([exp, Experiment(epochs=2, variant="gaussian")], make_data(exp))
-    sweep = Sweep(SweepSpec(base=exp, rates=(0.0, 0.5), seeds=1))
+    sweep = Sweep(SweepSpec(base=Experiment(epochs=50), rates=(0.0, 0.5), seeds=1))
     for run in (lab, sweep):
         run.advance(max_seconds=0.2)
-    modules = [t.model for t in lab.trainers] + [g.trainer.model for g in sweep.groups]
+    assert sweep.groups[0].trainer is not None  # the stack that trains
+    modules = [t.model for t in lab.trainers] + [sweep.groups[0].trainer.model]
     assert any(_grads(modules))
     lab.shed()
     sweep.shed()

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
+from explorer import settings
 from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import DataConfig, make_toy
 from explorer.core.experiment import Experiment
-from explorer.core.model import MLPConfig
-from explorer.sweep.state import Sweep, SweepSpec
+from explorer.core.model import MLP, MLPConfig
+from explorer.sweep.state import Sweep, SweepSpec, pack, weights_of
 from explorer.core.training import TrainConfig
 
 TOY = Experiment(dataset="moons", train_size=120, val_size=60, hidden=(16, 16), epochs=3, batch_size=32)
@@ -25,27 +28,49 @@ def test_a_small_set_is_evaluated_about_as_often_as_the_largest():
     """30 examples = 1 step per epoch, so 12 epochs for the 12 steps of 120 examples × 3 epochs: 3 evaluations."""
     sweep = Sweep(SweepSpec(over="size", sizes=(30, 120), seeds=1, base=TOY))
     sweep.advance()
-    small, large = (g.trainer.histories[0] for g in sweep.groups)
+    small, large = (g.histories[0] for g in sweep.groups)
     assert [row["epoch"] for row in small] == [4, 8, 12] and [row["step"] for row in small] == [4, 8, 12]
     assert [row["epoch"] for row in large] == [1, 2, 3] and [row["step"] for row in large] == [4, 8, 12]
     assert all(p["seeds"][0]["epoch"] in (3, 12) for p in sweep.results()["points"])
 
 
-def test_a_sweeps_weights_are_its_stacks_parameters():
-    """What the Sweeps page's memory limit counts, against the parameters the stacks really hold: both kinds of
-    sweep, and n·k fixed (wider layers at higher rates, capped at the instance's width)."""
-    for spec in (SweepSpec(over="rate", rates=(0.0, 0.5, 0.9), mode="fixed-kept", seeds=2, base=TOY),
-                 SweepSpec(over="rate", rates=(0.0, 0.5), seeds=3, base=TOY),
-                 SweepSpec(over="size", sizes=(30, 120), seeds=2, base=TOY)):
-        sweep = Sweep(spec)
-        held = sum(p.numel() for g in sweep.groups for p in g.trainer.model.parameters())
-        assert spec.weights(sweep.data.n_features, sweep.data.n_classes) == held
+def test_weights_of_counts_a_models_parameters():
+    for cfg in (MLPConfig(n_in=784, hidden=(512, 256), n_out=10), MLPConfig(hidden=(3,))):
+        assert weights_of(cfg) == sum(p.numel() for p in MLP(cfg).parameters())
 
 
-def test_a_bounded_advance_takes_the_stacks_in_turn_one_step_each():
-    """A frame's slice may hold less than one step of every stack (the page's widest sweep: ~6 s for one round),
-    so a bounded advance steps one stack at a time and goes on where the last one stopped."""
+def test_pack_keeps_a_point_in_one_stack_unless_it_alone_is_too_large():
+    assert pack([[2, 2], [2, 2], [2, 2]], cap=8) == [[0, 1, 2, 3], [4, 5]]
+    assert pack([[2, 2], [5, 5], [1]], cap=8) == [[0, 1], [2], [3, 4]]
+    assert pack([[9], [1]], cap=8) == [[0], [1]]  # a model larger than a stack trains alone
+
+
+def test_a_sweep_holds_one_stack_at_a_time(monkeypatch: pytest.MonkeyPatch):
+    """Stacks of two models (one point of two seeds each): built when their turn comes, dropped when done, each
+    model trained to its last step, and every point as when the sweep fitted in one stack."""
+    spec = SweepSpec(over="rate", rates=(0.0, 0.5, 0.9), seeds=2, base=TOY)
+    whole = Sweep(spec)
+    whole.advance()
+    one = weights_of(TOY.model_config(2, 2))
+    monkeypatch.setattr(settings, "SWEEP_STACK_MAX_WEIGHTS", 2 * one)
+    split = Sweep(spec)
+    assert [len(g.seeds) for g in whole.groups] == [6] and [len(g.seeds) for g in split.groups] == [2, 2, 2]
+    built = []
+    while not split.advance(max_seconds=0.0):
+        built.append(sum(g.trainer is not None for g in split.groups))
+    assert max(built) == 1 and all(g.trainer is None for g in split.groups)
+    assert [g.step for g in split.groups] == [g.step for g in whole.groups] * 3
+    shape = [(p["x"], p["hidden"], p["dropout"], [r["epoch"] for r in p["seeds"]]) for p in whole.results()["points"]]
+    assert [(p["x"], p["hidden"], p["dropout"], [r["epoch"] for r in p["seeds"]])
+            for p in split.results()["points"]] == shape
+    assert split.progress == 1.0
+
+
+def test_a_bounded_advance_steps_the_stacks_in_order_and_reads_the_clock_after_each_step():
+    """A frame's slice may hold less than one step (the page's widest sweep: ~6 s for one step of every stack, when
+    they trained at once), so a bounded advance takes at least one step and goes on where the last one stopped."""
     sweep = Sweep(SweepSpec(over="size", sizes=(30, 60, 120), seeds=1, base=TOY))
     for _ in range(4):
         sweep.advance(max_seconds=0.0)
-    assert [g.trainer.step for g in sweep.groups] == [2, 1, 1]
+    assert [g.step for g in sweep.groups] == [4, 0, 0]
+    assert sweep.groups[0].trainer is not None and sweep.groups[1].trainer is None

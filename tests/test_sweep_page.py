@@ -6,7 +6,9 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from explorer.sweep.state import DEFAULT_RATES  # noqa: E402
+from explorer import settings  # noqa: E402
+from explorer.core.model import MLPConfig  # noqa: E402
+from explorer.sweep.state import DEFAULT_RATES, weights_of  # noqa: E402
 from tests.test_app import _button, _link, _open  # noqa: E402
 
 SWEEP = "pages/sweep.py"
@@ -27,6 +29,7 @@ def test_the_page_opens_with_the_mnist_rate_sweep_paused():
     assert [t.value for t in at.title] == ["Sweeps"]
     sweep = at.session_state["sw"].run
     assert sweep.spec.over == "rate" and sweep.spec.base.dataset == "mnist" and sweep.spec.models() == 30
+    assert len(sweep.groups) == 1  # the default sweep's 30 models train at once, in one stack
     assert sweep.progress == 0 and not at.session_state["sw"].running
     assert _button(at, "Run").disabled is False
 
@@ -76,17 +79,14 @@ def test_the_link_holds_the_sweep_and_a_bad_value_is_reported():
     assert bad.session_state["sw"].run.spec.rates == DEFAULT_RATES
 
 
-def test_a_sweep_too_heavy_for_a_shared_server_is_refused_with_the_way_out():
-    """The page's widest size sweep holds 40 M weights (~0.65 GB with gradients and Adam's moments): refused
-    before any of it is built, with what to change and where it can run."""
+def test_the_widest_sweep_runs_one_bounded_stack_at_a_time():
+    """The page's widest size sweep, 60 models and 40 M weights (~0.65 GB with gradients and Adam's moments if they
+    trained at once), is offered: its stacks are built one at a time, each within the stack limit."""
     at = _open(SWEEP, over="size", seeds="5", hidden="512")
-    errors = [e.value for e in at.sidebar.error]
-    assert len(errors) == 1 and "60 models hold 40.2 M weights" in errors[0], errors
-    assert "fewer seeds" in errors[0] and "python -m explorer sweep" in errors[0]
-    assert at.session_state["sw"].run is None and not [b for b in at.button if b.label == "Run"]
-    at.sidebar.select_slider(key="sw_hidden").set_value(256).run()
     assert not at.sidebar.error and _button(at, "Run").disabled is False
-    at.sidebar.radio(key="sw_over").set_value("rate").run()
-    at.sidebar.number_input(key="sw_seeds").set_value(3).run()
-    at.sidebar.radio(key="sw_mode").set_value("fixed-kept").run()  # the largest of the page's defaults: 26 M
-    assert not at.sidebar.error and at.session_state["sw"].run.spec.mode == "fixed-kept"
+    sweep = at.session_state["sw"].run
+    data = sweep.data
+    stacks = [sum(weights_of(MLPConfig(n_in=data.n_features, n_out=data.n_classes, hidden=w)) for w in g.widths)
+              for g in sweep.groups]
+    assert sum(stacks) > 40e6 and max(stacks) <= settings.SWEEP_STACK_MAX_WEIGHTS
+    assert all(g.trainer is None for g in sweep.groups)  # nothing built before it trains

@@ -2,9 +2,15 @@
 
 Every point of a sweep is several seeds of one setting, and every model of a
 sweep trains in a batched stack (``explorer.core.batched``) with the others it can
-share one with: the same width and the same training set. A sweep advances in
-bounded slices (a live page draws between them) and reports plain data at any
-moment: each model's latest epoch.
+share one with: the same width and the same training set, up to
+``settings.SWEEP_STACK_MAX_WEIGHTS`` weights a stack. The stacks train one after
+another: a stack is built when its turn comes and released when it is done (its
+histories stay), so a sweep holds one stack's weights, gradients and Adam
+moments at a time, whatever its size, and its points appear one by one, final.
+(A model's stack decides only which random numbers its masks are drawn from: its
+batches and initial weights come from its seed.) A sweep advances in bounded
+slices (a live page draws between them) and reports plain data at any moment:
+each model's latest epoch.
 
 - ``over="rate"``: hidden drop rate q over ``rates``, input dropout off. Mode
   ``fixed-width`` keeps the base widths n; ``fixed-kept`` uses n/k units (capped
@@ -27,7 +33,7 @@ import statistics
 import threading
 import time
 from dataclasses import asdict, dataclass, field, replace
-from typing import Any
+from typing import Any, Callable, Sequence
 
 import torch
 
@@ -36,6 +42,7 @@ from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.core.live_runs import locked
+from explorer.core.model import MLPConfig
 
 OVER = ("rate", "size")
 MODES = ("fixed-width", "fixed-kept")
@@ -74,16 +81,6 @@ class SweepSpec:
         """The hidden widths of a rate sweep's point at drop rate ``q``: the base's, or n/k units (fixed-kept)."""
         return self.base.hidden if self.mode == "fixed-width" else kept_widths(self.base.hidden, q)
 
-    def weights(self, n_features: int, n_classes: int) -> int:
-        """Weights and biases of all its models together (what it holds in memory, four times over with their
-        gradients and Adam's two moments), on data of ``n_features`` inputs and ``n_classes`` classes."""
-        if self.over == "rate":
-            widths = [self.hidden_at(q) for q in self.rates]
-        else:
-            widths = [self.base.hidden] * (2 * len(self.sizes))
-        layers = [(n_features, *w, n_classes) for w in widths]
-        return self.seeds * sum(sum((a + 1) * z for a, z in zip(sizes, sizes[1:])) for sizes in layers)
-
     def problems(self) -> list[Problem]:
         """What keeps the sweep from running, one ``Problem`` each ([] = it can run)."""
         b, found = self.base, list(check(self.base))
@@ -120,13 +117,31 @@ class SweepSpec:
 
 @dataclass
 class Group:
-    """One stack: its trainer and, for each model, its point on the x axis, seed and whether it drops."""
+    """One stack: for each model, its point on the x axis, seed, widths and whether it drops; its trainer while
+    it trains (built by ``make`` at its first step, dropped when done), and the steps it takes in all."""
 
-    trainer: StackedTrainer
+    make: Callable[[], StackedTrainer]
+    steps: int
     xs: list[float]
     seeds: list[int]
     dropout: list[bool]
     widths: list[tuple[int, ...]]
+    trainer: StackedTrainer | None = None
+    histories: list[list[dict[str, float]]] = field(default_factory=list)
+    step: int = 0
+
+    @property
+    def done(self) -> bool:
+        return self.step >= self.steps
+
+    def run(self, max_steps: int | None) -> None:
+        if self.trainer is None:
+            self.trainer = self.make()
+            self.histories = self.trainer.histories
+        self.trainer.run(max_steps=max_steps)
+        self.step = self.trainer.step
+        if self.done:
+            self.trainer = None  # its weights, gradients and moments go; its histories stay
 
 
 class Sweep:
@@ -138,25 +153,42 @@ class Sweep:
         self.data = data if data is not None else make_data(spec.base)
         self.groups = self._rate_groups() if spec.over == "rate" else self._size_groups()
         self.seconds = 0.0
-        self._turn = 0  # the stack whose turn is next: a bounded advance goes on where the last one stopped
         self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
 
-    def _stack(self, exps: list[Experiment], data: Dataset, eval_every: int = 1, **info: list) -> Group:
-        cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
+    def _stacks(self, points: list[list[Experiment]], data: Dataset, eval_every: int = 1, *,
+                xs: list[float], dropout: list[bool]) -> list[Group]:
+        """The models of ``points`` (one width, one training set; ``xs`` and ``dropout`` per point) in stacks of
+        at most settings.SWEEP_STACK_MAX_WEIGHTS weights: a point stays in one stack unless it alone is larger."""
+        def size(exp: Experiment) -> int:
+            return weights_of(exp.model_config(data.n_features, data.n_classes))
+
+        models = [(e, x, d) for point, x, d in zip(points, xs, dropout) for e in point]
+        chunks = pack([[size(e) for e in point] for point in points], settings.SWEEP_STACK_MAX_WEIGHTS)
+        return [self._stack([models[i] for i in chunk], data, eval_every) for chunk in chunks]
+
+    @staticmethod
+    def _stack(models: list[tuple[Experiment, float, bool]], data: Dataset, eval_every: int) -> Group:
+        exps = [e for e, _, _ in models]
         base = exps[0]
-        trainer = StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(), [e.seed for e in exps],
-                                 eval_every=eval_every)
-        return Group(trainer, widths=[e.hidden for e in exps], seeds=[e.seed for e in exps], **info)
+
+        def make() -> StackedTrainer:
+            cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
+            return StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(),
+                                  [e.seed for e in exps], eval_every=eval_every)
+
+        steps = base.epochs * -(-len(data.y_train) // base.batch_size)
+        return Group(make, steps, xs=[x for _, x, _ in models], seeds=[e.seed for e in exps],
+                     dropout=[d for _, _, d in models], widths=[e.hidden for e in exps])
 
     def _rate_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
-        by_width: dict[tuple[int, ...], list[tuple[float, Experiment]]] = {}
+        by_width: dict[tuple[int, ...], list[float]] = {}
         for q in s.rates:
-            widths = s.hidden_at(q)
-            for i in range(s.seeds):
-                by_width.setdefault(widths, []).append((q, replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)))
-        return [self._stack([e for _, e in runs], self.data, xs=[q for q, _ in runs], dropout=[q > 0 for q, _ in runs])
-                for runs in by_width.values()]
+            by_width.setdefault(s.hidden_at(q), []).append(q)
+        return [group for widths, rates in by_width.items()
+                for group in self._stacks([[replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
+                                            for i in range(s.seeds)] for q in rates],
+                                          self.data, xs=rates, dropout=[q > 0 for q in rates])]
 
     def _size_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
@@ -167,41 +199,37 @@ class Sweep:
             idx = order[:n]
             data = replace(self.data, x_train=self.data.x_train[idx], y_train=self.data.y_train[idx])
             epochs = min(math.ceil(steps / math.ceil(n / b.batch_size)), settings.MAX_EPOCHS)
-            runs = [(on, replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0})))
-                    for on in (True, False) for i in range(s.seeds)]
-            groups.append(self._stack([e for _, e in runs], data, eval_every=math.ceil(epochs / b.epochs),
-                                      xs=[float(n)] * len(runs), dropout=[on for on, _ in runs]))
+            points = [[replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0}))
+                       for i in range(s.seeds)] for on in (True, False)]
+            groups += self._stacks(points, data, math.ceil(epochs / b.epochs), xs=[float(n)] * 2,
+                                   dropout=[True, False])
         return groups
 
     # --- progress ------------------------------------------------------------
     @property
     def done(self) -> bool:
-        return all(g.trainer.done for g in self.groups)
+        return all(g.done for g in self.groups)
 
     @property
     def progress(self) -> float:
-        total = sum(g.trainer.cfg.epochs * g.trainer.steps_per_epoch for g in self.groups)
-        return sum(g.trainer.step for g in self.groups) / total
+        return sum(g.step for g in self.groups) / sum(g.steps for g in self.groups)
 
     @locked
     def shed(self) -> None:
-        """Drop the stacks' gradients (the next step makes them anew)."""
+        """Drop the training stack's gradients (the next step makes them anew)."""
         for g in self.groups:
-            g.trainer.shed()
+            if g.trainer is not None:
+                g.trainer.shed()
 
     @locked
     def advance(self, max_seconds: float | None = None) -> bool:
-        """Train the unfinished stacks in turns for about ``max_seconds`` (all of it if None); True when done.
+        """Train the stacks in order for about ``max_seconds`` (all of it if None); True when done.
 
-        Bounded, a turn is one step and the clock is read after each: one step of every stack of the page's
-        largest sweep took ~6 s on a class's server (issue #13), a compute slot that thirty others wait for."""
+        Bounded, the clock is read after every step: one step of every stack of the page's widest sweep took
+        ~6 s on a class's server (issue #13), a compute slot that thirty others wait for."""
         start = time.perf_counter()
-        steps = settings.SWEEP_TURN_STEPS if max_seconds is None else 1
         while not self.done:
-            g = self.groups[self._turn]
-            self._turn = (self._turn + 1) % len(self.groups)
-            if not g.trainer.done:
-                g.trainer.run(max_steps=steps)
+            next(g for g in self.groups if not g.done).run(max_steps=None if max_seconds is None else 1)
             if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                 break
         self.seconds += time.perf_counter() - start
@@ -213,7 +241,7 @@ class Sweep:
         """Per point (x, width, dropout): every seed's latest epoch, and mean and std of the errors across seeds."""
         points: dict[tuple[float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
         for g in self.groups:
-            for k, history in enumerate(g.trainer.histories):
+            for k, history in enumerate(g.histories):
                 if history:
                     last = history[-1]
                     row = {"seed": g.seeds[k], "epoch": last["epoch"], "train_error": 1 - last["train_acc"],
@@ -234,6 +262,31 @@ class Sweep:
 def kept_widths(widths: tuple[int, ...], q: float) -> tuple[int, ...]:
     """n/k units per layer, so n·k are kept on average; capped at the instance's widest layer."""
     return tuple(min(settings.MAX_WIDTH, round(n / (1.0 - q))) for n in widths)
+
+
+def weights_of(cfg: MLPConfig) -> int:
+    """Weights and biases of one MLP (what a stack holds for it, four times over with its gradients and Adam's
+    two moments)."""
+    sizes = (cfg.n_in, *cfg.hidden, cfg.n_out)
+    return sum((a + 1) * z for a, z in zip(sizes, sizes[1:]))
+
+
+def pack(points: Sequence[Sequence[int]], cap: int) -> list[list[int]]:
+    """Consecutive models (their sizes, point by point) in chunks of at most ``cap`` (indices into the models, in
+    order): a point that does not fit beside others starts a chunk; one larger than ``cap`` alone is split."""
+    chunks: list[list[int]] = [[]]
+    held, i = 0, 0
+    for point in points:
+        if chunks[-1] and held + sum(point) > cap:
+            chunks.append([])
+            held = 0
+        for size in point:
+            if chunks[-1] and held + size > cap:
+                chunks.append([])
+                held = 0
+            chunks[-1].append(i)
+            held, i = held + size, i + 1
+    return [c for c in chunks if c]
 
 
 def run_sweep(spec: SweepSpec, data: Dataset | None = None) -> dict[str, Any]:
