@@ -39,10 +39,13 @@ FOCUSED = "() => { const e = document.activeElement; return e && e.getAttribute(
 MAX_TABS = 400
 
 
-@pytest.mark.parametrize("info", site.PAGES, ids=[info.path for info in site.PAGES])
-def test_tab_reaches_every_control_on_the_page(server, new_page, info):
-    page = new_page(server, f"/{info.path}")
-    _wait_for_heading(page, info.title)
+PATHS = [("", "Dropout Explorer"), *((info.path, info.title) for info in site.PAGES)]  # Home, then the menu
+
+
+@pytest.mark.parametrize("path, title", PATHS, ids=[path or "home" for path, _ in PATHS])
+def test_tab_reaches_every_control_on_the_page(server, new_page, path, title):
+    page = new_page(server, f"/{path}")
+    _wait_for_heading(page, title)
     page.wait_for_timeout(3000)  # the live charts and the sidebar's last widgets
     marks = dict(page.evaluate(MARK))
     assert len(marks) > 5, marks
@@ -55,8 +58,8 @@ def test_tab_reaches_every_control_on_the_page(server, new_page, info):
             break
         reached.add(focused)
     missed = {mark: name for mark, name in marks.items() if mark not in reached}
-    assert not missed, f"not reachable with Tab on /{info.path}: {sorted(missed.values())}"
-    _no_exceptions(page, server, f"/{info.path} after tabbing through it")
+    assert not missed, f"not reachable with Tab on /{path}: {sorted(missed.values())}"
+    _no_exceptions(page, server, f"/{path} after tabbing through it")
 
 
 def test_arrows_move_within_a_segmented_control(server, new_page):
