@@ -13,7 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from dataclasses import fields, replace
+from dataclasses import asdict, fields, replace
 from typing import Any, Callable, Sequence, TextIO
 
 from explorer import settings
@@ -27,6 +27,7 @@ from explorer.core.points import Points, PointsError, read_points_file
 from explorer.sweep.files import read_sweep
 from explorer.core.training import Trainer
 from explorer.tools import lessons_cli
+from explorer.uncertainty.regression import files as regression_files
 
 
 HELP = {
@@ -78,7 +79,8 @@ def make_parser() -> argparse.ArgumentParser:
                            description="Defaults depend on --dataset: those shown, or the MNIST ones in brackets.")
     _experiment_flags(train, Experiment(), defaults_for("mnist"))
     train.add_argument("--config", metavar="FILE", help="replay an experiment file a page exported (its other flags "
-                       "left out): the same seed gives the same history, number for number")
+                       "left out), the Uncertainty page's regression file too: the same seed gives the same history, "
+                       "number for number")
     train.add_argument("--run", metavar="NAME", help="--config: which network of the file to train (default: the "
                        "first, the one with dropout)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -196,7 +198,11 @@ class ProgressTable:
 def cmd_train(args: argparse.Namespace) -> None:
     settings.configure_torch(shared=False)
     if args.config is not None:
-        exp, trainer = _replayed(args)
+        text = _config_text(args)
+        if _format_of(text) == regression_files.FORMAT:
+            _train_regression(args, text)
+            return
+        exp, trainer = _replayed(args, text)
     else:
         if args.run is not None:
             fail("--run picks a network of an experiment file: use it with --config")
@@ -218,17 +224,55 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"train acc {final['train_acc']:.1%}, val acc {final['val_acc']:.1%} in {trainer.train_seconds:.1f} s")
 
 
-def _replayed(args: argparse.Namespace) -> tuple[Experiment, Trainer]:
-    """The experiment and trainer of ``--config`` (``--run``); every other experiment flag is refused."""
+def _config_text(args: argparse.Namespace) -> str:
+    """The text of ``--config``; every other experiment flag is refused (the file holds the run)."""
     given = [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
     if given:
         fail(f"--config replays the file's experiment: leave out {', '.join(given)}")
     try:
         with open(args.config, encoding="utf-8") as file:
-            config = read_config(file.read(), args.config)
-        trainer = replay(config, args.run or next(iter(config.runs)))
+            return file.read()
     except (OSError, UnicodeDecodeError) as err:
         fail(f"--config: cannot read {args.config}: {getattr(err, 'strerror', None) or err}")
+
+
+def _format_of(text: str) -> Any:
+    """A file's "format" (None if it is not a JSON object: the reader of experiment files says what is wrong)."""
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc.get("format") if isinstance(doc, dict) else None
+
+
+def _train_regression(args: argparse.Namespace, text: str) -> None:
+    """Replay the Uncertainty page's 1-D regression from its file: its history, and the MSEs at the end."""
+    if args.run is not None:
+        fail("--run picks a network of an experiment file; a regression file has one")
+    try:
+        start, changes = regression_files.read_regression(text, args.config)
+    except ValueError as err:
+        fail(f"--config: {' '.join(str(err).split())}")
+    trainer = regression_files.replay(start, changes)
+    last = trainer.history[-1]
+    if args.json:
+        json.dump(finite({"config": asdict(start), "changes": changes, "history": trainer.history,
+                          "seconds": trainer.train_seconds}), sys.stdout, allow_nan=False)
+        print()
+        return
+    every = max(1, trainer.epoch // 10)
+    print("  ".join(f"{c:>10}" for c in ("epoch", "train_mse", "val_mse", "p")))
+    for row in trainer.history:
+        if row["epoch"] % every == 0 or row is last:
+            print(f"{row['epoch']:>10}  " + "  ".join(f"{row[c]:>10.4f}" for c in ("train_mse", "val_mse", "p")))
+    print(f"final: train MSE {last['train_mse']:.4f}, val MSE {last['val_mse']:.4f} in {trainer.train_seconds:.1f} s")
+
+
+def _replayed(args: argparse.Namespace, text: str) -> tuple[Experiment, Trainer]:
+    """The experiment and trainer of ``--config`` (``--run``)."""
+    try:
+        config = read_config(text, args.config)
+        trainer = replay(config, args.run or next(iter(config.runs)))
     except ValueError as err:  # ConfigError, and data that cannot be had
         fail(f"--config: {' '.join(str(err).split())}")
     record = config.runs[args.run or next(iter(config.runs))]

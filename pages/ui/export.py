@@ -57,13 +57,18 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: 
         (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
 
 
-def curves_row(run: Any, stem: str) -> None:
+def curves_row(run: Any, stem: str, experiment: Callable[[], str] | None = None) -> None:
     """Curves and weights of a part whose run is not an ``Experiment`` (the 1-D regression, dropout as L2): its
-    one network (``run.run``, with ``history`` and ``model``); no experiment file, as ``train`` cannot replay it."""
+    one network (``run.run``, with ``history`` and ``model``), and ``experiment``'s file if ``train --config``
+    replays it (the regression's)."""
     row = st.container(horizontal=True)
     row.download_button("Curves CSV", data=lambda: _locked(run, lambda: history_csv({"dropout": list(run.run.history)})),
                         file_name=f"{stem}-curves.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
                         help="One row per epoch, with the columns of the curves on this page.")
+    if experiment is not None:
+        row.download_button("Experiment JSON", data=experiment, file_name=f"{stem}-experiment.json",
+                            mime="application/json", on_click="ignore", icon=":material/download:",
+                            help="Replays this run, number for number: python -m explorer train --config FILE.")
     row.download_button("Weights", data=lambda: _locked(run, lambda: weights_bytes({"dropout": run.run.model})),
                         file_name=f"{stem}-weights.pt", mime="application/octet-stream", on_click="ignore",
                         icon=":material/download:", help="The network's state_dict: torch.load(FILE, weights_only=True).")

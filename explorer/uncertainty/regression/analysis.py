@@ -116,7 +116,8 @@ REGRESSION_PARSERS: dict[str, Callable[[str], Any]] = {
 assert set(REGRESSION_PARSERS) == {f.name for f in fields(RegressionConfig)}, "every field needs a parser"
 
 
-def _text(value: Any) -> str:
+def as_text(value: Any) -> str:
+    """A field's value as a link writes it: ``1.5,4`` for the gap, ``64,64`` for the widths."""
     return ",".join(format_field(v) for v in value) if isinstance(value, tuple) else format_field(value)
 
 
@@ -136,11 +137,11 @@ def from_params(params: Mapping[str, str], base: RegressionConfig = RegressionCo
         try:
             value = REGRESSION_PARSERS[key](text.strip())
         except ValueError as err:
-            warnings.append(f"{key}: {err}; using {_text(getattr(base, key))}")
+            warnings.append(f"{key}: {err}; using {as_text(getattr(base, key))}")
             continue
         broken = [p for p in replace(base, **{key: value}).problems() if key in p.fields]
         if broken:
-            warnings.append(f"{key}: out of bounds (allowed: {broken[0]}); using {_text(getattr(base, key))}")
+            warnings.append(f"{key}: out of bounds (allowed: {broken[0]}); using {as_text(getattr(base, key))}")
         else:
             values[key] = value
     return replace(base, **values), warnings
@@ -149,7 +150,7 @@ def from_params(params: Mapping[str, str], base: RegressionConfig = RegressionCo
 def to_params(cfg: RegressionConfig, base: RegressionConfig = RegressionConfig()) -> dict[str, str]:
     """The fields that differ from ``base``, as text (``gap=1.5,4``, ``hidden=64,64``): a short shareable link."""
     changed = cfg.changed(base)
-    return {f.name: _text(getattr(cfg, f.name)) for f in fields(cfg) if f.name in changed}
+    return {f.name: as_text(getattr(cfg, f.name)) for f in fields(cfg) if f.name in changed}
 
 
 @dataclass

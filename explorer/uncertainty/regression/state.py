@@ -17,6 +17,7 @@ from explorer.uncertainty import LOOK_SEED
 from explorer.uncertainty.regression import figures as fu
 from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, RegressionConfig, RegressionTrainer,
                                                       mc_regression, region_std, true_function)
+from explorer.uncertainty.regression.files import Change, regression_json, take
 from explorer.core.figures import Figure
 from explorer.core.live_runs import locked
 
@@ -34,7 +35,8 @@ class RegressionLive:
     compare = False
 
     def __init__(self, exp: RegressionConfig, compare: bool = False) -> None:
-        self.exp = exp
+        self.exp = self.start = exp
+        self.changes: list[Change] = []  # what ``apply`` changed in place, with the step: the file replays them
         self.lock = threading.RLock()
         self.run = RegressionTrainer(exp)
         half = settings.UNC_REG_PLOT_HALF_RANGE
@@ -58,12 +60,17 @@ class RegressionLive:
         changed = exp.changed(self.exp)
         if compare or not changed <= set(LIVE_REGRESSION_FIELDS):
             return False
-        if "p" in changed:
-            self.run.set_rates(exp.p)
-        if changed & {"lr", "epochs"}:
-            self.run.retune(lr=exp.lr, epochs=exp.epochs)
+        if changed:
+            change = {name: getattr(exp, name) for name in LIVE_REGRESSION_FIELDS if name in changed}
+            take(self.run, change)
+            self.changes.append({"step": self.run.step, **change})
         self.exp = exp
         return True
+
+    @locked
+    def experiment_json(self) -> str:
+        """The file that replays this run: ``python -m explorer train --config FILE``."""
+        return regression_json(self.start, self.changes)
 
     @locked
     def frame(self, samples: int) -> dict[str, Figure]:
