@@ -1,6 +1,6 @@
-"""The Uncertainty page's 1-D regression, out and back: the file a live run saves replays it number for number,
-changes made while it trained included, from the library and from ``train --config``; a bad file is refused with
-what is wrong."""
+"""The runs that are not an ``Experiment``, out and back: the Uncertainty page's 1-D regression (changes made while
+it trained included) and the Theory page's ridge problem. The file a live run saves replays it number for number,
+from the library and from ``train --config``; a bad file is refused with what is wrong."""
 
 from __future__ import annotations
 
@@ -10,6 +10,8 @@ from dataclasses import replace
 import pytest
 
 from explorer.core.export import ConfigError
+from explorer.theory.l2 import files as ridge_files
+from explorer.theory.l2.state import DropoutL2, analysis_defaults
 from explorer.tools import cli
 from explorer.uncertainty.regression.analysis import RegressionConfig
 from explorer.uncertainty.regression.files import read_regression, regression_json, replay
@@ -59,7 +61,7 @@ def test_train_config_replays_a_regression_file(tmp_path, capsys):
     cli.main(["train", "--config", str(path)])
     out = capsys.readouterr().out
     assert out.splitlines()[0].split() == ["epoch", "train_mse", "val_mse", "p"] and out.startswith("     epoch")
-    assert f"val MSE {live.run.history[-1]['val_mse']:.4f}" in out.splitlines()[-1]
+    assert f"val_mse {live.run.history[-1]['val_mse']:.4f}" in out.splitlines()[-1]
 
 
 def _file(**edits) -> str:
@@ -94,8 +96,41 @@ def test_train_config_refuses_a_bad_regression_file_in_one_line(tmp_path, capsys
     path = tmp_path / "r.json"
     path.write_text(_file(config={"epochs": "0"}))
     for argv, words in [(["train", "--config", str(path)], "config.epochs: must be between 1 and 2000, got 0"),
-                        (["train", "--config", str(path), "--run", "dropout"], "a regression file has one")]:
+                        (["train", "--config", str(path), "--run", "dropout"], "this file has one")]:
         with pytest.raises(SystemExit) as exit_:
             cli.main(argv)
         err = capsys.readouterr().err
         assert exit_.value.code == 2 and words in err and len(err.strip().splitlines()) == 1
+
+
+# --- the ridge problem (Theory, dropout as L2) ------------------------------------------------------------------
+
+RIDGE = replace(analysis_defaults(), input_p=0.3, train_size=60, epochs=30, seed=2)
+
+
+def test_a_ridge_file_replays_the_pages_run_exactly(tmp_path, capsys):
+    live = DropoutL2(RIDGE)
+    while not live.done:
+        live.advance(max_seconds=0.0, max_steps=5)  # the page's slices
+    text = ridge_files.ridge_json(RIDGE)
+    exp = ridge_files.read_ridge(text)
+    assert exp == RIDGE and ridge_files.replay(exp).run.history == live.run.history
+    path = tmp_path / "ridge.json"
+    path.write_text(text)
+    cli.main(["train", "--config", str(path), "--json"])
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["history"] == live.run.history and printed["config"]["input_p"] == 0.3
+    assert printed["summary"]["relative_distance"] == live.summary()["relative_distance"]
+
+
+@pytest.mark.parametrize("config, words", [
+    ({"input_p": "1.5"}, "config.input_p: must be between 0 and"),
+    ({"train_size": "5"}, "config.train_size: the ridge problem takes"),
+    ({"hidden": "8"}, "\"config\" must be an object with the fields"),
+])
+def test_a_bad_ridge_file_says_what_is_wrong(config, words):
+    doc = json.loads(ridge_files.ridge_json(RIDGE))
+    doc["config"] |= config
+    with pytest.raises(ConfigError) as err:
+        ridge_files.read_ridge(json.dumps(doc), "l2.json")
+    assert words in str(err.value) and "using" not in str(err.value)

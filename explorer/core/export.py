@@ -34,6 +34,11 @@ class ConfigError(ValueError):
     """An experiment file that cannot be replayed; the message says why."""
 
 
+def refused(warning: str) -> str:
+    """A link's warning about a value as a file's error: a file's bad value is not replaced ("; using …" goes)."""
+    return warning.rsplit("; using ", 1)[0]
+
+
 @dataclass
 class RunRecord:
     """How to train one network again: the experiment it started from and each change with the step it came at."""

@@ -27,6 +27,7 @@ from explorer.core.points import Points, PointsError, read_points_file
 from explorer.sweep.files import read_sweep
 from explorer.core.training import Trainer
 from explorer.tools import lessons_cli
+from explorer.theory.l2 import files as ridge_files
 from explorer.uncertainty.regression import files as regression_files
 
 
@@ -79,8 +80,8 @@ def make_parser() -> argparse.ArgumentParser:
                            description="Defaults depend on --dataset: those shown, or the MNIST ones in brackets.")
     _experiment_flags(train, Experiment(), defaults_for("mnist"))
     train.add_argument("--config", metavar="FILE", help="replay an experiment file a page exported (its other flags "
-                       "left out), the Uncertainty page's regression file too: the same seed gives the same history, "
-                       "number for number")
+                       "left out), the Uncertainty page's regression and the Theory page's ridge files too: the "
+                       "same seed gives the same history, number for number")
     train.add_argument("--run", metavar="NAME", help="--config: which network of the file to train (default: the "
                        "first, the one with dropout)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
@@ -199,8 +200,9 @@ def cmd_train(args: argparse.Namespace) -> None:
     settings.configure_torch(shared=False)
     if args.config is not None:
         text = _config_text(args)
-        if _format_of(text) == regression_files.FORMAT:
-            _train_regression(args, text)
+        part = PART_FILES.get(_format_of(text))
+        if part is not None:
+            _train_part(args, text, part)
             return
         exp, trainer = _replayed(args, text)
     else:
@@ -245,27 +247,43 @@ def _format_of(text: str) -> Any:
     return doc.get("format") if isinstance(doc, dict) else None
 
 
-def _train_regression(args: argparse.Namespace, text: str) -> None:
-    """Replay the Uncertainty page's 1-D regression from its file: its history, and the MSEs at the end."""
+def _regression_part(text: str, source: str) -> tuple[dict[str, Any], list[dict], tuple[str, ...], float]:
+    start, changes = regression_files.read_regression(text, source)
+    trainer = regression_files.replay(start, changes)
+    return ({"config": asdict(start), "changes": changes}, trainer.history, ("train_mse", "val_mse", "p"),
+            trainer.train_seconds)
+
+
+def _ridge_part(text: str, source: str) -> tuple[dict[str, Any], list[dict], tuple[str, ...], float]:
+    exp = ridge_files.read_ridge(text, source)
+    run = ridge_files.replay(exp)
+    return ({"config": {name: getattr(exp, name) for name in ridge_files.FIELDS}, "summary": run.summary()},
+            run.run.history, ("relative_distance", "last_relative_distance"), run.run.train_seconds)
+
+
+# The files of the parts whose run is not an Experiment: format → (file text, its name) → (what it trained, its
+# history, the history's columns to print, seconds).
+PART_FILES = {regression_files.FORMAT: _regression_part, ridge_files.FORMAT: _ridge_part}
+
+
+def _train_part(args: argparse.Namespace, text: str, part: Callable) -> None:
+    """Replay a part's file (the 1-D regression, dropout as L2): its history, and its last row."""
     if args.run is not None:
-        fail("--run picks a network of an experiment file; a regression file has one")
+        fail("--run picks a network of an experiment file; this file has one")
     try:
-        start, changes = regression_files.read_regression(text, args.config)
+        info, history, columns, seconds = part(text, args.config)
     except ValueError as err:
         fail(f"--config: {' '.join(str(err).split())}")
-    trainer = regression_files.replay(start, changes)
-    last = trainer.history[-1]
     if args.json:
-        json.dump(finite({"config": asdict(start), "changes": changes, "history": trainer.history,
-                          "seconds": trainer.train_seconds}), sys.stdout, allow_nan=False)
+        json.dump(finite({**info, "history": history, "seconds": seconds}), sys.stdout, allow_nan=False)
         print()
         return
-    every = max(1, trainer.epoch // 10)
-    print("  ".join(f"{c:>10}" for c in ("epoch", "train_mse", "val_mse", "p")))
-    for row in trainer.history:
+    last, every = history[-1], max(1, len(history) // 10)
+    print("  ".join(f"{c:>{max(10, len(c))}}" for c in ("epoch", *columns)))
+    for row in history:
         if row["epoch"] % every == 0 or row is last:
-            print(f"{row['epoch']:>10}  " + "  ".join(f"{row[c]:>10.4f}" for c in ("train_mse", "val_mse", "p")))
-    print(f"final: train MSE {last['train_mse']:.4f}, val MSE {last['val_mse']:.4f} in {trainer.train_seconds:.1f} s")
+            print(f"{row['epoch']:>10}  " + "  ".join(f"{row[c]:>{max(10, len(c))}.4f}" for c in columns))
+    print("final: " + ", ".join(f"{c} {last[c]:.4f}" for c in columns) + f" in {seconds:.1f} s")
 
 
 def _replayed(args: argparse.Namespace, text: str) -> tuple[Experiment, Trainer]:

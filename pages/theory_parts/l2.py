@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from explorer import settings
+from explorer.theory.l2.files import ridge_json
 from explorer.theory.l2.state import DropoutL2, Fig, analysis_defaults, analysis_problems, from_params
 from explorer.core.experiment import Experiment, to_params
 from pages.ui import controls, export, form, present
@@ -115,6 +116,6 @@ def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
     running, aside = controls.toolbar(state, lab, DropoutL2)
     aside.caption("A new rate or setting is a new problem: training starts afresh.")
     controls.live(state, running, _draw, settings.RIDGE_FRAME_INTERVAL)
-    export.curves_row(lab, "theory-dropout-l2")
+    export.curves_row(lab, "theory-dropout-l2", lambda: ridge_json(exp))
     _derivation()
     return to_params(exp, analysis_defaults())

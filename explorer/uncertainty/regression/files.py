@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Mapping
 
-from explorer.core.export import VERSION, ConfigError, dump, load
+from explorer.core.export import VERSION, ConfigError, dump, load, refused
 from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, REGRESSION_PARSERS, RegressionConfig,
                                                       RegressionTrainer, as_text, from_params)
 
@@ -37,7 +37,7 @@ def read_regression(text: str, source: str = "the file") -> tuple[RegressionConf
                           f"{', '.join(REGRESSION_PARSERS)}")
     cfg, warnings = from_params({k: str(v) for k, v in values.items()})
     if warnings:
-        raise ConfigError(f"{source}: config.{_refusal(warnings[0])}")
+        raise ConfigError(f"{source}: config.{refused(warnings[0])}")
     return cfg, _changes(doc.get("changes", []), cfg, source)
 
 
@@ -55,15 +55,10 @@ def _changes(raw: Any, start: RegressionConfig, source: str) -> list[Change]:
             raise ConfigError(f"{where}: a run changes only {', '.join(LIVE_REGRESSION_FIELDS)} while it trains")
         _, warnings = from_params({k: str(v) for k, v in fields_.items()}, start)
         if warnings:
-            raise ConfigError(f"{where}: {_refusal(warnings[0])}")
+            raise ConfigError(f"{where}: {refused(warnings[0])}")
         last = change["step"]
         changes.append({"step": last, **fields_})
     return changes
-
-
-def _refusal(warning: str) -> str:
-    """A link's warning as a file's error: a file's bad value is not replaced ("; using …" goes)."""
-    return warning.rsplit("; using ", 1)[0]
 
 
 def take(trainer: RegressionTrainer, change: Mapping[str, Any]) -> None:
