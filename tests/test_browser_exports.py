@@ -14,6 +14,8 @@ import torch
 from explorer.core.export import read_config, replay
 from explorer.core.model import MLP
 from explorer.core.points import read_points
+from explorer.uncertainty.regression.files import read_regression
+from explorer.uncertainty.regression.files import replay as regression_replay
 from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
     LIVE_CHART, _epoch, _expect, _no_exceptions, _shot, _wait_above, _wait_for_heading, chromium, new_page,
     server,
@@ -106,19 +108,25 @@ def test_upload_train_download_every_export_and_read_it_back(server, new_page):
     _no_exceptions(page, server, "the Playground after its exports")
 
 
+def _trained_exports(page, heading: str, finished: str) -> tuple[str, bytes, list[dict]]:
+    """Train the page until its status line says ``finished``, then download its experiment file (name, bytes)
+    and its curves (rows)."""
+    _wait_for_heading(page, heading)
+    page.get_by_role("button", name="Train", exact=True).click()
+    _expect()(page.get_by_text(finished)).to_be_visible(timeout=60_000)
+    name, raw = _download(page, "Experiment JSON")
+    _, curves = _download(page, "Curves CSV")
+    return name, raw, list(csv.DictReader(io.StringIO(curves.decode())))
+
+
 def test_the_inside_page_downloads_an_experiment_that_replays(server, new_page):
     page = new_page(server, "/inside?train_size=200&val_size=100&hidden=32&epochs=1")
-    _wait_for_heading(page, "Inside the network")
-    page.get_by_role("button", name="Train", exact=True).click()
-    _expect()(page.get_by_text("Epoch 1 of 1")).to_be_visible(timeout=60_000)
-    name, raw = _download(page, "Experiment JSON")
+    name, raw, rows = _trained_exports(page, "Inside the network", "Epoch 1 of 1")
     config = read_config(raw.decode(), name)
     assert json.loads(raw)["page"] == "Inside the network"
-    _, curves = _download(page, "Curves CSV")
-    expected = [float(r["val_acc"]) for r in csv.DictReader(io.StringIO(curves.decode())) if r["run"] == "no dropout"]
     trainer = replay(config, "no dropout")
     trainer.run()
-    assert [row["val_acc"] for row in trainer.history] == expected
+    assert [row["val_acc"] for row in trainer.history] == [float(r["val_acc"]) for r in rows if r["run"] == "no dropout"]
     _no_exceptions(page, server, "the Inside page after its exports")
 
 
@@ -141,3 +149,12 @@ def test_the_lab_on_uploaded_points_downloads_a_file_that_replays_every_lane(ser
     _, points = _download(page, "Points CSV")
     assert read_points(points, "back.csv").classes == ("cat", "dog", "eel")
     _no_exceptions(page, server, "the lab on uploaded points")
+
+
+def test_the_regression_part_downloads_a_file_that_replays(server, new_page):
+    page = new_page(server, "/uncertainty?part=regression&epochs=40")
+    name, raw, rows = _trained_exports(page, "Uncertainty", "Epoch 40 of 40")
+    assert name == "uncertainty-regression-experiment.json" and len(rows) == 40
+    start, changes, _ = read_regression(raw.decode(), name)
+    assert [row["val_mse"] for row in regression_replay(start, changes).history] == [float(r["val_mse"]) for r in rows]
+    _no_exceptions(page, server, "the regression part after its exports")

@@ -212,3 +212,5 @@ def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
 def test_the_parts_of_other_runs_save_their_curves_and_weights(page, part):
     at = _open(page, part=part)
     assert _downloads(at) == ["Curves CSV", "Experiment JSON", "Weights"]
+    loads = [u for u in at.get("file_uploader") if "weights" in u.proto.label]  # the ridge's linear model takes none
+    assert len(loads) == (part == "regression")

@@ -8,8 +8,10 @@ import json
 from dataclasses import replace
 
 import pytest
+import torch
 
 from explorer.core.export import ConfigError
+from explorer.core.weights import WeightsError, load_weights, weights_bytes
 from explorer.theory.l2 import files as ridge_files
 from explorer.theory.l2.state import DropoutL2, analysis_defaults
 from explorer.tools import cli
@@ -36,7 +38,7 @@ def _changed_while_training() -> RegressionLive:
 def test_a_file_replays_its_run_exactly_changes_and_all():
     live = _changed_while_training()
     assert [c["step"] for c in live.changes] == [7, 18, 21] and live.run.epoch == 20
-    start, changes = read_regression(live.experiment_json())
+    start, changes, _ = read_regression(live.experiment_json())
     assert start == SMALL and changes == live.changes
     assert replay(start, changes).history == live.run.history  # every number
 
@@ -46,7 +48,7 @@ def test_epochs_added_after_the_run_finished_are_replayed():
     live.advance()
     assert live.done and live.apply(replace(SMALL, epochs=5), False)
     live.advance()
-    start, changes = read_regression(live.experiment_json())
+    start, changes, _ = read_regression(live.experiment_json())
     assert replay(start, changes).history == live.run.history and len(live.run.history) == 5
 
 
@@ -134,3 +136,21 @@ def test_a_bad_ridge_file_says_what_is_wrong(config, words):
     with pytest.raises(ConfigError) as err:
         ridge_files.read_ridge(json.dumps(doc), "l2.json")
     assert words in str(err.value) and "using" not in str(err.value)
+
+
+def test_weights_load_into_the_regression_run_and_its_file_says_so(tmp_path, capsys):
+    live, other = RegressionLive(SMALL), RegressionLive(replace(SMALL, seed=9))
+    for run in (live, other):
+        run.advance(max_steps=5)
+    load_weights(live.networks(), weights_bytes({"dropout": other.run.model}), "w.pt")
+    live.note_loaded("w.pt")
+    assert all(torch.equal(a, b) for a, b in zip(live.run.model.parameters(), other.run.model.parameters()))
+    assert not live.run.optimizer.state  # a fresh Adam: the old moments belonged to the old weights
+    live.advance()
+    narrow = RegressionLive(replace(SMALL, hidden=(8, 8)))
+    with pytest.raises(WeightsError, match="different network: layers 1-8-8-1"):
+        load_weights(live.networks(), weights_bytes({"dropout": narrow.run.model}), "narrow.pt")
+    path = tmp_path / "loaded.json"
+    path.write_text(live.experiment_json())
+    cli.main(["train", "--config", str(path), "--json"])
+    assert "loaded weights from w.pt at step 5; the replay keeps the seed's weights" in capsys.readouterr().err

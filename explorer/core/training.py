@@ -121,7 +121,7 @@ class Trainer(BoundedRun):
             raise ValueError(f"unknown inference {cfg.inference!r}; choose from {', '.join(INFERENCE_MODES)}")
         super().__init__(model)
         self.data, self.cfg = data, cfg
-        self.optimizer = make_optimizer(model.parameters(), cfg)
+        self.restart_optimizer()
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, float]] = []
         self.last_loss = float("nan")
@@ -142,6 +142,11 @@ class Trainer(BoundedRun):
             fn(self)
 
     # --- state -----------------------------------------------------------
+    def restart_optimizer(self) -> None:
+        """A new optimiser of the config's kind: at the start, and for weights loaded from a file (the old one's
+        moments belonged to the weights it had)."""
+        self.optimizer = make_optimizer(self.model.parameters(), self.cfg)
+
     @property
     def done(self) -> bool:
         return self.epoch >= self.cfg.epochs

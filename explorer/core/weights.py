@@ -12,16 +12,23 @@ is touched unless every one fits.
 from __future__ import annotations
 
 import io
-from typing import Mapping
+from typing import Mapping, Protocol
 
 import torch
 
 from explorer import settings
-from explorer.core.training import Trainer, make_optimizer
 
 
 class WeightsError(ValueError):
     """A file that cannot be loaded into this network; the message says why."""
+
+
+class Loadable(Protocol):
+    """A trainer weights can be loaded into: its network, and a way to start its optimiser afresh."""
+
+    model: torch.nn.Module
+
+    def restart_optimizer(self) -> None: ...
 
 
 State = dict[str, torch.Tensor]
@@ -73,7 +80,7 @@ def layer_sizes(state: dict[str, torch.Tensor]) -> str:
     return ", ".join("×".join(map(str, w.shape)) for w in weights) or "no weight matrices"
 
 
-def load_weights(trainers: Mapping[str, Trainer], raw: bytes, name: str) -> None:
+def load_weights(trainers: Mapping[str, Loadable], raw: bytes, name: str) -> None:
     """Put a weights file into the trainers' networks and start their optimisers afresh (their moments belonged
     to the weights they had); ``WeightsError``, every network untouched, if the file does not fit them all."""
     read = read_weights(raw, name)
@@ -95,7 +102,7 @@ def load_weights(trainers: Mapping[str, Trainer], raw: bytes, name: str) -> None
         own = model.state_dict()
         with torch.no_grad():
             model.load_state_dict({k: v.to(own[k].dtype) for k, v in state.items()})
-        trainers[network].optimizer = make_optimizer(model.parameters(), trainers[network].cfg)
+        trainers[network].restart_optimizer()
 
 
 def _check(state: State, own: State, name: str) -> None:

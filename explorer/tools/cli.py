@@ -248,7 +248,8 @@ def _format_of(text: str) -> Any:
 
 
 def _regression_part(text: str, source: str) -> tuple[dict[str, Any], list[dict], tuple[str, ...], float]:
-    start, changes = regression_files.read_regression(text, source)
+    start, changes, loaded = regression_files.read_regression(text, source)
+    _warn_loaded(loaded)
     trainer = regression_files.replay(start, changes)
     return ({"config": asdict(start), "changes": changes}, trainer.history, ("train_mse", "val_mse", "p"),
             trainer.train_seconds)
@@ -286,6 +287,14 @@ def _train_part(args: argparse.Namespace, text: str, part: Callable) -> None:
     print("final: " + ", ".join(f"{c} {last[c]:.4f}" for c in columns) + f" in {seconds:.1f} s")
 
 
+def _warn_loaded(loaded: list[Any]) -> None:
+    """A file's weights loaded on the page: the replay cannot follow them, and says where it parts."""
+    for entry in loaded:
+        entry = entry if isinstance(entry, dict) else {}
+        print(f"explorer: warning: the page loaded weights from {entry.get('file', 'a file')} at step "
+              f"{entry.get('step', '?')}; the replay keeps the seed's weights and differs from there", file=sys.stderr)
+
+
 def _replayed(args: argparse.Namespace, text: str) -> tuple[Experiment, Trainer]:
     """The experiment and trainer of ``--config`` (``--run``)."""
     try:
@@ -294,9 +303,7 @@ def _replayed(args: argparse.Namespace, text: str) -> tuple[Experiment, Trainer]
     except ValueError as err:  # ConfigError, and data that cannot be had
         fail(f"--config: {' '.join(str(err).split())}")
     record = config.runs[args.run or next(iter(config.runs))]
-    for loaded in record.loaded_weights:
-        print(f"explorer: warning: the page loaded weights from {loaded.get('file', 'a file')} at step "
-              f"{loaded.get('step', '?')}; the replay keeps the seed's weights and differs from there", file=sys.stderr)
+    _warn_loaded(record.loaded_weights)
     return replace(record.start, epochs=trainer.cfg.epochs), trainer
 
 

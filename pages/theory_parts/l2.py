@@ -116,6 +116,6 @@ def dropout_l2_section(link: dict[str, str]) -> dict[str, str]:
     running, aside = controls.toolbar(state, lab, DropoutL2)
     aside.caption("A new rate or setting is a new problem: training starts afresh.")
     controls.live(state, running, _draw, settings.RIDGE_FRAME_INTERVAL)
-    export.curves_row(lab, "theory-dropout-l2", lambda: ridge_json(exp))
+    export.curves_row(state, "theory-dropout-l2", lambda: ridge_json(exp))
     _derivation()
     return to_params(exp, analysis_defaults())

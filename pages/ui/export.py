@@ -48,6 +48,11 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: 
                         help=f"{what}: torch.load(FILE, weights_only=True).")
     if extra is not None:
         extra(row)
+    _load_button(state, stem, row)
+
+
+def _load_button(state: LiveState, stem: str, row: Any) -> None:
+    """Load weights (a popover in ``row``), and what the last load did."""
     with row.popover("Load weights", icon=":material/upload:"):
         st.file_uploader("A weights file of this network (.pt)", type=["pt", "pth"], key=f"{stem}_weights",
                          on_change=_load, args=(state, f"{stem}_weights"),
@@ -57,11 +62,13 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: 
         (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
 
 
-def curves_row(run: Any, stem: str, experiment: Callable[[], str] | None = None) -> None:
+def curves_row(state: LiveState, stem: str, experiment: Callable[[], str] | None = None) -> None:
     """Curves and weights of a part whose run is not an ``Experiment`` (the 1-D regression, dropout as L2): its
-    one network (``run.run``, with ``history`` and ``model``), and ``experiment``'s file if ``train --config``
-    replays it (the regression's)."""
-    row = st.container(horizontal=True)
+    one network (``run.run``, with ``history`` and ``model``); ``experiment``'s file, which ``train --config``
+    replays; and Load weights where the run takes them (``networks()``: the regression's network, not the
+    ridge problem's linear model, whose averaged iterates a file cannot restore)."""
+    run = state.run
+    row = st.container(horizontal=True, vertical_alignment="center")
     row.download_button("Curves CSV", data=lambda: _locked(run, lambda: history_csv({"dropout": list(run.run.history)})),
                         file_name=f"{stem}-curves.csv", mime="text/csv", on_click="ignore", icon=":material/download:",
                         help="One row per epoch, with the columns of the curves on this page.")
@@ -72,6 +79,8 @@ def curves_row(run: Any, stem: str, experiment: Callable[[], str] | None = None)
     row.download_button("Weights", data=lambda: _locked(run, lambda: weights_bytes({"dropout": run.run.model})),
                         file_name=f"{stem}-weights.pt", mime="application/octet-stream", on_click="ignore",
                         icon=":material/download:", help="The network's state_dict: torch.load(FILE, weights_only=True).")
+    if hasattr(run, "networks"):
+        _load_button(state, stem, row)
 
 
 def _locked(run: Any, build: Callable[[], Any]) -> Any:

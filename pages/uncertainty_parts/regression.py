@@ -112,6 +112,6 @@ def regression_section(link: dict[str, str]) -> dict[str, str]:
                   help="Stochastic passes behind the mean and the bands; the page draws the first "
                        f"{settings.UNC_CURVES_SHOWN} of them.")
     controls.live(state, running, _draw, settings.UNC_FRAME_INTERVAL)
-    export.curves_row(run, "uncertainty-regression", run.experiment_json)
+    export.curves_row(state, "uncertainty-regression", run.experiment_json)
     return {**to_params(cfg),
             **form.changed_param("passes", st.session_state[KEY + "passes"], settings.UNC_DEFAULT_SAMPLES)}

@@ -195,13 +195,17 @@ class RegressionTrainer(BoundedRun):
         super().__init__(MLP(cfg.model_config()))
         self.cfg = cfg
         self.data = data if data is not None else make_regression_data(cfg)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.restart_optimizer()
         self.order = torch.Generator().manual_seed(cfg.seed)
         self.history: list[dict[str, float]] = []
 
     @property
     def done(self) -> bool:
         return self.epoch >= self.cfg.epochs
+
+    def restart_optimizer(self) -> None:
+        """Adam afresh: at the start, and for weights loaded from a file."""
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=self.cfg.lr)
 
     def set_rates(self, p: float) -> None:
         """The next step drops at rate ``p``; weights and optimiser state stay."""

@@ -21,15 +21,17 @@ FORMAT = "dropout-explorer/regression"
 Change = dict[str, Any]  # {"step": s, "p": 0.3, ...}: the fields that changed, from that step on
 
 
-def regression_json(start: RegressionConfig, changes: list[Change]) -> str:
-    """The run's starting settings (every field, as the link writes them) and its changes."""
+def regression_json(start: RegressionConfig, changes: list[Change], loaded: list[dict[str, Any]] = ()) -> str:
+    """The run's starting settings (every field, as the link writes them), its changes, and the weights files
+    loaded into it ({"step", "file"}: a replay cannot follow those, and says so)."""
     config = {f.name: as_text(getattr(start, f.name)) for f in fields(RegressionConfig)}
-    return dump({"format": FORMAT, "version": VERSION, "config": config, "changes": changes}, None)
+    return dump({"format": FORMAT, "version": VERSION, "config": config, "changes": changes,
+                 "loaded_weights": list(loaded)}, None)
 
 
-def read_regression(text: str, source: str = "the file") -> tuple[RegressionConfig, list[Change]]:
-    """A regression file's settings and changes, checked as the page's link is; ``ConfigError`` says what is
-    wrong (nothing falls back to a default, unlike a link)."""
+def read_regression(text: str, source: str = "the file") -> tuple[RegressionConfig, list[Change], list[Any]]:
+    """A regression file's settings, changes and loaded weights files, checked as the page's link is;
+    ``ConfigError`` says what is wrong (nothing falls back to a default, unlike a link)."""
     doc, _ = load(text, source, FORMAT)
     values = doc.get("config")
     if not isinstance(values, dict) or set(values) != set(REGRESSION_PARSERS):
@@ -38,7 +40,10 @@ def read_regression(text: str, source: str = "the file") -> tuple[RegressionConf
     cfg, warnings = from_params({k: str(v) for k, v in values.items()})
     if warnings:
         raise ConfigError(f"{source}: config.{refused(warnings[0])}")
-    return cfg, _changes(doc.get("changes", []), cfg, source)
+    loaded = doc.get("loaded_weights", [])
+    if not isinstance(loaded, list):
+        raise ConfigError(f"{source}: \"loaded_weights\" must be a list")
+    return cfg, _changes(doc.get("changes", []), cfg, source), loaded
 
 
 def _changes(raw: Any, start: RegressionConfig, source: str) -> list[Change]:

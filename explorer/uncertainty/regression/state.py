@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from enum import StrEnum
+from typing import Any
 
 import torch
 
@@ -37,6 +38,7 @@ class RegressionLive:
     def __init__(self, exp: RegressionConfig, compare: bool = False) -> None:
         self.exp = self.start = exp
         self.changes: list[Change] = []  # what ``apply`` changed in place, with the step: the file replays them
+        self.loaded: list[dict[str, Any]] = []  # weights files loaded into the run, with the step: a replay cannot
         self.lock = threading.RLock()
         self.run = RegressionTrainer(exp)
         half = settings.UNC_REG_PLOT_HALF_RANGE
@@ -70,7 +72,14 @@ class RegressionLive:
     @locked
     def experiment_json(self) -> str:
         """The file that replays this run: ``python -m explorer train --config FILE``."""
-        return regression_json(self.start, self.changes)
+        return regression_json(self.start, self.changes, self.loaded)
+
+    def networks(self) -> dict[str, RegressionTrainer]:
+        """The network whose weights are saved and loaded, by name (the export row's)."""
+        return {"dropout": self.run}
+
+    def note_loaded(self, file: str) -> None:
+        self.loaded.append({"step": self.run.step, "file": file})
 
     @locked
     def frame(self, samples: int) -> dict[str, Figure]:
