@@ -132,12 +132,12 @@ MAX_SWEEP_MODELS = 120    # models of one sweep (they train together, in a few b
 SWEEP_FRAME_INTERVAL = 0.5
 SWEEP_PAGE_MAX_SEEDS = 5     # the Sweeps page's limits (the command line takes MAX_SWEEP_SEEDS)
 SWEEP_PAGE_MAX_EPOCHS = 200
-# The weights of one stack of a sweep's models (x 16 bytes with gradients and Adam's moments: 136 MB): the page's
-# default sweep, 30 models of 784-256-256-10, trains in one. A sweep trains its stacks one after another, so this
-# bounds what a sweep holds. Before, all its stacks trained at once: with 29 students of the class mix (loadtest,
-# issue #13), one sweep of five seeds of a size sweep at 512 units (40 M weights) took the server's peak from 1.0
-# to 1.7 GB.
-SWEEP_STACK_MAX_WEIGHTS = 8_500_000
+# The weights of one stack of a sweep's models (x 16 bytes with gradients and Adam's moments: 54 MB): a point of
+# five seeds of 784-512-512-10, or four points of the default sweep's three seeds at 256 units. A sweep trains its
+# stacks one after another, so this bounds what a sweep holds. Measured with 29 students of the class mix and the
+# page's widest sweep (five seeds, sizes, 512 units; loadtest, issue #13): all its stacks at once (40 M weights)
+# took the server's peak from 1.0 to 1.7 GB; stacks of up to 8.5 M one at a time from 1.17 to 1.29 GB.
+SWEEP_STACK_MAX_WEIGHTS = 3_400_000
 
 
 def torch_threads(shared: bool) -> int:

@@ -29,7 +29,7 @@ def test_the_page_opens_with_the_mnist_rate_sweep_paused():
     assert [t.value for t in at.title] == ["Sweeps"]
     sweep = at.session_state["sw"].run
     assert sweep.spec.over == "rate" and sweep.spec.base.dataset == "mnist" and sweep.spec.models() == 30
-    assert len(sweep.groups) == 1  # the default sweep's 30 models train at once, in one stack
+    assert [len(g.seeds) for g in sweep.groups] == [12, 12, 6]  # four rates of three seeds a stack
     assert sweep.progress == 0 and not at.session_state["sw"].running
     assert _button(at, "Run").disabled is False
 
