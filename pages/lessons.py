@@ -1,4 +1,4 @@
-"""Lessons: the story of dropout in eight short experiments, each opening one page with its settings.
+"""Lessons: the story of dropout in short experiments, each opening one page with its settings.
 
 A lesson is a TOML file in ``assets/lessons`` (``explorer.lessons``): its goal,
 a question to answer before the run, the page and settings it opens, what to
@@ -48,7 +48,8 @@ def _chosen(lessons: list[Lesson]) -> Lesson:
 
 
 def _lesson(lesson: Lesson, number: int) -> None:
-    title = site.BY_PATH[lesson.page].named
+    page = site.BY_PATH[lesson.page]
+    title = page.named
     st.subheader(f"{number}. {lesson.title}")
     st.markdown(f"**Goal.** {lesson.goal}")
     st.markdown("**Predict first.** " + lesson.predict.text)
@@ -57,7 +58,7 @@ def _lesson(lesson: Lesson, number: int) -> None:
     st.button(f"Open {title} with this lesson's settings", type="primary", icon=":material/play_arrow:",
               on_click=_start, args=(lesson,))
     _go(lesson)
-    st.caption(f"Or share the link: `/{lesson.url}`. Then press **Train**.")
+    st.caption(f"Or share the link: `/{lesson.url}`. Then press **{page.start}**.")
     st.markdown(f"**Watch.** {lesson.watch}")
     with st.expander("Reveal the answer", icon=":material/visibility:"):
         right = lesson.predict.answer
@@ -77,8 +78,9 @@ def _lesson(lesson: Lesson, number: int) -> None:
 
 def lessons_page() -> None:
     st.title("Lessons")
-    present.explain("Eight short experiments that tell the story of dropout, in order. Each asks a question first: "
-                "answer it, open the page with the lesson's settings, press **Train**, then come back for the answer.")
+    present.explain("Short experiments that tell the story of dropout, in order. Each asks a question first: answer "
+                    "it, open the page with the lesson's settings, press **Train** (**Run** on Sweeps), then come "
+                    "back for the answer.")
     lessons, errors = load_lessons()
     for error in errors:
         st.error(f"A lesson file could not be read: {error}")

@@ -1,7 +1,7 @@
 """Sweeps: the dropout paper's Fig. 9 (error vs drop rate) and Fig. 10 (error vs data size), trained live.
 
 The page wires widgets to ``explorer.sweep.state.Sweep`` (many MLPs trained
-in batched stacks, one stack after another) and redraws the curve as its points come in.
+in batched stacks, one stack after another) and redraws the curve as its points come in and settle.
 """
 
 from __future__ import annotations
@@ -126,8 +126,9 @@ def sweep_page() -> None:
     steady_display()
     present.explain(
         "The dropout paper's two classic experiments, re-run here in seconds: many networks, one per setting and "
-        "seed, train in a few batched computations, one after another, and the curve's points come in one by one, "
-        "each final. Each point is the mean over its seeds, the band ± one standard deviation."
+        "seed, train in batched groups, one group after another: a group's points appear after their first epoch and "
+        "settle as they learn, then the next group's come in. Each point is the mean over its seeds, the band ± one "
+        "standard deviation."
     )
     state = page_state("sw", SweepState)
     _load_settings(state)

@@ -6,7 +6,7 @@ share one with: the same width and the same training set, up to
 ``settings.SWEEP_STACK_MAX_WEIGHTS`` weights a stack. The stacks train one after
 another: a stack is built when its turn comes and released when it is done (its
 histories stay), so a sweep holds one stack's weights, gradients and Adam
-moments at a time, whatever its size, and its points appear one by one, final.
+moments at a time, whatever its size, and its points appear a stack at a time.
 (A model's stack decides only which random numbers its masks are drawn from: its
 batches and initial weights come from its seed.) A sweep advances in bounded
 slices (a live page draws between them) and reports plain data at any moment:

@@ -13,6 +13,7 @@ class Page:
     icon: str
     blurb: str              # the home page's link: "<title>: <blurb>"
     state: tuple[str, ...]  # its keys in the session state, that a lesson drops (controls.forget_page)
+    start: str = "Train"    # the button that starts its run, as a lesson names it
 
     @property
     def script(self) -> str:
@@ -21,7 +22,7 @@ class Page:
 
 PAGES = (
     Page("lessons", "Lessons", "Lessons", ":material/school:",
-         "eight short experiments that tell the story of dropout, each with a question to answer first; for a "
+         "nine short experiments that tell the story of dropout, each with a question to answer first; for a "
          "class or on your own", ("ls",)),
     Page("playground", "Playground", "the Playground", ":material/tune:",
          "train live on toy data, slide the drop rate, compare with a twin trained without dropout", ("pg",)),
@@ -32,8 +33,8 @@ PAGES = (
          "every dropout variant, two to six trained side by side on the same data and weights, with the noise "
          "each applies", ("lab",)),
     Page("sweep", "Sweeps", "Sweeps", ":material/show_chart:",
-         "error vs drop rate and vs data size (the paper's Fig. 9 and 10), dozens of networks trained together",
-         ("sw",)),
+         "error vs drop rate and vs data size (the paper's Fig. 9 and 10), dozens of networks trained in batches",
+         ("sw",), start="Run"),
     Page("coadaptation", "Co-adaptation", "Co-adaptation", ":material/hub:",
          "how much units lean on each other, with and without dropout: correlations, DeCov, unit removal and "
          "pairwise interactions", ("co",)),
