@@ -155,30 +155,32 @@ class Sweep:
         self.seconds = 0.0
         self.lock = threading.RLock()  # a page's fragment and a rerun may reach the same sweep at once
 
-    def _stacks(self, points: list[list[Experiment]], data: Dataset, eval_every: int = 1, *,
+    def _stacks(self, points: list[list[Experiment]], train: torch.Tensor | None, eval_every: int = 1, *,
                 xs: list[float], dropout: list[bool]) -> list[Group]:
-        """The models of ``points`` (one width, one training set; ``xs`` and ``dropout`` per point) in stacks of
-        at most settings.SWEEP_STACK_MAX_WEIGHTS weights: a point stays in one stack unless it alone is larger."""
+        """The models of ``points`` (one width; ``xs`` and ``dropout`` per point), trained on the examples
+        ``train`` indexes (None: all), in stacks of at most settings.SWEEP_STACK_MAX_WEIGHTS weights: a point stays
+        in one stack unless it alone is larger."""
         def size(exp: Experiment) -> int:
-            return weights_of(exp.model_config(data.n_features, data.n_classes))
+            return weights_of(exp.model_config(self.data.n_features, self.data.n_classes))
 
         models = [(e, x, d) for point, x, d in zip(points, xs, dropout) for e in point]
         chunks = pack([[size(e) for e in point] for point in points], settings.SWEEP_STACK_MAX_WEIGHTS)
-        return [self._stack([models[i] for i in chunk], data, eval_every) for chunk in chunks]
+        return [self._stack([models[i] for i in chunk], train, eval_every) for chunk in chunks]
 
-    @staticmethod
-    def _stack(models: list[tuple[Experiment, float, bool]], data: Dataset, eval_every: int) -> Group:
+    def _stack(self, models: list[tuple[Experiment, float, bool]], train: torch.Tensor | None,
+               eval_every: int) -> Group:
         exps = [e for e, _, _ in models]
-        base = exps[0]
+        base, full = exps[0], self.data
 
-        def make() -> StackedTrainer:
+        def make() -> StackedTrainer:  # a size's examples are copied when its stack trains, not all sizes' at once
+            data = full if train is None else replace(full, x_train=full.x_train[train], y_train=full.y_train[train])
             cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
             return StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(),
                                   [e.seed for e in exps], eval_every=eval_every)
 
-        steps = base.epochs * -(-len(data.y_train) // base.batch_size)
-        return Group(make, steps, xs=[x for _, x, _ in models], seeds=[e.seed for e in exps],
-                     dropout=[d for _, _, d in models], widths=[e.hidden for e in exps])
+        n = len(full.y_train) if train is None else len(train)
+        return Group(make, base.epochs * -(-n // base.batch_size), xs=[x for _, x, _ in models],
+                     seeds=[e.seed for e in exps], dropout=[d for _, _, d in models], widths=[e.hidden for e in exps])
 
     def _rate_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
@@ -188,7 +190,7 @@ class Sweep:
         return [group for widths, rates in by_width.items()
                 for group in self._stacks([[replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
                                             for i in range(s.seeds)] for q in rates],
-                                          self.data, xs=rates, dropout=[q > 0 for q in rates])]
+                                          None, xs=rates, dropout=[q > 0 for q in rates])]
 
     def _size_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
@@ -196,12 +198,10 @@ class Sweep:
         steps = b.epochs * math.ceil(max(s.sizes) / b.batch_size)
         groups = []
         for n in s.sizes:
-            idx = order[:n]
-            data = replace(self.data, x_train=self.data.x_train[idx], y_train=self.data.y_train[idx])
             epochs = min(math.ceil(steps / math.ceil(n / b.batch_size)), settings.MAX_EPOCHS)
             points = [[replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0}))
                        for i in range(s.seeds)] for on in (True, False)]
-            groups += self._stacks(points, data, math.ceil(epochs / b.epochs), xs=[float(n)] * 2,
+            groups += self._stacks(points, order[:n], math.ceil(epochs / b.epochs), xs=[float(n)] * 2,
                                    dropout=[True, False])
         return groups
 
