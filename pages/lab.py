@@ -79,7 +79,8 @@ def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
     """The lanes a link names (``variants=a,b,…``), or the default ones, with a warning for what is dropped."""
     model = st.session_state[KEY + "model"]
     known, unknown = linked_lanes(text, model)
-    problems = [f"{', '.join(unknown)} cannot run here (choose from {', '.join(lane_options(model))})"] if unknown else []
+    problems = ([f"{', '.join(unknown)} cannot run here (choose from {', '.join(lane_options(model))})"]
+                if unknown else [])
     if len(known) > settings.LAB_MAX_LANES:
         problems.append(f"at most {settings.LAB_MAX_LANES} side by side: {', '.join(known[settings.LAB_MAX_LANES:])} "
                         "left out")

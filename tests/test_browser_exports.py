@@ -126,7 +126,8 @@ def test_the_inside_page_downloads_an_experiment_that_replays(server, new_page):
     assert json.loads(raw)["page"] == "Inside the network"
     trainer = replay(config, "no dropout")
     trainer.run()
-    assert [row["val_acc"] for row in trainer.history] == [float(r["val_acc"]) for r in rows if r["run"] == "no dropout"]
+    expected = [float(r["val_acc"]) for r in rows if r["run"] == "no dropout"]
+    assert [row["val_acc"] for row in trainer.history] == expected
     _no_exceptions(page, server, "the Inside page after its exports")
 
 

@@ -34,9 +34,19 @@ class ConfigError(ValueError):
     """An experiment file that cannot be replayed; the message says why."""
 
 
-def refused(warning: str) -> str:
-    """A link's warning about a value as a file's error: a file's bad value is not replaced ("; using …" goes)."""
-    return warning.rsplit("; using ", 1)[0]
+def config_values(doc: Mapping[str, Any], source: str, names: Sequence[str]) -> dict[str, str]:
+    """A file's ``"config"`` object, every one of ``names`` and nothing else, as the text a link's parser reads."""
+    values = doc.get("config")
+    if not isinstance(values, dict) or set(values) != set(names):
+        raise ConfigError(f"{source}: \"config\" must be an object with the fields {', '.join(names)}")
+    return {k: str(v) for k, v in values.items()}
+
+
+def refuse(where: str, warnings: Sequence[str]) -> None:
+    """A file's values read by a link's parser: the first one the link would have replaced is an error, named
+    (``where`` starts it; the warning's "; using …" goes: a file's bad value is not replaced)."""
+    if warnings:
+        raise ConfigError(where + warnings[0].rsplit("; using ", 1)[0])
 
 
 @dataclass

@@ -199,7 +199,7 @@ class ProgressTable:
 def cmd_train(args: argparse.Namespace) -> None:
     settings.configure_torch(shared=False)
     if args.config is not None:
-        text = _config_text(args)
+        text = _config_file(args, _experiment_flags_given(args), "experiment")
         part = PART_FILES.get(_format_of(text))
         if part is not None:
             _train_part(args, text, part)
@@ -226,11 +226,14 @@ def cmd_train(args: argparse.Namespace) -> None:
               f"train acc {final['train_acc']:.1%}, val acc {final['val_acc']:.1%} in {trainer.train_seconds:.1f} s")
 
 
-def _config_text(args: argparse.Namespace) -> str:
-    """The text of ``--config``; every other experiment flag is refused (the file holds the run)."""
-    given = [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
+def _experiment_flags_given(args: argparse.Namespace) -> list[str]:
+    return [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
+
+
+def _config_file(args: argparse.Namespace, given: list[str], what: str) -> str:
+    """The text of ``--config``; the flags ``given`` besides it are refused (the file holds the ``what``)."""
     if given:
-        fail(f"--config replays the file's experiment: leave out {', '.join(given)}")
+        fail(f"--config replays the file's {what}: leave out {', '.join(given)}")
     try:
         with open(args.config, encoding="utf-8") as file:
             return file.read()
@@ -333,17 +336,13 @@ def _numbers(option: str, text: str, parse: Callable[[str], Any]) -> tuple:
 def _sweep_spec(args: argparse.Namespace) -> tuple[SweepSpec, Points | None]:
     """The sweep of the flags, or of ``--config`` (its points too), whose other flags are refused."""
     if args.config is not None:
-        given = [flag(f.name) for f in fields(Experiment) if getattr(args, f.name) is not None]
+        given = _experiment_flags_given(args)
         given += [f"--{name}" for name in ("rates", "sizes") if getattr(args, name) is not None]
         given += [f"--{name}" for name, default in (("over", "rate"), ("mode", "fixed-width"), ("seeds", "3"))
                   if getattr(args, name) != default]
-        if given:
-            fail(f"--config replays the file's sweep: leave out {', '.join(given)}")
+        text = _config_file(args, given, "sweep")
         try:
-            with open(args.config, encoding="utf-8") as file:
-                return read_sweep(file.read(), args.config)
-        except (OSError, UnicodeDecodeError) as err:
-            fail(f"--config: cannot read {args.config}: {getattr(err, 'strerror', None) or err}")
+            return read_sweep(text, args.config)
         except ValueError as err:
             fail(f"--config: {' '.join(str(err).split())}")
     dataset = "mnist" if args.dataset is None else _parse("dataset", args.dataset)

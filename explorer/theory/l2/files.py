@@ -9,7 +9,7 @@ them); the run trained from them has every number of the page's history
 from __future__ import annotations
 
 from explorer.core.experiment import Experiment, format_field
-from explorer.core.export import VERSION, ConfigError, dump, load, refused
+from explorer.core.export import VERSION, config_values, dump, load, refuse
 from explorer.theory.l2.analysis import FIELDS
 from explorer.theory.l2.state import DropoutL2, analysis_defaults, from_params
 
@@ -25,12 +25,8 @@ def read_ridge(text: str, source: str = "the file") -> Experiment:
     """A ridge file's settings, checked as the part's link is; ``ConfigError`` says what is wrong (nothing falls
     back to a default, unlike a link)."""
     doc, _ = load(text, source, FORMAT)
-    values = doc.get("config")
-    if not isinstance(values, dict) or set(values) != set(FIELDS):
-        raise ConfigError(f"{source}: \"config\" must be an object with the fields {', '.join(FIELDS)}")
-    exp, warnings = from_params({k: str(v) for k, v in values.items()}, analysis_defaults())
-    if warnings:
-        raise ConfigError(f"{source}: config.{refused(warnings[0])}")
+    exp, warnings = from_params(config_values(doc, source, FIELDS), analysis_defaults())
+    refuse(f"{source}: config.", warnings)
     return exp
 
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import fields, replace
 from typing import Any, Mapping
 
-from explorer.core.export import VERSION, ConfigError, dump, load, refused
+from explorer.core.export import VERSION, ConfigError, config_values, dump, load, refuse
 from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, REGRESSION_PARSERS, RegressionConfig,
                                                       RegressionTrainer, as_text, from_params)
 
@@ -33,13 +33,8 @@ def read_regression(text: str, source: str = "the file") -> tuple[RegressionConf
     """A regression file's settings, changes and loaded weights files, checked as the page's link is;
     ``ConfigError`` says what is wrong (nothing falls back to a default, unlike a link)."""
     doc, _ = load(text, source, FORMAT)
-    values = doc.get("config")
-    if not isinstance(values, dict) or set(values) != set(REGRESSION_PARSERS):
-        raise ConfigError(f"{source}: \"config\" must be an object with the fields "
-                          f"{', '.join(REGRESSION_PARSERS)}")
-    cfg, warnings = from_params({k: str(v) for k, v in values.items()})
-    if warnings:
-        raise ConfigError(f"{source}: config.{refused(warnings[0])}")
+    cfg, warnings = from_params(config_values(doc, source, list(REGRESSION_PARSERS)))
+    refuse(f"{source}: config.", warnings)
     loaded = doc.get("loaded_weights", [])
     if not isinstance(loaded, list):
         raise ConfigError(f"{source}: \"loaded_weights\" must be a list")
@@ -59,8 +54,7 @@ def _changes(raw: Any, start: RegressionConfig, source: str) -> list[Change]:
         if not fields_ or not set(fields_) <= set(LIVE_REGRESSION_FIELDS):
             raise ConfigError(f"{where}: a run changes only {', '.join(LIVE_REGRESSION_FIELDS)} while it trains")
         _, warnings = from_params({k: str(v) for k, v in fields_.items()}, start)
-        if warnings:
-            raise ConfigError(f"{where}: {refused(warnings[0])}")
+        refuse(f"{where}: ", warnings)
         last = change["step"]
         changes.append({"step": last, **fields_})
     return changes
