@@ -280,6 +280,7 @@ REGULARISERS_FRAME_INTERVAL = 0.4
 
 # --- The load test (explorer.tools.loadtest) ---
 LOADTEST_MAX_STUDENTS = 100
+LOADTEST_MAX_WORKERS = 8          # --workers: Streamlit processes behind nginx
 LOADTEST_MIN_SECONDS = 2.0        # the training window's bounds
 LOADTEST_MAX_SECONDS = 1800.0
 LOADTEST_SETTLE = 60.0            # seconds after the last client closed before the after_close memory

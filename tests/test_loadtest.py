@@ -26,6 +26,7 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from explorer import settings
 from explorer.tools import loadtest
+from explorer.tools.bench import free_port
 from explorer.tools.st_client import FINISHED, WAITING, MessageCache, Session, Status, rerun_message, stream_url
 from tests.test_browser import LOAD_TIMEOUT, chromium, new_page, server  # noqa: F401 -- fixtures
 
@@ -311,14 +312,6 @@ def test_default_mix_scales_with_the_class():
     assert loadtest.parse_pages("playground, uncertainty?part=digits") == ["playground", "uncertainty?part=digits"]
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.parametrize("args, message", [
     (["--students", "0"], "--students"),
     (["--students", "1000"], "--students"),
@@ -329,6 +322,8 @@ def _free_port() -> int:
     (["--settle", "-1"], "--settle"),
     (["--students", "two"], "--students"),
     (["--url", "ftp://example.org"], "--url"),
+    (["--workers", "9"], "--workers: must be 0"),
+    (["--workers", "2", "--url", "http://127.0.0.1:1"], "--workers: starts its own servers"),
 ])
 def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
     with pytest.raises(SystemExit) as exit_info:
@@ -339,7 +334,7 @@ def test_bad_arguments_exit_2_with_one_line(args, message, capsys):
 
 
 def test_unreachable_url_exits_2_without_a_traceback():
-    url = f"http://127.0.0.1:{_free_port()}"
+    url = f"http://127.0.0.1:{free_port()}"
     done = subprocess.run([sys.executable, "-m", "explorer", "loadtest", "--url", url, "--students", "1"], cwd=ROOT,
                           capture_output=True, text=True, timeout=120, stdin=subprocess.DEVNULL)
     assert done.returncode == 2, done.stderr
@@ -370,6 +365,20 @@ def test_smoke_run_three_students_ten_seconds():
     assert result["pause_one_s"] > 0  # the first student paused alone while the other two trained
     rss = result["rss_mb"]
     assert 0 < rss["cold"] < rss["idle"] <= rss["peak"] and rss["after_close"] > 0
+    assert result["server_processes"] == 1
+
+
+def test_smoke_run_behind_nginx_measures_every_worker():
+    """--workers: make serve's processes, each student pinned to one; memory and CPU summed over all of them."""
+    done = subprocess.run([sys.executable, "-m", "explorer", "loadtest", "--workers", "2", "--students", "2",
+                           "--seconds", "4", "--settle", "1", "--json"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert result["server_processes"] >= 4  # serve.py, two Streamlit workers, nginx (a master and its workers)
+    for session in result["sessions"]:
+        assert session["error"] is None and session["steps"] > 0 and session["frames_per_s"] > 0, session
+    assert 0 < result["rss_mb"]["idle"] <= result["rss_mb"]["peak"] and result["server_cpu"] > 0
 
 
 # --- against a real browser ------------------------------------------------------------------

@@ -319,7 +319,7 @@ def measure_subset_load(repeats: int) -> dict[str, float]:
 
 # --- the app in a browser ------------------------------------------------------------
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -333,32 +333,42 @@ def _answers(url: str) -> bool:
         return False
 
 
+SERVE_START_SECONDS = 150.0  # serve.py gives its workers 120 s to import torch and the app at once
+
+
 @contextlib.contextmanager
 def streamlit_server(timeout: float = 60.0, env: dict[str, str] | None = None,
-                     log_path: Path | None = None) -> Iterator[tuple[int, subprocess.Popen]]:
+                     log_path: Path | None = None, workers: int = 0,
+                     first_worker_port: int = 0) -> Iterator[tuple[int, subprocess.Popen]]:
     """``streamlit run app.py`` on a free port, up and answering; stopped on exit whatever happened.
 
     ``env``: variables added to this process's environment; ``log_path``: where its output goes (a temporary
-    file by default)."""
-    port = _free_port()
+    file by default); ``workers``: instead, ``make serve``'s nginx in front of that many Streamlit processes
+    (deploy/serve.py, the returned process, their parent), on ``first_worker_port`` and the ports after it (by
+    default a free port and the ports after it)."""
+    port = free_port()
+    if workers:
+        command = [sys.executable, "deploy/serve.py", "--workers", str(workers), "--port", str(port),
+                   "--address", "127.0.0.1", "--first-worker-port", str(first_worker_port or free_port())]
+        timeout = max(timeout, SERVE_START_SECONDS)
+    else:
+        command = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+                   "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"]
     with (log_path.open("w+b") if log_path else tempfile.TemporaryFile()) as log:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})},
-        )
+        server = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, **(env or {})})
         try:
             deadline = time.monotonic() + timeout
             while not _answers(f"http://127.0.0.1:{port}/_stcore/health"):
                 if server.poll() is not None or time.monotonic() > deadline:
                     log.seek(0)
-                    raise RuntimeError(f"streamlit did not come up: {log.read().decode(errors='replace')[-1000:]}")
+                    raise RuntimeError(f"the app did not come up: {log.read().decode(errors='replace')[-1000:]}")
                 time.sleep(0.2)
             yield port, server
         finally:
             server.terminate()
             try:
-                server.wait(timeout=10)
+                server.wait(timeout=20 if workers else 10)
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()

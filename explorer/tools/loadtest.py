@@ -177,6 +177,7 @@ class Measures:
     server_cpu: float | None = None
     client_cpu: float | None = None
     late_visitor_s: float | None = None
+    processes: int | None = None
     samples: list[tuple[float, float]] = field(default_factory=list)  # (monotonic time, MiB)
 
     def release(self, closed_at: float) -> None:
@@ -203,25 +204,28 @@ async def _late_visit(base_url: str, delay: float) -> float:
 
 
 async def run_class(base_url: str, pages: list[str], seconds: float, settle: float,
-                    tree: ProcessTree | None) -> dict[str, Any]:
+                    tree: ProcessTree | None, worker_urls: Sequence[str] = ()) -> dict[str, Any]:
     """Warm the server with one home-page visit, then the whole class: connect, Train, ``seconds`` of training,
-    Pause, close; returns the result object (see the module's command line)."""
+    Pause, close; returns the result object (see the module's command line). ``worker_urls``: the processes
+    behind ``base_url``'s proxy, each warmed on its own."""
     measures = Measures()
     if tree is not None:
         measures.cold = tree.rss_mb()
     # The first visit to a fresh server imports torch and the app, and the first visit to a page its modules
     # (seconds of CPU, ~140 MB): a teacher's check of the links, one tab at a time, not part of any student's
     # first frame. The server is idle after it, with what no session's leaving can give back.
-    for path, query in [("", ""), *dict.fromkeys(link(page) for page in pages)]:
-        warm = Session(base_url, path, query)
-        try:
-            await warm.open(OPEN_TIMEOUT)
-        except (OSError, asyncio.TimeoutError) as err:  # SessionClosed is an OSError
-            raise LoadTestFailed(f"the app at {base_url} did not serve /{path}: {err}") from None
-        finally:
-            await warm.close()
+    # Behind nginx, every worker gets the teacher's check, straight on its own port (nginx would route at random).
+    for url in worker_urls or [base_url]:
+        for path, query in [("", ""), *dict.fromkeys(link(page) for page in pages)]:
+            warm = Session(url, path, query)
+            try:
+                await warm.open(OPEN_TIMEOUT)
+            except (OSError, asyncio.TimeoutError) as err:  # SessionClosed is an OSError
+                raise LoadTestFailed(f"the app at {url} did not serve /{path}: {err}") from None
+            finally:
+                await warm.close()
     if tree is not None:
-        measures.idle = tree.rss_mb()
+        measures.idle, measures.processes = tree.rss_mb(), tree.count()
         measures.samples.append((time.monotonic(), measures.idle))  # the peak is at least the idle reading
         sampler = asyncio.create_task(_sample_memory(tree, measures))
 
@@ -272,6 +276,7 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
         "rss_mb": {k: _round(getattr(measures, k)) for k in ("cold", "idle", "peak", "after_close")},
         "released_s": _round(measures.released_s),
         "server_cpu": _round(measures.server_cpu),
+        "server_processes": measures.processes,
         "client_cpu": _round(measures.client_cpu),
     }
 
@@ -295,6 +300,10 @@ def make_parser() -> argparse.ArgumentParser:
                           "minute or two)")
     parser.add_argument("--url", help="a running app to load (default: start one on a free port); its memory and CPU "
                                       "are then not measured")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="start make serve's nginx in front of this many Streamlit processes (deploy/serve.py, "
+                             "sticky sessions) instead of one process; memory and CPU are summed over all of them "
+                             f"(0 … {settings.LOADTEST_MAX_WORKERS}; default 0: one process, no nginx)")
     parser.add_argument("--settle", type=float, default=settings.LOADTEST_SETTLE,
                         help="seconds after the last client closed before the after_close memory "
                              f"(default {settings.LOADTEST_SETTLE:g})")
@@ -316,21 +325,24 @@ def _check_url(url: str) -> str:
 
 
 @contextlib.contextmanager
-def _server(url: str | None) -> Iterator[tuple[str, ProcessTree | None]]:
-    """The app to load and its process tree: ``url`` as given (no tree), or a server started for the run."""
+def _server(url: str | None, workers: int) -> Iterator[tuple[str, ProcessTree | None, list[str]]]:
+    """The app to load, its process tree and its workers' own addresses: ``url`` as given (no tree, no workers),
+    or a server started for the run (one Streamlit process, or ``workers`` of them behind nginx)."""
     if url is not None:
-        yield url, None
+        yield url, None, []
         return
-    from explorer.tools.bench import streamlit_server
+    from explorer.tools.bench import free_port, streamlit_server
     from explorer.tools.proc_stats import ProcessTree
 
-    _log("starting streamlit")
+    _log(f"starting {workers} workers behind nginx" if workers else "starting streamlit")
+    first = free_port()
     with contextlib.ExitStack() as stack:
         try:
-            port, process = stack.enter_context(streamlit_server())
+            port, process = stack.enter_context(streamlit_server(workers=workers, first_worker_port=first))
         except RuntimeError as err:
             raise LoadTestFailed(str(err)) from None
-        yield f"http://127.0.0.1:{port}", ProcessTree(process.pid)
+        yield (f"http://127.0.0.1:{port}", ProcessTree(process.pid),
+               [f"http://127.0.0.1:{first + i}" for i in range(workers)])
 
 
 class LoadTestFailed(RuntimeError):
@@ -355,7 +367,8 @@ def format_table(result: dict[str, Any]) -> str:
     lines += [f"late visitor (home page, while training): {_shown(result['late_visitor_s'])} s",
               f"Pause until the timer stops (median): {_shown(result['pause_one_s'])} s one student at a time while "
               f"the class trains, {_shown(result['pause_s'])} s the rest of the class at once",
-              f"server CPU: {_shown(result['server_cpu'])} cores (this client: {_shown(result['client_cpu'])})",
+              f"server CPU: {_shown(result['server_cpu'])} cores (this client: {_shown(result['client_cpu'])}), "
+              f"{_shown(result['server_processes'])} processes",
               f"server memory MiB: cold {_shown(rss['cold'])}, idle {_shown(rss['idle'])}, peak {_shown(rss['peak'])}, "
               f"after close {_shown(rss['after_close'])}",
               f"back within {settings.LOADTEST_RELEASED_MB:g} MiB of idle: "
@@ -384,6 +397,10 @@ def main(argv: Sequence[str]) -> None:
         pages = allocate(args.students, parse_pages(args.pages) if args.pages is not None else None)
     except ValueError as err:
         fail(f"--pages: {err}")
+    if not 0 <= args.workers <= settings.LOADTEST_MAX_WORKERS:
+        fail(f"--workers: must be 0 … {settings.LOADTEST_MAX_WORKERS}, got {args.workers}")
+    if args.workers and args.url is not None:
+        fail("--workers: starts its own servers; leave out --url")
     url = _check_url(args.url) if args.url is not None else None
     if url is None:
         try:
@@ -393,8 +410,8 @@ def main(argv: Sequence[str]) -> None:
     # SIGTERM (a CI timeout, `kill`) unwinds like Ctrl-C, so the server this run started is stopped with it.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
-        with _server(url) as (base_url, tree):
-            result = asyncio.run(run_class(base_url, pages, args.seconds, args.settle, tree))
+        with _server(url, args.workers) as (base_url, tree, worker_urls):
+            result = asyncio.run(run_class(base_url, pages, args.seconds, args.settle, tree, worker_urls))
     except LoadTestFailed as err:
         print(f"explorer: loadtest: {' '.join(str(err).split())[:300]}", file=sys.stderr)
         raise SystemExit(1) from None

@@ -17,6 +17,10 @@ class ProcessTree:
         except psutil.NoSuchProcess:
             return []
 
+    def count(self) -> int:
+        """Processes in the tree now (a served app: serve.py, its workers and nginx's)."""
+        return len(self._members())
+
     def rss_mb(self) -> float:
         """Resident memory now, summed over the tree, in MiB."""
         total = 0
