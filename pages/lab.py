@@ -21,6 +21,8 @@ from explorer.dropout.params import Param
 from explorer.core.experiment import CHOICES, CSV, Experiment, check, to_params
 from explorer.core.live_runs import CURVES
 from explorer.core.mc import MC
+from explorer.lab import link
+from explorer.lab.link import lane_key, on_maps, read_lane_link
 from explorer.lab.state import (DEFAULT_LANES, DROPOUT_FIELDS, Lab, lab_defaults, lane, lane_options, linked_lanes,
                                 noise_place)
 from explorer.core.mnist import MNIST_DATASETS
@@ -60,6 +62,7 @@ def _load_settings() -> None:
     lab = state.run
     params = st.query_params.to_dict()
     lanes_text = params.pop("variants", None)
+    own = {name: params.pop(name) for name in list(params) if "." in name}  # a lane's own: gaussian.p=0.3
     lane_fields = [name for name in LANE_FIELDS if params.pop(name, None) is not None]
     named = params.get("dataset", "").strip()
     default = lab_defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults
@@ -69,10 +72,15 @@ def _load_settings() -> None:
     if warnings is None:
         return
     if lane_fields:
-        warnings.append(f"{', '.join(lane_fields)}: the Variants lab takes its lanes from variants=… and sets "
-                        "each lane's own parameters in the sidebar")
+        warnings.append(f"{', '.join(lane_fields)}: the Variants lab takes its lanes from variants=… and a lane's "
+                        "own settings from lane.field=… (e.g. gaussian.p=0.3), or from the lane's sidebar panel")
     s[KEY + "lanes"] = list(DEFAULT_LANES) if lanes_text is None else _linked_lanes(lanes_text, warnings)
-    state.warnings = warnings
+    values, more = read_lane_link(own, s[KEY + "lanes"], s[KEY + "model"])
+    for key, fields in values.items():
+        for name, value in fields.items():
+            widget = "p" if name == "conv_p" else "mc" if name == "inference" else name  # _lane_widgets' keys
+            s[f"{KEY}lane_{key}_{widget}"] = value == MC.key if name == "inference" else value
+    state.warnings = warnings + more
 
 
 def _linked_lanes(text: str, warnings: list[str]) -> list[str]:
@@ -106,13 +114,13 @@ def _lane_widgets(key: str, base: Experiment, box) -> Experiment:
     p = f"{KEY}lane_{key}_"
     entry = ENTRIES[key]
     with box.expander(entry["name"]):
-        maps = key in VARIANTS and VARIANTS[key].placement == "maps"
+        maps = on_maps(key)
         rate = st.slider("Conv-map drop rate" if maps else "Hidden drop rate q", 0.0, settings.MAX_RATE,
-                         base.conv_p if maps else base.p, 0.05, key=p + "p")
+                         form.initial(p + "p", base.conv_p if maps else base.p), 0.05, key=p + "p")
         changes: dict = {"conv_p": rate} if maps else {"p": rate}
         if not maps:
-            changes["input_p"] = st.slider("Input drop rate", 0.0, settings.MAX_RATE, base.input_p, 0.05,
-                                           key=p + "input_p")
+            changes["input_p"] = st.slider("Input drop rate", 0.0, settings.MAX_RATE,
+                                           form.initial(p + "input_p", base.input_p), 0.05, key=p + "input_p")
         for param in CHOICES[key].params:  # the lane's own parameters, as its variant or schedule declares them
             changes[param.name] = form.param_widget(param, p + param.name, **_variant_choices(param, base.model))
         if st.toggle("MC inference", key=p + "mc", help="Validate with the average of T stochastic passes."):
@@ -121,12 +129,10 @@ def _lane_widgets(key: str, base: Experiment, box) -> Experiment:
 
 
 def _variant_choices(param: Param, model: str) -> dict:
-    """A schedule's base variant offers the variants it can switch here (not conv maps, not concrete, which
-    learns its own rate), by name; other parameters offer what they declare."""
-    if param.name != "base_variant":
-        return {}
-    wrapped = [k for k in lane_options(model) if k in VARIANTS and VARIANTS[k].placement != "maps" and k != "concrete"]
-    return {"choices": wrapped, "format_func": lambda k: VARIANTS[k].name}
+    """A schedule's base variant offers the variants it can switch here, by name; other parameters offer what
+    they declare."""
+    offered = link.choices(param, model)
+    return {} if offered is None else {"choices": offered, "format_func": lambda k: VARIANTS[k].name}
 
 
 def _controls() -> list[Experiment] | None:
@@ -177,14 +183,10 @@ def _table(lab: Lab) -> None:
         "s / epoch": st.column_config.NumberColumn(format="%.3f")})
 
 
-def _lane_key(exp: Experiment) -> str:
-    return exp.conv_variant if exp.model == "cnn" and exp.conv_variant != "spatial" else exp.variant
-
-
 def _rules(lab: Lab) -> None:
     """Each lane's formulas, explanation and reference, a tab each (drawn once, not every frame)."""
     st.subheader("The rules")
-    keys = list(dict.fromkeys(_lane_key(e) for e in lab.lanes))
+    keys = list(dict.fromkeys(lane_key(e) for e in lab.lanes))
     extra = ["mc"] if any(e.inference == "mc" for e in lab.lanes) else []
     for tab, key in zip(st.tabs([ENTRIES[k]["name"] for k in keys + extra]), keys + extra):
         entry = ENTRIES[key]
@@ -246,11 +248,12 @@ def _wrap(text: str, chars: int) -> list[str]:
 
 
 def _link(lanes: list[Experiment]) -> dict[str, str]:
-    """The shared settings (with the rates every lane starts from) and the lanes' keys: what a link can hold."""
+    """The shared settings (with the rates every lane starts from), the lanes' keys and what sets each lane
+    apart (``gaussian.p=0.3``): what a link can hold."""
     s, default = st.session_state, Experiment()
     shared = replace(lanes[0], **{f: s[KEY + f] for f in ("p", "input_p", "conv_p")},
                      **{f: getattr(default, f) for f in LANE_FIELDS})
-    return to_params(shared) | {"variants": ",".join(map(_lane_key, lanes))}
+    return to_params(shared) | {"variants": ",".join(map(lane_key, lanes))} | link.lane_link(shared, lanes)
 
 
 def lab_page() -> None:

@@ -48,7 +48,7 @@ def test_a_link_with_one_known_lane_warns_and_opens_the_default_lanes():
 def test_a_link_with_a_lane_parameter_says_where_it_is_set():
     at = _open(LAB, variant="gaussian", schedule_cutoff="3", p="0.3")
     [warning] = _warnings(at)
-    assert warning.startswith("Link parameter not used: variant, schedule_cutoff:") and "sidebar" in warning
+    assert warning.startswith("Link parameter not used: variant, schedule_cutoff:") and "lane.field" in warning
     lab = at.session_state["lab"].run
     assert [e.p for e in lab.lanes] == [0.3] * 4  # the shared rate every lane starts from
     assert _link(at)["p"] == "0.3" and "variant" not in _link(at) and "schedule_cutoff" not in _link(at)
@@ -76,6 +76,34 @@ def test_a_lanes_own_rate_makes_a_new_lab_and_the_link_keeps_the_shared_one():
     lab = at.session_state["lab"].run
     assert [e.p for e in lab.lanes] == [0.3, 0.2, 0.3, 0.3] and "q=0.2" in lab.labels[1]
     assert _link(at)["p"] == "0.3"
+
+
+def test_a_lanes_own_settings_round_trip_through_the_link():
+    at = _open(LAB, p="0.3")
+    at.sidebar.slider(key="lab_lane_gaussian_p").set_value(0.2).run()
+    at.number_input(key="lab_lane_early_schedule_cutoff").set_value(4).run()
+    at.sidebar.toggle(key="lab_lane_standard_mc").set_value(True).run()
+    at.sidebar.slider(key="lab_lane_standard_mc_samples").set_value(12).run()
+    link = _link(at)
+    assert {k: v for k, v in link.items() if "." in k} == {
+        "gaussian.p": "0.2", "early.schedule_cutoff": "4", "standard.inference": "mc", "standard.mc_samples": "12"}
+    again = _open(LAB, **link)  # a fresh session from that link
+    assert _warnings(again) == [] and again.session_state["lab"].run.lanes == at.session_state["lab"].run.lanes
+    assert _link(again) == link
+
+
+def test_a_lanes_bad_settings_in_a_link_are_reported_and_defaulted():
+    at = _open(LAB, **{"gaussian.p": "2", "early.base_variant": "concrete", "dropout.p": "0.1", "standard.beta": "1",
+                       "early.schedule_cutoff": "3"})
+    warnings = _warnings(at)
+    assert len(warnings) == 4 and not at.exception
+    assert any("gaussian.p: must be between 0 and 0.95" in w for w in warnings)
+    assert any("early.base_variant" in w and "concrete" in w for w in warnings)
+    assert any("dropout.p: no dropout lane" in w for w in warnings)
+    assert any("standard.beta: a standard lane sets p, input_p" in w for w in warnings)
+    lanes = at.session_state["lab"].run.lanes
+    assert lanes[1].p == 0.5 and lanes[3].base_variant == "standard" and lanes[3].schedule_cutoff == 3
+    assert {k for k in _link(at) if "." in k} == {"early.schedule_cutoff"}
 
 
 def test_mnist_subset_with_the_mlp():

@@ -111,3 +111,21 @@ def test_a_metric_the_page_does_not_have_is_an_error_of_the_file(tmp_path):
     lesson = read_lesson(_write(tmp_path, GOOD.replace('left = "dropout.val_acc"', 'left = "dropout.val_accuracy"')))
     with pytest.raises(LessonError, match="09-mine.toml: claim: no metric 'dropout.val_accuracy' on this page"):
         judge(lesson, {0: {"dropout.val_acc": 0.9}})
+
+
+LAB_LESSON = (LESSONS_DIR / "08-variants-and-schedules.toml").read_text(encoding="utf-8")
+
+
+def test_a_lab_lesson_sets_a_lanes_own_settings_as_its_link_does(tmp_path):
+    _write(tmp_path, LAB_LESSON.replace('variants = "', '"early.schedule_cutoff" = 50\n"late.p" = 0.3\nvariants = "'))
+    [lesson], errors = load_lessons(tmp_path)
+    lanes = runner_for(lesson).parse({k: str(v) for k, v in lesson.link.items()})
+    by_key = {e.variant: e for e in lanes}
+    assert errors == [] and by_key["early"].schedule_cutoff == 50 and by_key["late"].p == 0.3
+    assert by_key["standard"].p == by_key["gaussian"].p != 0.3
+
+
+def test_a_lab_lessons_bad_lane_setting_is_an_error_of_the_file(tmp_path):
+    _write(tmp_path, LAB_LESSON.replace('variants = "', '"early.schedule_cutoff" = -1\nvariants = "'))
+    lessons, [error] = load_lessons(tmp_path)
+    assert lessons == [] and error.startswith("09-mine.toml: link: early.schedule_cutoff: ")

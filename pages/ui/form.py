@@ -135,6 +135,12 @@ def dropout_widgets(prefix: str, variants: list[str], hidden_label: str = "Hidde
     sb.slider("Input drop rate", 0.0, settings.MAX_RATE, step=0.05, key=prefix + "input_p")
 
 
+def initial(key: str, value: Any) -> Any:
+    """A widget's starting value, or None where its key already holds one (a link's, or the widget's own), so
+    that Streamlit does not warn of a value set twice."""
+    return None if key in st.session_state else value
+
+
 def param_widget(param: Param, key: str, choices: Sequence[str] | None = None,
                  format_func: Callable[[Any], str] = str) -> Any:
     """The control a variant's own parameter declares, at its declared default and within its range
@@ -146,10 +152,10 @@ def param_widget(param: Param, key: str, choices: Sequence[str] | None = None,
             return st.radio(param.label, options, horizontal=True, key=key, help=about, format_func=format_func)
         return st.selectbox(param.label, options, key=key, help=about, format_func=format_func)
     if param.odd:
-        return st.select_slider(param.label, param.options(), param.default, key=key, help=about)
+        return st.select_slider(param.label, param.options(), initial(key, param.default), key=key, help=about)
     if param.widget == "number":
-        return st.number_input(param.label, param.lo, param.hi, param.default, key=key, help=about)
-    return st.slider(param.label, param.lo, param.hi, param.default, param.step, key=key, help=about)
+        return st.number_input(param.label, param.lo, param.hi, initial(key, param.default), key=key, help=about)
+    return st.slider(param.label, param.lo, param.hi, initial(key, param.default), param.step, key=key, help=about)
 
 
 def network_widgets(prefix: str, widths_help: str) -> None:
