@@ -11,18 +11,20 @@ from dataclasses import dataclass
 import streamlit as st
 
 from explorer import settings
+from explorer.core.catalogue import catalogue
 from explorer.core.figures import sweep_figure
 from explorer.core.experiment import CSV
 from explorer.sweep.files import results_csv, sweep_json
 from explorer.sweep.link import (DATASETS, WIDTHS, default_settings, read_spec, settings_of, sizes_for, spec_of,
                                  spec_to_params)
-from explorer.sweep.state import DEFAULT_RATES, Sweep, SweepSpec
+from explorer.sweep.state import DEFAULT_RATES, SWEEP_VARIANTS, Sweep, SweepSpec
 from pages.ui import controls, own_data, present
 from pages.ui.live import live_chart, steady_display
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
 
 KEY = "sw_"  # prefix of this page's widget keys
+NAMES = {e["key"]: e["name"] for e in catalogue()}
 OVER = {"rate": "Drop rate (Fig. 9)", "size": "Training-set size (Fig. 10)"}
 MODES = {"fixed-width": "Width n fixed", "fixed-kept": "n·k fixed (n/k units)"}
 FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
@@ -74,6 +76,9 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
         sb.multiselect("Training-set sizes", sizes, key=KEY + "sizes")
         sb.slider("Hidden drop rate with dropout", 0.0, 0.9, step=0.05, key=KEY + "p")
         sb.slider("Input drop rate with dropout", 0.0, 0.9, step=0.05, key=KEY + "input_p")
+    sb.multiselect("Variants", SWEEP_VARIANTS, key=KEY + "variants", format_func=NAMES.get,
+                   help="A curve each, on the same seeds and data: every variant whose noise is per unit or per "
+                        "weight, and the schedules.")
     sb.header("Models")
     sb.select_slider("Hidden width n (two layers)", WIDTHS, key=KEY + "hidden")
     sb.number_input("Epochs", 1, settings.SWEEP_PAGE_MAX_EPOCHS, key=KEY + "epochs",
@@ -107,7 +112,11 @@ def _draw(sweep: Sweep, running: bool) -> None:
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
                                          f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}")
     live_chart(sweep_figure(result["points"], spec.over, _title(spec),
-                            xs=spec.rates if spec.over == "rate" else spec.sizes), KEY + "fig")
+                            xs=spec.rates if spec.over == "rate" else spec.sizes, names=NAMES), KEY + "fig")
+    if len(spec.variants) > 1:
+        st.caption("A colour per variant: solid its validation error, dotted its training error. Click a variant in "
+                   "the legend to hide it." if spec.over == "rate" else
+                   "A colour per variant (its validation error); dashed grey: the same networks without dropout.")
     if spec.mode == "fixed-kept" and spec.over == "rate":
         n = spec.base.hidden[0]
         capped = [q for q in spec.rates if round(n / (1 - q)) > settings.MAX_WIDTH]

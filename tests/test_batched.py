@@ -14,7 +14,7 @@ from explorer import settings
 from explorer.tools import cli
 from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import DataConfig, make_toy
-from explorer.core.experiment import Experiment
+from explorer.core.experiment import Experiment, build, check
 from explorer.core.model import MLP, MLPConfig
 from explorer.sweep.state import Sweep, SweepSpec, kept_widths
 from explorer.core.training import TrainConfig, Trainer
@@ -25,26 +25,60 @@ CONFIGS = [MLPConfig(hidden=(16, 8), p=0.0, seed=s) for s in range(3)] + [MLPCon
 SEEDS = [0, 1, 2, 7]
 
 
-@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
-def test_the_stack_at_rate_zero_is_k_separate_trainers(optimizer):
-    """Same initial weights, batch orders and updates (weight decay and max-norm too), the narrow model padded."""
-    cfg = TrainConfig(optimizer=optimizer, lr=0.01, epochs=3, batch_size=32, weight_decay=1e-3, max_norm=2.0)
-    stack = StackedTrainer(StackedMLP(CONFIGS), DATA, cfg, SEEDS)
-    stack.run()
-    for k, (model_cfg, seed) in enumerate(zip(CONFIGS, SEEDS)):
-        alone = Trainer(MLP(model_cfg), DATA, replace(cfg, seed=seed))
-        alone.run()
-        for layer, lin in enumerate(alone.model.linears):
+def _assert_same_runs(stack: StackedTrainer, alone: list[Trainer], rel: float = 1e-4) -> None:
+    """Every model of the stack ended where its Trainer did: weights and every number of its history."""
+    for k, trainer in enumerate(alone):
+        for layer, lin in enumerate(trainer.model.linears):
             w = stack.model.weights[layer][k, : lin.in_features, : lin.out_features].T
-            torch.testing.assert_close(w, lin.weight, rtol=1e-4, atol=1e-6)
-        for ours, theirs in zip(stack.histories[k], alone.history):
+            torch.testing.assert_close(w, lin.weight, rtol=rel, atol=1e-5)
+        assert len(stack.histories[k]) == len(trainer.history)
+        for ours, theirs in zip(stack.histories[k], trainer.history):
             assert ours.keys() == theirs.keys()
             for key in ours:
-                assert ours[key] == pytest.approx(theirs[key], rel=1e-4, abs=1e-6), key
+                assert ours[key] == pytest.approx(theirs[key], rel=rel, abs=1e-5), (k, key)
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_the_stack_is_k_separate_trainers(optimizer):
+    """Same initial weights, batch orders, masks and updates (weight decay and max-norm too), the narrow model
+    padded, each model at its own rates."""
+    cfg = TrainConfig(optimizer=optimizer, lr=0.01, epochs=3, batch_size=32, weight_decay=1e-3, max_norm=2.0)
+    configs = [replace(c, p=q, input_p=q / 2) for c, q in zip(CONFIGS, (0.0, 0.3, 0.5, 0.2))]
+    stack = StackedTrainer(StackedMLP(configs), DATA, cfg, SEEDS)
+    stack.run()
+    alone = [Trainer(MLP(model_cfg), DATA, replace(cfg, seed=seed)) for model_cfg, seed in zip(configs, SEEDS)]
+    for trainer in alone:
+        trainer.run()
+    _assert_same_runs(stack, alone)
+
+
+# Every variant whose noise is per unit or per weight, and the schedules (issue #16).
+STACKED = ["standard", "weight-scaling", "gaussian", "uniform", "alpha", "dropconnect", "standout", "concrete",
+           "early", "late"]
+VARIANT_RUN = Experiment(dataset="moons", train_size=100, val_size=50, hidden=(16, 8), epochs=4, batch_size=32,
+                         lr=0.01, p=0.3, input_p=0.1)
+
+
+@pytest.mark.parametrize("variant", STACKED)
+def test_every_stacked_variant_is_its_trainer_run(variant):
+    """Three models of the variant (two seeds, one narrower, one at another rate) against experiment.build's
+    Trainers, schedules included: the stack draws each model's noise from its MLP's own generator."""
+    base = replace(VARIANT_RUN, variant=variant, activation="selu" if variant == "alpha" else "relu")
+    exps = [base, replace(base, seed=1, p=0.5), replace(base, seed=2, hidden=(10, 8))]
+    for exp in exps:
+        assert check(exp) == [], check(exp)
+    stack = StackedTrainer(StackedMLP([e.model_config(2, 2) for e in exps]), DATA, base.train_config(),
+                           [e.seed for e in exps], schedules=[e.schedule() for e in exps])
+    stack.run()
+    alone = [build(e, DATA) for e in exps]
+    for trainer in alone:
+        trainer.run()
+    _assert_same_runs(stack, alone)
 
 
 def test_padding_stays_zero_and_never_reaches_the_output():
-    stack = StackedTrainer(StackedMLP(CONFIGS), DATA, TrainConfig(epochs=2, batch_size=16), SEEDS)
+    configs = [replace(c, p=0.5, input_p=0.2) for c in CONFIGS]
+    stack = StackedTrainer(StackedMLP(configs), DATA, TrainConfig(epochs=2, batch_size=16), SEEDS)
     stack.run()
     w0, w1 = stack.model.weights[0][3], stack.model.weights[1][3]
     assert torch.count_nonzero(w0[:, 10:]) == 0 and torch.count_nonzero(w1[10:, :]) == 0
@@ -52,34 +86,32 @@ def test_padding_stays_zero_and_never_reaches_the_output():
 
 @pytest.mark.parametrize("q", [0.2, 0.5, 0.8])
 def test_each_model_drops_at_its_own_rate(q):
-    cfgs = [MLPConfig(hidden=(64,), p=rate, input_p=0.0) for rate in (0.0, q)]
-    model = StackedMLP(cfgs).train()
-    seen = {}
-    model.act.register_forward_hook(lambda m, i, out: seen.update(h=out))  # activations before dropout
-    hidden = []
-    original = model._drop
-    model._drop = lambda h, keep: hidden.append(original(h, keep)) or hidden[-1]
-    x = torch.randn(2, 500, 2)
-    model(x)
-    kept = (hidden[-1] != 0) & (seen["h"] != 0)
-    positive = seen["h"] != 0
-    assert torch.equal(kept[0], positive[0])  # rate 0: nothing dropped
-    assert_binomial(int(kept[1].sum()), int(positive[1].sum()), 1 - q)
+    model = StackedMLP([MLPConfig(hidden=(64,), p=rate, input_p=0.0) for rate in (0.0, q)]).train()
+    for member in model.drops:
+        member[1].record = True
+    model(torch.randn(2, 500, 2))
+    seen = [(m[1].last_mask, m[1].last_input != 0) for m in model.drops]
+    assert bool(seen[0][0].all())  # rate 0: nothing dropped
+    mask, positive = seen[1]
+    assert_binomial(int((mask & positive).sum()), int(positive.sum()), 1 - q)
 
 
 def test_evaluation_equals_each_mlp_in_inference_mode():
-    model = StackedMLP(CONFIGS)
+    configs = [replace(c, p=0.4, input_p=0.2, variant="weight-scaling") for c in CONFIGS]  # inference scales
+    model = StackedMLP(configs)
     trainer = StackedTrainer(model, DATA, TrainConfig(), SEEDS)
     losses, accs = trainer.evaluate(DATA.x_val, DATA.y_val)
-    for k, cfg in enumerate(CONFIGS):
+    for k, cfg in enumerate(configs):
         alone = Trainer(MLP(cfg), DATA, TrainConfig())
         loss, acc = alone.evaluate(DATA.x_val, DATA.y_val)
         assert losses[k] == pytest.approx(loss, rel=1e-5) and accs[k] == pytest.approx(acc)
 
 
 def test_the_stack_refuses_what_it_cannot_run():
-    with pytest.raises(ValueError, match="standard dropout only"):
-        StackedMLP([MLPConfig(variant="gaussian")])
+    with pytest.raises(ValueError, match="multisample"):
+        StackedMLP([MLPConfig(variant="multisample")])
+    with pytest.raises(ValueError, match="noise in one place"):
+        StackedMLP([MLPConfig(variant="gaussian"), MLPConfig(variant="dropconnect")])
     with pytest.raises(ValueError, match="share depth"):
         StackedMLP([MLPConfig(hidden=(8,)), MLPConfig(hidden=(8, 8))])
 
@@ -140,10 +172,42 @@ def test_a_size_sweep_gives_every_size_the_same_steps():
     assert steps == [g.steps for g in sweep.groups]
 
 
+def test_a_rate_sweep_of_variants_is_each_variants_trainer_runs():
+    """A curve per variant on the same seeds and data; each model the Trainer run of its settings, whatever its
+    stack (gaussian and the early schedule share units; dropconnect's weights stack alone)."""
+    spec = SweepSpec(over="rate", rates=(0.0, 0.5), seeds=2, base=TOY, variants=("gaussian", "dropconnect", "early"))
+    assert spec.models() == 12 and spec.problems() == []
+    sweep = Sweep(spec)
+    assert {tuple(sorted(set(g.variants))) for g in sweep.groups} == {("early", "gaussian"), ("dropconnect",)}
+    sweep.advance()
+    points = sweep.results()["points"]
+    assert [(p["x"], p["variant"]) for p in points] == [(0.0, "gaussian"), (0.0, "dropconnect"), (0.0, "early"),
+                                                       (0.5, "gaussian"), (0.5, "dropconnect"), (0.5, "early")]
+    for point in points:
+        for run in point["seeds"]:
+            alone = build(replace(TOY, variant=point["variant"], p=point["x"], input_p=0.0, seed=run["seed"]), sweep.data)
+            alone.run()
+            assert run["val_loss"] == pytest.approx(alone.history[-1]["val_loss"], rel=1e-4), point["variant"]
+
+
+def test_a_size_sweep_of_variants_shares_one_baseline():
+    spec = SweepSpec(over="size", sizes=(30, 120), seeds=1, base=TOY, variants=("standard", "standout"))
+    assert spec.models() == 6
+    sweep = Sweep(spec)
+    sweep.advance()
+    points = sweep.results()["points"]
+    assert [(p["x"], p["variant"], p["dropout"]) for p in points] == [
+        (30, "standard", True), (30, "standout", True), (30, "none", False),
+        (120, "standard", True), (120, "standout", True), (120, "none", False)]
+
+
 @pytest.mark.parametrize("spec, words", [
     (SweepSpec(seeds=0, base=TOY), "--seeds"),
     (SweepSpec(over="size", sizes=(500,), base=TOY), "--sizes"),
-    (SweepSpec(base=replace(TOY, variant="gaussian")), "standard dropout"),
+    (SweepSpec(base=replace(TOY, variant="gaussian")), "--variants, not --variant"),
+    (SweepSpec(base=TOY, variants=("standard", "multisample")), "--variants: each once, of standard"),
+    (SweepSpec(base=TOY, variants=("gaussian", "gaussian")), "--variants: each once"),
+    (SweepSpec(base=TOY, variants=()), "--variants"),
     (SweepSpec(seeds=10, rates=tuple(i / 20 for i in range(19)), base=TOY), "at most"),
 ])
 def test_sweep_spec_problems(spec, words):
@@ -160,6 +224,13 @@ def test_sweep_command_json(capsys):
     assert out["spec"]["base"]["hidden"] == [8]
 
 
+def test_sweep_command_variants(capsys):
+    cli.main(["sweep", "--dataset", "moons", "--train-size", "60", "--val-size", "30", "--hidden", "8",
+              "--epochs", "2", "--rates", "0.5", "--seeds", "1", "--variants", "uniform,late", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert [p["variant"] for p in out["points"]] == ["uniform", "late"] and out["spec"]["variants"] == ["uniform", "late"]
+
+
 def test_sweep_command_table(capsys):
     cli.main(["sweep", "--over", "size", "--dataset", "moons", "--sizes", "20,40", "--hidden", "8", "--epochs", "2",
               "--seeds", "1"])
@@ -171,7 +242,8 @@ def test_sweep_command_table(capsys):
     (["--rates", "0,x"], "--rates: expected a number"),
     (["--sizes", "0"], "--sizes"),
     (["--seeds", "11"], "--seeds must be between 1 and 10"),
-    (["--model", "cnn"], "standard dropout"),
+    (["--model", "cnn"], "sweeps train MLPs"),
+    (["--variants", "standard,bogus"], "--variants: unknown value 'bogus'; choose from standard, weight-scaling"),
     (["--over", "size", "--sizes", "100,4500"], "holds 5000 digits"),
 ])
 def test_sweep_command_bad_input_is_one_line(argv, words, capsys):

@@ -24,8 +24,9 @@ def _head(data: Dataset, n: int = 128) -> Dataset:
 def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch):
     small = tuple(replace(case, data=lambda case=case: _head(case.data())) for case in bench.CASES)
     monkeypatch.setattr(bench, "CASES", small)
-    monkeypatch.setattr(bench, "BATCHED_CASES", tuple(replace(case, data=lambda case=case: _head(case.data()))
-                                                      for case in bench.BATCHED_CASES))
+    for cases in ("BATCHED_CASES", "VARIANT_CASES"):
+        monkeypatch.setattr(bench, cases, tuple(replace(case, data=lambda case=case: _head(case.data()))
+                                                for case in getattr(bench, cases)))
     sweep = SweepSpec(rates=(0.0, 0.5), seeds=1, base=Experiment(dataset="moons", train_size=40, val_size=20,
                                                                 hidden=(8,), epochs=1))
     result = bench.run_bench(repeats=1, as_json=True, app=False, repeat_seconds=0.01, frame_epochs=3, inside_steps=2,
@@ -56,7 +57,8 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     load = result["subset_load"]
     assert load["repeats"] >= 3 and load["cold_s"] > 0 and load["warm_s"] > 0
     assert result["app"]["status"].startswith("skipped")
-    assert [c["name"] for c in result["batched"]] == [c.name for c in bench.BATCHED_CASES]
+    assert [c["name"] for c in result["batched"]] == [c.name for c in (*bench.BATCHED_CASES, *bench.VARIANT_CASES)]
+    assert len(bench.VARIANT_CASES) == 9  # every variant a sweep compares, beside standard
     for case in result["batched"]:
         assert case["batched_s"] > 0 and case["sequential_s"] > 0 and case["pass"] == (case["speedup"] >= case["target"])
     assert result["sweep"]["models"] == 2 and result["sweep"]["pass"] == (result["sweep"]["seconds"] < 60)
@@ -64,7 +66,7 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     report = bench.format_report(result)  # what the command prints without --json
     verdicts = report.count("PASS") + report.count("BELOW")
     # one per Trainer run, one per batched case, one for the sweep, one for the frame
-    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(bench.BATCHED_CASES) + 2
+    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(result["batched"]) + 2
     assert "Inside page frame (CNN)" in report and "MNIST subset load" in report
 
     page = {"status_line": "…", "epochs_per_s": 0.5, "updates_per_s": 4.0, "pause_s": 0.3}

@@ -218,3 +218,29 @@ def test_a_sweep_before_its_first_epoch_shows_its_axes_not_plotlys_default() -> 
              "train_error_std": 0.0}
     drawn = _figures.sweep_figure([point], "rate", "t", xs=(0.0, 0.5, 0.9))["layout"]
     assert "range" not in drawn["yaxis"] and "annotations" not in drawn
+
+
+def _point(x: float, variant: str, dropout: bool = True, error: float = 0.2) -> dict:
+    return {"x": x, "variant": variant, "dropout": dropout, "val_error_mean": error, "val_error_std": 0.01,
+            "train_error_mean": error / 2, "train_error_std": 0.0}
+
+
+def test_a_sweep_of_several_variants_draws_a_curve_each() -> None:
+    """Rates: each variant's validation (solid) and training (dotted) error in its colour; sizes: each variant's
+    validation error and the shared no-dropout baseline (dashed). One variant keeps the two-curve figure."""
+    names = {"standard": "Standard", "gaussian": "Gaussian"}
+    rate = _figures.sweep_figure([_point(q, v) for q in (0.0, 0.5) for v in ("standard", "gaussian")], "rate", "t",
+                                 names=names)
+    lines = [t for t in rate["data"] if t.get("mode") == "lines+markers"]
+    assert [t["name"] for t in lines] == ["Standard", "Standard, training", "Gaussian", "Gaussian, training"]
+    assert [t["name"] for t in lines if t.get("showlegend", True)] == ["Standard", "Gaussian"]  # an entry a variant
+    assert [t["legendgroup"] for t in lines] == ["Standard", "Standard", "Gaussian", "Gaussian"]
+    assert lines[0]["line"]["color"] == lines[1]["line"]["color"] != lines[2]["line"]["color"]
+    assert [t["line"]["dash"] for t in lines] == ["solid", "dot"] * 2 and all(len(t["x"]) == 2 for t in lines)
+    size = _figures.sweep_figure([_point(n, v) for n in (100, 1000) for v in ("standard", "gaussian")]
+                                 + [_point(n, "none", dropout=False) for n in (100, 1000)], "size", "t", names=names)
+    assert [t["name"] for t in size["data"] if t.get("showlegend", True)] == ["Standard", "Gaussian", "no dropout"]
+    one = _figures.sweep_figure([_point(0.5, "gaussian")], "rate", "t", names=names)
+    assert [t["name"] for t in one["data"] if t.get("showlegend", True)] == ["validation error", "training error"]
+    go.Figure(rate)
+    go.Figure(size)

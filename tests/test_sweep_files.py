@@ -71,7 +71,9 @@ def test_results_csv_has_a_row_per_model():
     ({"format": "dropout-explorer/sweep", "version": 1, "spec": {"colour": 1}}, "unknown field colour"),
     ({"format": "dropout-explorer/sweep", "version": 1, "spec": {"rates": [1.5], "base": {}}}, "between 0 and 1"),
     ({"format": "dropout-explorer/sweep", "version": 1, "spec": {"base": {"variant": "gaussian"}}},
-     "standard dropout"),
+     "with --variants, not --variant"),
+    ({"format": "dropout-explorer/sweep", "version": 1, "spec": {"variants": ["gaussian", "multisample"], "base": {}}},
+     "spec.variants: unknown value 'multisample'"),
 ])
 def test_a_bad_sweep_file_is_explained(doc, words):
     with pytest.raises(ConfigError, match=words):

@@ -90,3 +90,25 @@ def test_the_widest_sweep_runs_one_bounded_stack_at_a_time():
               for g in sweep.groups]
     assert sum(stacks) > 40e6 and max(stacks) <= settings.SWEEP_STACK_MAX_WEIGHTS
     assert all(g.trainer is None for g in sweep.groups)  # nothing built before it trains
+
+
+def test_variants_are_a_curve_each_and_in_the_link():
+    at = _small(_open(SWEEP))
+    at.sidebar.multiselect(key="sw_variants").set_value(["standard", "gaussian", "early"]).run()
+    sweep = at.session_state["sw"].run
+    assert sweep.spec.variants == ("standard", "gaussian", "early") and sweep.spec.models() == 6
+    assert _link(at)["variants"] == "standard,gaussian,early"
+    _button(at, "Run").click().run()
+    for _ in range(50):
+        if sweep.done:
+            break
+        at.run()
+    assert [p["variant"] for p in sweep.results()["points"]] == ["standard", "gaussian", "early"] * 2
+    assert not at.exception
+
+
+def test_a_link_with_a_variant_a_sweep_cannot_run_warns():
+    at = _open(SWEEP, variants="standard,multisample")
+    assert any("variants: expected some of standard" in w and "not multisample" in w
+               for w in [x.value for x in at.warning])
+    assert at.session_state["sw"].run.spec.variants == ("standard",)

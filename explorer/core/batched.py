@@ -4,16 +4,20 @@ A sweep trains dozens of small networks; one after another, each step of each
 is a handful of small matrix products dominated by Python and dispatch
 overhead. Stacked, the K networks' layers are (K, in, out) tensors and a step
 is one batched product per layer for all of them. Each model keeps its own
-initial weights (those of ``MLP(cfg)``), drop rates, batch order and width
-(narrower models are padded with units held at zero), and since Adam and SGD
-update every number on its own, one optimiser over the stacked tensors is K
-independent ones: with the rates at 0 the stack reproduces K ``Trainer`` runs.
-Standard (inverted) dropout only.
+initial weights (those of ``MLP(cfg)``), batch order, width (narrower models
+are padded with units held at zero) and dropout: the layers its ``MLP`` would
+have, drawing from the same generator, each applied to the model's own slice.
+Since Adam and SGD update every number on its own, one optimiser over the
+stacked tensors is K independent ones, so model k of a stack is a ``Trainer``
+run of its config, masks and all, up to the rounding of batched products.
+Every variant whose noise is per unit or per weight (DropConnect's products
+are the model's own: its masks are per example), and rate schedules; not
+multisample, whose head samples several masks into one output layer.
 """
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -22,26 +26,41 @@ from torch import nn
 from explorer.core.datasets import Dataset
 from explorer.core.model import ACTIVATIONS, MLP, MLPConfig
 from explorer.core.training import EVAL_CHUNK, BoundedRun, TrainConfig, make_optimizer
+from explorer.dropout import VARIANTS, DropoutLayer
+
+
+class _Slice:
+    """Model k's part of a stacked layer, as a reader of an ``nn.Linear`` sees it (concrete dropout's prior)."""
+
+    def __init__(self, weight: torch.Tensor, bias: torch.Tensor) -> None:
+        self.weight, self.bias, self.in_features = weight, bias, weight.shape[1]
 
 
 class StackedMLP(nn.Module):
-    """K MLPs of one depth, activation and input/output size; widths may differ (padded with inactive units).
+    """K MLPs of one depth, activation and input/output size, whose noise sits in one place (on units, in the
+    activation, or on the weights); widths may differ (padded with inactive units).
 
     ``forward`` takes (K, N, n_in), or (N, n_in) shared by every model, and returns (K, N, n_out).
     """
 
-    def __init__(self, configs: Sequence[MLPConfig], mask_seed: int = 0) -> None:
+    def __init__(self, configs: Sequence[MLPConfig]) -> None:
         super().__init__()
         first = configs[0]
         for cfg in configs:
             if (cfg.n_in, cfg.n_out, len(cfg.hidden), cfg.activation) != (first.n_in, first.n_out, len(first.hidden),
                                                                           first.activation):
                 raise ValueError("stacked models must share depth, activation, inputs and outputs")
-            if cfg.variant != "standard":
-                raise ValueError(f"the batched engine runs standard dropout only, not {cfg.variant!r}")
+        placements = {VARIANTS[c.variant].placement for c in configs}
+        if "head" in placements:
+            raise ValueError("the batched engine does not run multisample: its masks share one output layer")
+        if len(placements) > 1:
+            raise ValueError("stacked models must put their noise in one place: "
+                             + ", ".join(sorted({c.variant for c in configs})) + " do not")
+        self.placement = placements.pop()
         self.configs = list(configs)
         k = len(configs)
-        widths = [first.n_in, *(max(c.hidden[i] for c in configs) for i in range(len(first.hidden))), first.n_out]
+        self.sizes = [(c.n_in, *c.hidden, c.n_out) for c in configs]
+        widths = [max(size[i] for size in self.sizes) for i in range(len(self.sizes[0]))]
         nets = [MLP(cfg) for cfg in configs]
         self.weights = nn.ParameterList()
         self.biases = nn.ParameterList()
@@ -53,35 +72,78 @@ class StackedMLP(nn.Module):
                 b[i, 0, : lin.out_features] = lin.bias.detach()
             self.weights.append(nn.Parameter(w))
             self.biases.append(nn.Parameter(b))
-        # (K, 1, width) 1 for a model's own units, 0 for padding; None where no model is padded
-        self.active = [None if all(c.hidden[i] == widths[i + 1] for c in configs) else
-                       torch.stack([(torch.arange(widths[i + 1]) < c.hidden[i]).float() for c in configs])[:, None]
-                       for i in range(len(first.hidden))]
+        self.padded = any(size != tuple(widths) for size in self.sizes)
         self.act = ACTIVATIONS[first.activation]()
-        self.keep = torch.tensor([1.0 - c.p for c in configs])[:, None, None]
-        self.input_keep = torch.tensor([1.0 - c.input_p for c in configs])[:, None, None]
-        self.noise = torch.Generator().manual_seed(mask_seed)
+        # Each model's dropout layers (input first, one per hidden layer), drawing from its MLP's generator. A
+        # DropConnect layer is handed the stack's weights, so the Linear it was built around goes.
+        self.drops = nn.ModuleList(nn.ModuleList(net.dropouts) for net in nets)
+        for member in self.drops:
+            for layer in member:
+                if hasattr(layer, "forward_with"):
+                    layer.linear = None
 
     def __len__(self) -> int:
         return len(self.configs)
 
-    def _drop(self, h: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
-        if not self.training or bool((keep == 1.0).all()):
-            return h
-        draws = torch.rand(h.shape, generator=self.noise)
-        return h * ((draws < keep) / keep)
+    def _each(self, h: torch.Tensor, j: int, apply: Callable[[int, torch.Tensor], torch.Tensor],
+              width_out: int | None = None) -> torch.Tensor:
+        """``apply(k, h_k)`` for each model k on its own ``j``-th layer's units of ``h`` (K, N, width), the padding
+        (to ``width_out`` units in all, or as many as ``h`` has) put back at zero."""
+        if not self.padded:
+            return torch.stack([apply(k, h[k]) for k in range(len(self))])
+        full = h.shape[-1] if width_out is None else width_out
+        return torch.stack([F.pad(out, (0, full - out.shape[-1]))
+                            for k in range(len(self)) for out in [apply(k, h[k, :, : self.sizes[k][j]])]])
+
+    def _inputs(self, x: torch.Tensor) -> torch.Tensor:
+        """Each model's input dropout; in inference, a batch shared by every model stays shared where the
+        variants leave inputs as they are (all but weight scaling)."""
+        if x.dim() == 2:
+            if not any(type(m[0]).infer is not DropoutLayer.infer for m in self.drops):
+                return x
+            x = x.expand(len(self), *x.shape)
+        return self._each(x, 0, lambda k, part: self.drops[k][0](part))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self._drop(x, self.input_keep) if x.dim() == 3 else x
+        h = self._inputs(x)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
+            if i < last and self.placement == "weights":  # DropConnect: masks per example on the model's weights
+                h = h if h.dim() == 3 else h.expand(len(self), *h.shape)
+                h = self._each(h, i, lambda k, part: self.drops[k][i + 1].forward_with(
+                    part, w[k, : self.sizes[k][i], : self.sizes[k][i + 1]].T, b[k, 0, : self.sizes[k][i + 1]]),
+                    width_out=w.shape[-1])
+                continue
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
-            if i < last:
-                h = self.act(h)
-                if self.active[i] is not None:
-                    h = h * self.active[i]
-                h = self._drop(h, self.keep)
+            if i < last:  # standout (in the activation) takes the pre-activation; the others, the activation's output
+                h = self._each(h if self.placement == "activation" else self.act(h), i + 1,
+                               lambda k, part: self.drops[k][i + 1](part))
         return h
+
+    def regularization(self, n_train: int) -> torch.Tensor | float:
+        """What learned rates add to the loss (concrete dropout's prior, each model's own); 0 for the others."""
+        total: torch.Tensor | float = 0.0
+        for k, member in enumerate(self.drops):
+            for j, layer in enumerate(member):
+                if hasattr(layer, "regularization"):
+                    n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
+                    reading = _Slice(self.weights[j][k, :n_in, :n_out].T, self.biases[j][k, 0, :n_out])
+                    total = total + layer.regularization(reading, n_train)
+        return total
+
+    def rates(self, k: int) -> tuple[float, float]:
+        """Model k's hidden and input drop rates now (a schedule's or a learned rate's, as its MLP reports them)."""
+        first, *hidden = self.drops[k]
+        return (hidden[0].p if hidden else 0.0), first.p
+
+    def set_rates(self, k: int, p: float | None = None, input_p: float | None = None) -> None:
+        """Model k's rates from the next step on, as ``MLP.set_rates``."""
+        first, *hidden = self.drops[k]
+        if input_p is not None:
+            first.p = float(input_p)
+        if p is not None:
+            for layer in hidden:
+                layer.p = float(p)
 
     @torch.no_grad()
     def renorm(self, max_norm: float) -> None:
@@ -91,17 +153,41 @@ class StackedMLP(nn.Module):
             cols.copy_(torch.renorm(cols.reshape(-1, cols.shape[-1]), 2, 0, max_norm).reshape(cols.shape))
 
 
+class _Member:
+    """Model k of a stack as a rate schedule sees a ``Trainer``: the data, the config, the step, ``set_rates``."""
+
+    def __init__(self, trainer: StackedTrainer, k: int) -> None:
+        self.trainer, self.k = trainer, k
+
+    @property
+    def data(self) -> Dataset:
+        return self.trainer.data
+
+    @property
+    def cfg(self) -> TrainConfig:
+        return self.trainer.cfg
+
+    @property
+    def step(self) -> int:
+        return self.trainer.step
+
+    def set_rates(self, p: float | None = None, input_p: float | None = None) -> None:
+        self.trainer.model.set_rates(self.k, p=p, input_p=input_p)
+
+
 class StackedTrainer(BoundedRun):
     """The ``Trainer``'s contract for K models on one dataset: bounded ``run``, per-model ``histories``.
 
     Model k sees the batches a ``Trainer`` seeded ``seeds[k]`` would draw. Its
-    gradient is its own: the loss is the sum over models of each one's mean.
+    gradient is its own: the loss is the sum over models of each one's mean
+    (and its learned rates' prior). ``schedules``: model k's rate schedule (a
+    ``Trainer`` callback, as ``experiment.build`` adds it) or None.
     ``eval_every``: epochs between evaluations (the last epoch always has one);
     1, every epoch, is the ``Trainer``'s rule.
     """
 
     def __init__(self, model: StackedMLP, data: Dataset, cfg: TrainConfig, seeds: Sequence[int],
-                 eval_every: int = 1) -> None:
+                 eval_every: int = 1, schedules: Sequence[Callable | None] = ()) -> None:
         if len(seeds) != len(model):
             raise ValueError(f"one batch-order seed per model: {len(model)} models, {len(seeds)} seeds")
         super().__init__(model)
@@ -109,6 +195,8 @@ class StackedTrainer(BoundedRun):
         self.optimizer = make_optimizer(model.parameters(), cfg)
         self.orders = [torch.Generator().manual_seed(s) for s in seeds]
         self.histories: list[list[dict[str, float]]] = [[] for _ in seeds]
+        self.schedules = [(schedule, _Member(self, k)) for k, schedule in enumerate(schedules) if schedule]
+        self._schedule()  # the first step's rates
 
     @property
     def done(self) -> bool:
@@ -124,9 +212,11 @@ class StackedTrainer(BoundedRun):
             perms = torch.stack([torch.randperm(n, generator=g) for g in self.orders])  # (K, n)
             self._batches = list(perms.split(self.cfg.batch_size, dim=1))[::-1]
         idx = self._batches.pop()  # (K, B)
+        self._schedule()
         logits = self.model(self.data.x_train[idx])
         y = self.data.y_train[idx]
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1), reduction="sum") / idx.shape[1]
+        loss = loss + self.model.regularization(len(self.data.y_train))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
@@ -136,6 +226,10 @@ class StackedTrainer(BoundedRun):
         if not self._batches:
             self._end_epoch()
 
+    def _schedule(self) -> None:
+        for schedule, member in self.schedules:
+            schedule(member)
+
     def _end_epoch(self) -> None:
         self.epoch += 1
         if self.epoch % self.eval_every and not self.done:
@@ -143,9 +237,9 @@ class StackedTrainer(BoundedRun):
         train = self.evaluate(self.data.x_train, self.data.y_train)
         val = self.evaluate(self.data.x_val, self.data.y_val)
         for k, history in enumerate(self.histories):
-            cfg = self.model.configs[k]
+            p, input_p = self.model.rates(k)
             history.append({"epoch": self.epoch, "step": self.step, "train_loss": train[0][k], "val_loss": val[0][k],
-                            "train_acc": train[1][k], "val_acc": val[1][k], "p": cfg.p, "input_p": cfg.input_p})
+                            "train_acc": train[1][k], "val_acc": val[1][k], "p": p, "input_p": input_p})
         self.model.train()
 
     @torch.no_grad()

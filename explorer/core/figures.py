@@ -15,7 +15,7 @@ a projector at 1280×720.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -557,30 +557,56 @@ def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, col
     return [band, line]
 
 
+def _sweep_series(points: Sequence[Mapping[str, Any]], over: str,
+                  names: Mapping[str, str]) -> list[tuple[str, str, Callable[[Mapping[str, Any]], bool], str, str]]:
+    """The curves of a sweep: (name, metric, which points, colour, dash). One variant: validation and training
+    error (rates), or validation error with and without dropout (sizes); several: a colour per variant, its
+    training error dashed (rates), and the no-dropout baseline (sizes)."""
+    variants = list(dict.fromkeys(p.get("variant", "standard") for p in points if p.get("variant") != "none"))
+    if len(variants) < 2:
+        if over == "rate":
+            return [("validation error", "val_error", lambda p: True, RUN_COLORS[0], "solid"),
+                    ("training error", "train_error", lambda p: True, RUN_COLORS[1], "dash")]
+        return [("validation error, dropout", "val_error", lambda p: p["dropout"], RUN_COLORS[0], "solid"),
+                ("validation error, no dropout", "val_error", lambda p: not p["dropout"], RUN_COLORS[1], "solid")]
+    series = []
+    for i, variant in enumerate(variants):
+        name, color = names.get(variant, variant).split(" (")[0], RUN_COLORS[i % len(RUN_COLORS)]
+        chosen = (lambda v: lambda p: p.get("variant") == v)(variant)
+        series.append((name, "val_error", chosen, color, "solid"))
+        if over == "rate":  # in the variant's legend entry (the caption says dotted is training)
+            series.append((f"{name}, training", "train_error", chosen, color, "dot"))
+    if over == "size":
+        series.append(("no dropout", "val_error", lambda p: not p["dropout"], "#5f6368", "dash"))
+    return series
+
+
 def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, height: int = 380,
-                 xs: Sequence[float] = ()) -> Figure:
+                 xs: Sequence[float] = (), names: Mapping[str, str] | None = None) -> Figure:
     """Error against the drop rate (training and validation) or the training-set size (validation, with and
-    without dropout): each seed's latest epoch, mean line and a ± one-std band across seeds.
+    without dropout): each seed's latest epoch, mean line and a ± one-std band across seeds; a curve per
+    variant where the points hold several (``names``: how the legend calls them).
 
     ``xs``: the rates or sizes the sweep will fill; before any point has its first epoch they set the axes
     (the error's 0–100 %), so the chart does not open on plotly's empty default range."""
     traces: list[dict[str, Any]] = []
     if over == "rate":
-        series = [("validation error", "val_error", None, RUN_COLORS[0], "solid"),
-                  ("training error", "train_error", None, RUN_COLORS[1], "dash")]
         xaxis = dict(title=dict(text="drop rate q of the hidden layers"), gridcolor="#eeeeee")
     else:
-        series = [("validation error, dropout", "val_error", True, RUN_COLORS[0], "solid"),
-                  ("validation error, no dropout", "val_error", False, RUN_COLORS[1], "solid")]
         sizes = sorted({p["x"] for p in points} | set(xs))
         xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee", tickvals=sizes,
                      ticktext=[f"{s:,.0f}" for s in sizes])
-    for name, metric, dropout, color, dash in series:
-        chosen = [p for p in points if dropout is None or p["dropout"] == dropout]
+    series = _sweep_series(points, over, names or {})
+    for name, metric, which, color, dash in series:
+        chosen = [p for p in points if which(p)]
         if chosen:
             x = np.array([p["x"] for p in chosen], dtype=float)
-            traces += band_traces(x, np.array([p[f"{metric}_mean"] for p in chosen]),
-                                 np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
+            drawn = band_traces(x, np.array([p[f"{metric}_mean"] for p in chosen]),
+                                np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
+            if name.endswith(", training") and len(series) > 2:  # one legend entry per variant: both its curves
+                drawn[1] |= dict(showlegend=False, legendgroup=name.removesuffix(", training"))
+                drawn[0]["legendgroup"] = drawn[1]["legendgroup"]
+            traces += drawn
     yaxis = dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee")
     if not points and xs:
         lo, hi = min(xs), max(xs)

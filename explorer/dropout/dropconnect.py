@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explorer.dropout.base import DropoutLayer, Variant, register
@@ -35,16 +36,19 @@ class DropConnectLinear(DropoutLayer):
         return u if self.activation is None else self.activation(u)
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        w, b = self.linear.weight, self.linear.bias
+        return self.forward_with(v, self.linear.weight, self.linear.bias)
+
+    def forward_with(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        """``forward`` with the weights ``w`` (out, in) and biases ``b`` given: a batched stack's slices."""
         if self.training and self.record:
             self.last_input = v.detach()
         if self.p == 0.0:
             if self.training and self.record:  # N·out·in values: built only when asked for
                 ones = torch.ones(len(v), *w.shape)
                 self.remember(ones > 0, ones)
-            return self._act(self.linear(v))
+            return self._act(F.linear(v, w, b))
         if not self.training:
-            return self.infer(v)
+            return self.infer_with(v, w, b)
         mask = torch.empty(len(v), *w.shape, dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
         bias_mask = torch.empty(len(v), len(b), dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
         self.remember(mask > 0, mask)
@@ -52,8 +56,11 @@ class DropConnectLinear(DropoutLayer):
         return self._act(u)
 
     def infer(self, v: torch.Tensor) -> torch.Tensor:
-        w, b, k = self.linear.weight, self.linear.bias, self.keep
-        mean = k * self.linear(v)
+        return self.infer_with(v, self.linear.weight, self.linear.bias)
+
+    def infer_with(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        k = self.keep
+        mean = k * F.linear(v, w, b)
         if self.activation is None:
             return mean
         # clamped so that sqrt has a finite gradient where no input reaches a unit

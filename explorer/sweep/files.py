@@ -12,7 +12,7 @@ from explorer.core.export import VERSION, ConfigError, dump, experiment_from, lo
 from explorer.core.parsing import choice, whole
 from explorer.core.points import Points
 from explorer.core.experiment import PARSERS
-from explorer.sweep.state import MODES, OVER, SweepSpec
+from explorer.sweep.state import MODES, OVER, SWEEP_VARIANTS, SweepSpec
 
 FORMAT = "dropout-explorer/sweep"
 COLUMNS = ("x", "hidden", "dropout", "seed", "epoch", "train_error", "val_error", "train_loss", "val_loss")
@@ -47,6 +47,7 @@ _PARSERS: dict[str, Callable[[Any], Any]] = {
     "over": lambda v: choice(OVER)(str(v)), "mode": lambda v: choice(MODES)(str(v)),
     "rates": _each(PARSERS["p"]), "sizes": _each(PARSERS["train_size"]),
     "seeds": lambda v: whole(1, 10**6)(str(v)),
+    "variants": _each(choice(SWEEP_VARIANTS)),
 }
 
 

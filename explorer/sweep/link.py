@@ -17,7 +17,7 @@ from explorer.core import parsing
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import CSV
 from explorer.core.points import Points
-from explorer.sweep.state import DEFAULT_RATES, MODES, OVER, SweepSpec, default_sizes, sweep_defaults
+from explorer.sweep.state import DEFAULT_RATES, MODES, OVER, SWEEP_VARIANTS, SweepSpec, default_sizes, sweep_defaults
 
 DATASETS = ("mnist", *TOY_DATASETS)
 WIDTHS = (32, 64, 128, 256, 512)
@@ -46,6 +46,16 @@ def _one_of(options: tuple, parse: Callable[[str], Any]) -> Callable[[str], Any]
     return read
 
 
+def _variants(text: str) -> tuple[str, ...]:
+    """A list of variants a sweep can compare, in the order given, each once."""
+    asked = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+    wrong = [v for v in asked if v not in SWEEP_VARIANTS]
+    if wrong or not asked:
+        raise ValueError(f"expected some of {', '.join(SWEEP_VARIANTS)}"
+                         + (f"; not {', '.join(wrong)}" if wrong else ""))
+    return tuple(asked)
+
+
 def _number(text: str) -> float:
     return round(parsing.number(0.0, 0.9)(text), 6)
 
@@ -59,6 +69,7 @@ def _parsers(dataset: str) -> dict[str, Callable[[str], Any]]:
         "epochs": parsing.whole(1, settings.SWEEP_PAGE_MAX_EPOCHS),
         "seeds": parsing.whole(1, settings.SWEEP_PAGE_MAX_SEEDS),
         "p": _one_of(PAGE_RATES, _number), "input_p": _one_of(PAGE_RATES, _number),
+        "variants": _variants,
     }
 
 
@@ -67,7 +78,7 @@ def default_settings(dataset: str) -> dict[str, Any]:
     base = sweep_defaults(dataset)
     return {"over": "rate", "dataset": dataset, "mode": "fixed-width", "rates": DEFAULT_RATES,
             "sizes": default_sizes(dataset), "hidden": base.hidden[0], "epochs": base.epochs, "seeds": 3,
-            "p": base.p, "input_p": base.input_p}
+            "p": base.p, "input_p": base.input_p, "variants": ("standard",)}
 
 
 def spec_of(values: Mapping[str, Any], points: Points | None = None) -> SweepSpec:
@@ -84,7 +95,8 @@ def spec_of(values: Mapping[str, Any], points: Points | None = None) -> SweepSpe
         base = replace(base, p=values["p"], input_p=values["input_p"], train_size=max(sizes, default=base.train_size))
     return SweepSpec(over=values["over"], mode=values["mode"] if rate else "fixed-width",
                      rates=tuple(sorted(values["rates"])) if rate else DEFAULT_RATES,
-                     sizes=default_sizes(values["dataset"]) if rate else sizes, seeds=int(values["seeds"]), base=base)
+                     sizes=default_sizes(values["dataset"]) if rate else sizes, seeds=int(values["seeds"]), base=base,
+                     variants=tuple(values["variants"]))
 
 
 def read_spec(params: Mapping[str, str]) -> tuple[SweepSpec, list[str]]:
@@ -138,7 +150,8 @@ def settings_of(spec: SweepSpec) -> dict[str, Any]:
     """The inverse of ``spec_of``: the page's settings of a sweep."""
     b = spec.base
     return {"over": spec.over, "dataset": b.dataset, "mode": spec.mode, "rates": spec.rates, "sizes": spec.sizes,
-            "hidden": b.hidden[0], "epochs": b.epochs, "seeds": spec.seeds, "p": b.p, "input_p": b.input_p}
+            "hidden": b.hidden[0], "epochs": b.epochs, "seeds": spec.seeds, "p": b.p, "input_p": b.input_p,
+            "variants": spec.variants}
 
 
 def spec_to_params(spec: SweepSpec) -> dict[str, str]:

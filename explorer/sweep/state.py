@@ -7,18 +7,20 @@ share one with: the same width and the same training set, up to
 another: a stack is built when its turn comes and released when it is done (its
 histories stay), so a sweep holds one stack's weights, gradients and Adam
 moments at a time, whatever its size, and its points appear a stack at a time.
-(A model's stack decides only which random numbers its masks are drawn from: its
-batches and initial weights come from its seed.) A sweep advances in bounded
+A model's initial weights, batches and masks come from its seed, whatever its
+stack: each is the ``Trainer`` run of its settings. A sweep advances in bounded
 slices (a live page draws between them) and reports plain data at any moment:
 each model's latest epoch.
 
+- ``variants``: the dropout variants or schedules compared, a curve each (every
+  one whose noise is per unit or per weight: ``SWEEP_VARIANTS``).
 - ``over="rate"``: hidden drop rate q over ``rates``, input dropout off. Mode
   ``fixed-width`` keeps the base widths n; ``fixed-kept`` uses n/k units (capped
   at ``settings.MAX_WIDTH``) so that n·k units are kept on average, as the
   paper's second panel.
 - ``over="size"``: training sets of ``sizes`` examples (the first n of one
   shuffled training set, so every size shares the validation set), each with
-  and without dropout (the base experiment's rates, and 0). Every size trains
+  every variant (the base experiment's rates) and once without dropout. Every size trains
   for the same number of steps, ``epochs`` counted at the largest size, so a
   small set is not undertrained: the comparison is of data, not of updates.
   A small set's many short epochs are evaluated about as often as the largest
@@ -43,8 +45,13 @@ from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.core.live_runs import locked
 from explorer.core.model import MLPConfig
+from explorer.dropout import VARIANTS
+from explorer.dropout.schedules import SCHEDULES
 
 OVER = ("rate", "size")
+# What a sweep can compare: every variant of the MLP but multisample (its masks share one output layer, which a
+# stack cannot batch), and the schedules.
+SWEEP_VARIANTS = (*(k for k, v in VARIANTS.items() if "mlp" in v.models and v.placement != "head"), *SCHEDULES)
 MODES = ("fixed-width", "fixed-kept")
 DEFAULT_RATES = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 DEFAULT_SIZES = {"mnist": (100, 250, 500, 1000, 2000, 4000), "toy": (20, 50, 100, 200, 500, 1000)}
@@ -73,9 +80,14 @@ class SweepSpec:
     sizes: tuple[int, ...] = DEFAULT_SIZES["mnist"]
     seeds: int = 3
     base: Experiment = field(default_factory=default_base)
+    variants: tuple[str, ...] = ("standard",)
 
     def models(self) -> int:
-        return len(self.rates) * self.seeds if self.over == "rate" else 2 * len(self.sizes) * self.seeds
+        """A rate sweep trains every rate of every variant; a size sweep every size with each variant and once
+        without dropout (one baseline the variants share)."""
+        if self.over == "rate":
+            return len(self.variants) * len(self.rates) * self.seeds
+        return (len(self.variants) + 1) * len(self.sizes) * self.seeds
 
     def hidden_at(self, q: float) -> tuple[int, ...]:
         """The hidden widths of a rate sweep's point at drop rate ``q``: the base's, or n/k units (fixed-kept)."""
@@ -89,8 +101,14 @@ class SweepSpec:
         if self.mode not in MODES:
             found.append(Problem(("mode",), f"--mode must be fixed-width or fixed-kept, got {self.mode!r}"))
         if b.model != "mlp" or b.layer_variant != "standard" or b.variant != "standard":
-            found.append(Problem(("variant", "model"), "sweeps train MLPs with standard dropout (--model mlp --variant "
-                                                       "standard)"))
+            found.append(Problem(("variant", "model"), "sweeps train MLPs (--model mlp) and choose their dropout with "
+                                                       "--variants, not --variant"))
+        wrong = [v for v in self.variants if v not in SWEEP_VARIANTS]
+        if wrong or not self.variants or len(set(self.variants)) < len(self.variants):
+            found.append(Problem(("variants",), f"--variants: each once, of {', '.join(SWEEP_VARIANTS)}"
+                                 + (f"; not {', '.join(wrong)}" if wrong else "")))
+        else:
+            found += [p for v in self.variants for p in check(replace(b, variant=v)) if p not in found]
         if b.inference != "standard":
             found.append(Problem(("inference",), "sweeps evaluate the inference network (--inference standard)"))
         if not 1 <= self.seeds <= settings.MAX_SWEEP_SEEDS:
@@ -117,8 +135,8 @@ class SweepSpec:
 
 @dataclass
 class Group:
-    """One stack: for each model, its point on the x axis, seed, widths and whether it drops; its trainer while
-    it trains (built by ``make`` at its first step, dropped when done), and the steps it takes in all."""
+    """One stack: for each model, its point on the x axis, seed, widths, whether it drops and its variant; its
+    trainer while it trains (built by ``make`` at its first step, dropped when done), and the steps it takes in all."""
 
     make: Callable[[], StackedTrainer]
     steps: int
@@ -126,6 +144,7 @@ class Group:
     seeds: list[int]
     dropout: list[bool]
     widths: list[tuple[int, ...]]
+    variants: list[str]
     trainer: StackedTrainer | None = None
     histories: list[list[dict[str, float]]] = field(default_factory=list)
     step: int = 0
@@ -175,22 +194,31 @@ class Sweep:
         def make() -> StackedTrainer:  # a size's examples are copied when its stack trains, not all sizes' at once
             data = full if train is None else replace(full, x_train=full.x_train[train], y_train=full.y_train[train])
             cfgs = [e.model_config(data.n_features, data.n_classes) for e in exps]
-            return StackedTrainer(StackedMLP(cfgs, mask_seed=base.seed), data, base.train_config(),
-                                  [e.seed for e in exps], eval_every=eval_every)
+            return StackedTrainer(StackedMLP(cfgs), data, base.train_config(), [e.seed for e in exps],
+                                  eval_every=eval_every, schedules=[e.schedule() for e in exps])
 
         n = len(full.y_train) if train is None else len(train)
         return Group(make, base.epochs * -(-n // base.batch_size), xs=[x for _, x, _ in models],
-                     seeds=[e.seed for e in exps], dropout=[d for _, _, d in models], widths=[e.hidden for e in exps])
+                     seeds=[e.seed for e in exps], dropout=[d for _, _, d in models], widths=[e.hidden for e in exps],
+                     variants=[e.variant for e in exps])
 
     def _rate_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
         by_width: dict[tuple[int, ...], list[float]] = {}
         for q in s.rates:
             by_width.setdefault(s.hidden_at(q), []).append(q)
-        return [group for widths, rates in by_width.items()
-                for group in self._stacks([[replace(b, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
-                                            for i in range(s.seeds)] for q in rates],
-                                          None, xs=rates, dropout=[q > 0 for q in rates])]
+        return [group for variants in self._alike() for widths, rates in by_width.items()
+                for group in self._stacks([[replace(b, variant=v, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
+                                            for i in range(s.seeds)] for v in variants for q in rates],
+                                          None, xs=[*rates] * len(variants), dropout=[q > 0 for q in rates] * len(variants))]
+
+    def _alike(self) -> list[list[str]]:
+        """The sweep's variants in groups that put their noise in one place (a stack runs one place); the first
+        group is that of units, where the no-dropout baseline of a size sweep joins it."""
+        places: dict[str, list[str]] = {"units": []}
+        for v in self.spec.variants:
+            places.setdefault(VARIANTS[replace(self.spec.base, variant=v).layer_variant].placement, []).append(v)
+        return list(places.values())  # units first, even if empty
 
     def _size_groups(self) -> list[Group]:
         s, b = self.spec, self.spec.base
@@ -199,10 +227,14 @@ class Sweep:
         groups = []
         for n in s.sizes:
             epochs = min(math.ceil(steps / math.ceil(n / b.batch_size)), settings.MAX_EPOCHS)
-            points = [[replace(b, epochs=epochs, seed=b.seed + i, **({} if on else {"p": 0.0, "input_p": 0.0}))
-                       for i in range(s.seeds)] for on in (True, False)]
-            groups += self._stacks(points, order[:n], math.ceil(epochs / b.epochs), xs=[float(n)] * 2,
-                                   dropout=[True, False])
+            run = replace(b, epochs=epochs)
+            for place, variants in enumerate(self._alike()):
+                points = [[replace(run, variant=v, seed=b.seed + i) for i in range(s.seeds)] for v in variants]
+                if place == 0:  # the baseline (no dropout), beside the variants on units
+                    points.append([replace(run, p=0.0, input_p=0.0, seed=b.seed + i) for i in range(s.seeds)])
+                dropout = [True] * len(variants) + [False] * (place == 0)
+                groups += self._stacks(points, order[:n], math.ceil(epochs / b.epochs), xs=[float(n)] * len(points),
+                                       dropout=dropout)
         return groups
 
     # --- progress ------------------------------------------------------------
@@ -238,18 +270,22 @@ class Sweep:
     # --- results ---------------------------------------------------------------
     @locked
     def results(self) -> dict[str, Any]:
-        """Per point (x, width, dropout): every seed's latest epoch, and mean and std of the errors across seeds."""
-        points: dict[tuple[float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
+        """Per point (variant, x, width, dropout): every seed's latest epoch, and mean and std of the errors across
+        seeds; the variants in the spec's order (a size sweep's baseline, without dropout, is variant ``none``)."""
+        points: dict[tuple[str, float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
         for g in self.groups:
             for k, history in enumerate(g.histories):
                 if history:
                     last = history[-1]
                     row = {"seed": g.seeds[k], "epoch": last["epoch"], "train_error": 1 - last["train_acc"],
                            "val_error": 1 - last["val_acc"], "train_loss": last["train_loss"], "val_loss": last["val_loss"]}
-                    points.setdefault((g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
+                    variant = g.variants[k] if g.dropout[k] or self.spec.over == "rate" else "none"
+                    points.setdefault((variant, g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
+        order = {v: i for i, v in enumerate((*self.spec.variants, "none"))}
         out = []
-        for (x, dropout, widths), runs in sorted(points.items(), key=lambda kv: (kv[0][0], not kv[0][1])):
-            summary = {"x": x, "hidden": list(widths), "dropout": dropout, "seeds": runs}
+        for (variant, x, dropout, widths), runs in sorted(points.items(),
+                                                          key=lambda kv: (kv[0][1], not kv[0][2], order[kv[0][0]])):
+            summary = {"x": x, "hidden": list(widths), "dropout": dropout, "variant": variant, "seeds": runs}
             for metric in ("train_error", "val_error", "train_loss", "val_loss"):
                 values = [r[metric] for r in runs]
                 summary[f"{metric}_mean"] = statistics.fmean(values)

@@ -46,7 +46,7 @@ from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
-from explorer.tools.bench_batched import BATCHED_CASES, batched_lines, measure_batched_case, measure_sweep
+from explorer.tools.bench_batched import BATCHED_CASES, VARIANT_CASES, batched_lines, measure_batched_case, measure_sweep
 from explorer.core.datasets import DataConfig, Dataset, make_toy
 from explorer.dropout import DropoutLayer
 from explorer.core.experiment import Experiment, defaults_for, make_data
@@ -578,7 +578,7 @@ def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True, repeat_
                               "cores": len(os.sched_getaffinity(0)), "load_before": os.getloadavg()[0]}
     result["cases"] = [measure_case(case, repeats, repeat_seconds) for case in CASES]
     _log("batched engine vs one after another, and the rate sweep")
-    result["batched"] = [measure_batched_case(case, repeats) for case in BATCHED_CASES]
+    result["batched"] = [measure_batched_case(case, repeats) for case in (*BATCHED_CASES, *VARIANT_CASES)]
     result["sweep"] = measure_sweep(sweep)
     settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
     result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)

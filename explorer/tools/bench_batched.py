@@ -17,9 +17,8 @@ from typing import Any, Callable
 from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import DataConfig, Dataset, make_toy
 from explorer.core.mnist import make_mnist
-from explorer.core.model import MLP, MLPConfig
-from explorer.sweep.state import SweepSpec, run_sweep
-from explorer.core.training import TrainConfig, Trainer
+from explorer.core.experiment import Experiment, build
+from explorer.sweep.state import SWEEP_VARIANTS, SweepSpec, run_sweep
 
 MODELS = 8
 SWEEP_TARGET_S = 60.0
@@ -29,33 +28,40 @@ SWEEP_TARGET_S = 60.0
 class BatchedCase:
     name: str
     data: Callable[[], Dataset]
-    hidden: tuple[int, ...]
-    train: TrainConfig
+    base: Experiment  # the models' settings (widths, optimiser, epochs, rates, variant); seeds 0 … MODELS-1
     target: float  # batched speed-up over one after another
 
 
+TOY = Experiment(hidden=(32, 32), batch_size=32, epochs=10, p=0.5, input_p=0.2)
 BATCHED_CASES = (
     BatchedCase("toy 2-32-32-2", lambda: make_toy(DataConfig("moons", train_size=500, val_size=200, noise=0.2)),
-                (32, 32), TrainConfig(epochs=10, batch_size=32), 3.0),
-    BatchedCase("MNIST subset 784-256-256-10", lambda: make_mnist("mnist", 4000, 1000, 0), (256, 256),
-                TrainConfig(optimizer="sgd", lr=0.05, batch_size=64, epochs=1), 1.5),
+                TOY, 3.0),
+    BatchedCase("MNIST subset 784-256-256-10", lambda: make_mnist("mnist", 4000, 1000, 0),
+                Experiment(hidden=(256, 256), optimizer="sgd", lr=0.05, batch_size=64, epochs=1, p=0.5, input_p=0.2),
+                1.5),
 )
+# Every other variant a sweep compares, on the toy case: each model's noise is its own (a call per model and layer),
+# so the stack's gain is what batching the products buys beside that; it must not be slower than one after another.
+VARIANT_CASES = tuple(replace(BATCHED_CASES[0], name=f"toy, {v}", base=replace(TOY, variant=v), target=1.0)
+                      for v in SWEEP_VARIANTS if v != "standard")
 
 
-def _configs(case: BatchedCase, data: Dataset) -> list[MLPConfig]:
-    return [MLPConfig(data.n_features, case.hidden, data.n_classes, p=0.5, input_p=0.2, seed=s) for s in range(MODELS)]
+def _models(case: BatchedCase) -> list[Experiment]:
+    return [replace(case.base, seed=s) for s in range(MODELS)]
 
 
 def _batched(case: BatchedCase, data: Dataset) -> float:
     start = time.perf_counter()
-    StackedTrainer(StackedMLP(_configs(case, data)), data, case.train, list(range(MODELS))).run()
+    exps = _models(case)
+    StackedTrainer(StackedMLP([e.model_config(data.n_features, data.n_classes) for e in exps]), data,
+                   case.base.train_config(), [e.seed for e in exps], schedules=[e.schedule() for e in exps]).run()
     return time.perf_counter() - start
 
 
 def _sequential(case: BatchedCase, data: Dataset) -> float:
     start = time.perf_counter()
-    for seed, cfg in enumerate(_configs(case, data)):
-        Trainer(MLP(cfg), data, replace(case.train, seed=seed)).run()
+    for exp in _models(case):
+        build(exp, data).run()
     return time.perf_counter() - start
 
 
@@ -67,7 +73,7 @@ def measure_batched_case(case: BatchedCase, repeats: int) -> dict[str, Any]:
         for side in ((_batched, batched), (_sequential, sequential))[:: 1 if r % 2 == 0 else -1]:
             side[1].append(side[0](case, data))
     ratio = statistics.median(s / b for s, b in zip(sequential, batched))
-    return {"name": case.name, "models": MODELS, "epochs": case.train.epochs, "train_examples": len(data.y_train),
+    return {"name": case.name, "models": MODELS, "epochs": case.base.epochs, "train_examples": len(data.y_train),
             "batched_s": statistics.median(batched), "sequential_s": statistics.median(sequential),
             "speedup": ratio, "target": case.target, "pass": ratio >= case.target}
 
@@ -83,7 +89,8 @@ def measure_sweep(spec: SweepSpec = SweepSpec()) -> dict[str, Any]:
 
 
 def batched_lines(cases: list[dict[str, Any]], sweep: dict[str, Any]) -> list[str]:
-    lines = [f"Batched engine: {MODELS} models stacked vs the same {MODELS} trained one after another (medians)"]
+    lines = [f"Batched engine: {MODELS} models stacked vs the same {MODELS} trained one after another (medians; "
+             "dropout on: q = 0.5, inputs 0.2)"]
     for c in cases:
         verdict = "PASS" if c["pass"] else "BELOW"
         lines.append(f"  {c['name']:<30} {c['epochs']} epochs: batched {c['batched_s']:.2f} s, one after another "

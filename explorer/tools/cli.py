@@ -21,9 +21,10 @@ from explorer.core.analysis import ANALYSES, load_analysis
 from explorer.core.experiment import (
     CSV, IDX_DATASETS, OWNERS, PARAMS, PARSERS, Experiment, build, check, defaults_for, flag, format_field, parse_field,
 )
-from explorer.sweep.state import MODES, OVER, SweepSpec, Sweep, default_sizes, sweep_defaults
+from explorer.sweep.state import MODES, OVER, SWEEP_VARIANTS, SweepSpec, Sweep, default_sizes, sweep_defaults
 from explorer.core.export import data_of, finite, read_config, replay
 from explorer.core.points import Points, PointsError, read_points_file
+from explorer.core.parsing import choice
 from explorer.sweep.files import read_sweep
 from explorer.core.training import Trainer
 from explorer.tools import lessons_cli
@@ -86,7 +87,8 @@ def make_parser() -> argparse.ArgumentParser:
                        "first, the one with dropout)")
     train.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     sweep = sub.add_parser("sweep", help="error vs drop rate or training-set size (Srivastava et al. Fig. 9, 10)",
-                           description="Many MLPs with standard dropout, trained together in batched stacks. "
+                           description="Many MLPs, trained together in batched stacks, each the run `train` "
+                                       "would make of its settings. "
                                        "Defaults: the MNIST subset, 784-256-256-10, 10 epochs.")
     sweep.add_argument("--over", choices=OVER, default="rate", help="what varies: the hidden drop rate, or the "
                        "training-set size (with and without dropout)")
@@ -96,6 +98,9 @@ def make_parser() -> argparse.ArgumentParser:
     sweep.add_argument("--sizes", metavar="N,N,...", help="training-set sizes (default 100,...,4000 on MNIST; "
                        "20,...,1000 on toy data)")
     sweep.add_argument("--seeds", metavar="S", default="3", help="seeds per point (default 3)")
+    sweep.add_argument("--variants", metavar="V,V,...", default="standard",
+                       help="dropout variants or schedules to compare, a curve each, on the same seeds and data: "
+                            + ", ".join(SWEEP_VARIANTS) + " (default standard)")
     _experiment_flags(sweep, sweep_defaults("xor"), sweep_defaults("mnist"), dataset_default="mnist")
     sweep.add_argument("--config", metavar="FILE", help="replay a sweep file the Sweeps page exported (other flags "
                        "left out): the same numbers")
@@ -338,8 +343,8 @@ def _sweep_spec(args: argparse.Namespace) -> tuple[SweepSpec, Points | None]:
     if args.config is not None:
         given = _experiment_flags_given(args)
         given += [f"--{name}" for name in ("rates", "sizes") if getattr(args, name) is not None]
-        given += [f"--{name}" for name, default in (("over", "rate"), ("mode", "fixed-width"), ("seeds", "3"))
-                  if getattr(args, name) != default]
+        given += [f"--{name}" for name, default in (("over", "rate"), ("mode", "fixed-width"), ("seeds", "3"),
+                                                    ("variants", "standard")) if getattr(args, name) != default]
         text = _config_file(args, given, "sweep")
         try:
             return read_sweep(text, args.config)
@@ -351,7 +356,8 @@ def _sweep_spec(args: argparse.Namespace) -> tuple[SweepSpec, Points | None]:
     base = experiment_from_args(args, sweep_defaults, "mnist", **implied)
     rates = _numbers("--rates", args.rates, PARSERS["p"]) if args.rates else SweepSpec.rates
     spec = SweepSpec(over=args.over, mode=args.mode, rates=rates, sizes=sizes,
-                     seeds=_numbers("--seeds", args.seeds, PARSERS["seed"])[0], base=base)
+                     seeds=_numbers("--seeds", args.seeds, PARSERS["seed"])[0], base=base,
+                     variants=_numbers("--variants", args.variants, choice(SWEEP_VARIANTS)))
     problems = spec.problems()
     if problems:
         fail(problems[0])
@@ -377,9 +383,9 @@ def cmd_sweep(args: argparse.Namespace) -> None:
         print()
         return
     x_name = "drop rate" if spec.over == "rate" else "train size"
-    print(f"{x_name:>10}  {'dropout':>7}  {'hidden':>10}  {'train error':>15}  {'val error':>15}")
+    print(f"{x_name:>10}  {'variant':>14}  {'hidden':>10}  {'train error':>15}  {'val error':>15}")
     for p in result["points"]:
-        print(f"{p['x']:>10g}  {'yes' if p['dropout'] else 'no':>7}  {','.join(map(str, p['hidden'])):>10}  "
+        print(f"{p['x']:>10g}  {p['variant'] if p['dropout'] else 'no dropout':>14}  {','.join(map(str, p['hidden'])):>10}  "
               f"{p['train_error_mean']:>8.2%} ± {p['train_error_std']:<5.2%}  {p['val_error_mean']:>8.2%} ± {p['val_error_std']:<5.2%}")
     print(f"{spec.models()} models ({spec.seeds} seeds per point) in {result['seconds']:.1f} s")
 
