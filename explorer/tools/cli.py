@@ -385,7 +385,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     x_name = "drop rate" if spec.over == "rate" else "train size"
     print(f"{x_name:>10}  {'variant':>14}  {'hidden':>10}  {'train error':>15}  {'val error':>15}")
     for p in result["points"]:
-        print(f"{p['x']:>10g}  {p['variant'] if p['dropout'] else 'no dropout':>14}  {','.join(map(str, p['hidden'])):>10}  "
+        print(f"{p['x']:>10g}  {'no dropout' if p['variant'] == 'none' else p['variant']:>14}  {','.join(map(str, p['hidden'])):>10}  "
               f"{p['train_error_mean']:>8.2%} ± {p['train_error_std']:<5.2%}  {p['val_error_mean']:>8.2%} ± {p['val_error_std']:<5.2%}")
     print(f"{spec.models()} models ({spec.seeds} seeds per point) in {result['seconds']:.1f} s")
 
