@@ -53,8 +53,8 @@ def test_the_stack_is_k_separate_trainers(optimizer):
 
 
 # Every variant whose noise is per unit or per weight, and the schedules (issue #16).
-STACKED = ["standard", "weight-scaling", "gaussian", "uniform", "alpha", "dropconnect", "standout", "concrete",
-           "early", "late"]
+STACKED = ["standard", "weight-scaling", "gaussian", "uniform", "alpha", "dropconnect", "dropconnect-batch", "standout",
+           "concrete", "early", "late"]
 VARIANT_RUN = Experiment(dataset="moons", train_size=100, val_size=50, hidden=(16, 8), epochs=4, batch_size=32,
                          lr=0.01, p=0.3, input_p=0.1)
 

@@ -12,7 +12,7 @@ from explorer.tools import bench
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment
 from explorer.core.model import MLP, MLPConfig
-from explorer.sweep.state import SweepSpec
+from explorer.sweep.state import SWEEP_VARIANTS, SweepSpec
 from explorer.core.training import make_optimizer
 
 
@@ -58,15 +58,19 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     assert load["repeats"] >= 3 and load["cold_s"] > 0 and load["warm_s"] > 0
     assert result["app"]["status"].startswith("skipped")
     assert [c["name"] for c in result["batched"]] == [c.name for c in (*bench.BATCHED_CASES, *bench.VARIANT_CASES)]
-    assert len(bench.VARIANT_CASES) == 9  # every variant a sweep compares, beside standard
+    assert len(bench.VARIANT_CASES) == len(SWEEP_VARIANTS) - 1  # every variant a sweep compares, beside standard
     for case in result["batched"]:
         assert case["batched_s"] > 0 and case["sequential_s"] > 0 and case["pass"] == (case["speedup"] >= case["target"])
     assert result["sweep"]["models"] == 2 and result["sweep"]["pass"] == (result["sweep"]["seconds"] < 60)
+    steps = result["dropconnect"]["steps"]
+    assert set(steps) == {"bare", "standard", "dropconnect-batch", "dropconnect"} and steps["standard"]["vs_standard"] == 1
+    assert all(row["step_ms"] > 0 for row in steps.values())
+    assert result["dropconnect"]["pass"] == (steps["dropconnect-batch"]["vs_standard"] <= 5)
 
     report = bench.format_report(result)  # what the command prints without --json
     verdicts = report.count("PASS") + report.count("BELOW")
-    # one per Trainer run, one per batched case, one for the sweep, one for the frame
-    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(result["batched"]) + 2
+    # one per Trainer run, one per batched case, one for the sweep, one for DropConnect, one for the frame
+    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(result["batched"]) + 3
     assert "Inside page frame (CNN)" in report and "MNIST subset load" in report
 
     page = {"status_line": "…", "epochs_per_s": 0.5, "updates_per_s": 4.0, "pause_s": 0.3}

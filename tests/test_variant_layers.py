@@ -13,7 +13,7 @@ from torch import nn
 from explorer.dropout import make_dropout
 from explorer.dropout.concrete import ConcreteDropout
 from explorer.dropout.dropblock import DropBlock, grow_blocks, seed_rate
-from explorer.dropout.dropconnect import INFERENCE_SAMPLES, DropConnectLinear
+from explorer.dropout.dropconnect import INFERENCE_SAMPLES, BatchDropConnectLinear, DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.standout import Standout
 from explorer.core.model import MLP, MLPConfig
@@ -45,12 +45,17 @@ def test_uniform_keeps_the_mean_and_has_variance_q_over_k(q):
 
 # --- dropconnect ----------------------------------------------------------------------
 
-def test_dropconnect_forward_is_the_explicit_per_example_computation():
+def _trained_once(kind: type[DropConnectLinear]) -> tuple[nn.Linear, DropConnectLinear, torch.Tensor, torch.Tensor]:
+    """A 5→4 ReLU layer of ``kind`` at q = 0.4 (generator seed 0), recording, after one training pass of 6 examples."""
     lin = linear(5, 4)
-    layer = DropConnectLinear(0.4, gen(0), lin, nn.ReLU()).train()
+    layer = kind(0.4, gen(0), lin, nn.ReLU()).train()
     layer.record = True
     v = torch.randn(6, 5)
-    out = layer(v)
+    return lin, layer, v, layer(v)
+
+
+def test_dropconnect_forward_is_the_explicit_per_example_computation():
+    lin, layer, v, out = _trained_once(DropConnectLinear)
     masks = layer.last_mask.float()
     assert masks.shape == (6, 4, 5)
     assert not torch.equal(masks[0], masks[1])  # a fresh mask per example
@@ -62,6 +67,25 @@ def test_dropconnect_forward_is_the_explicit_per_example_computation():
     for n in range(6):
         expected = torch.relu((masks[n] * lin.weight) @ v[n] + bias_masks[n] * lin.bias)
         torch.testing.assert_close(out[n], expected)
+
+
+def test_dropconnect_per_batch_is_one_mask_for_every_example_of_the_batch():
+    lin, layer, v, out = _trained_once(BatchDropConnectLinear)
+    g = gen(0)  # the weight mask, then the bias mask, from the layer's stream
+    mask, bias_mask = torch.empty(4, 5).bernoulli_(0.6, generator=g), torch.empty(4).bernoulli_(0.6, generator=g)
+    torch.testing.assert_close(out, torch.relu(v @ (mask * lin.weight).T + bias_mask * lin.bias))
+    assert layer.last_mask.shape == (6, 4, 5) and all(torch.equal(m, mask > 0) for m in layer.last_mask)
+    layer.eval()
+    exact = DropConnectLinear(0.4, gen(0), lin, nn.ReLU()).eval()
+    torch.testing.assert_close(layer(v), exact(v))  # the same inference
+
+
+@pytest.mark.parametrize("q", RATES)
+def test_dropconnect_per_batch_keeps_each_weight_with_probability_k(q):
+    layer = BatchDropConnectLinear(q, gen(3), linear(50, 40), None).train()
+    layer.record = True
+    layer(torch.randn(100, 50))
+    assert_binomial(int(layer.last_mask[0].sum()), layer.last_mask[0].numel(), 1 - q)
 
 
 @pytest.mark.parametrize("q", RATES)

@@ -46,6 +46,7 @@ from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
+from explorer.tools.bench_dropconnect import dropconnect_lines, measure_dropconnect
 from explorer.tools.bench_batched import BATCHED_CASES, VARIANT_CASES, batched_lines, measure_batched_case, measure_sweep
 from explorer.core.datasets import DataConfig, Dataset, make_toy
 from explorer.dropout import DropoutLayer
@@ -558,7 +559,7 @@ def format_report(result: dict[str, Any]) -> str:
               f"on {result['cores']} cores", ""]
     cases = [line for case in result["cases"] for line in _case_lines(case)]
     note = ["  (an epoch is the training steps plus the evaluation on the training and validation sets)", ""]
-    batched = batched_lines(result["batched"], result["sweep"])
+    batched = batched_lines(result["batched"], result["sweep"]) + dropconnect_lines(result["dropconnect"])
     return "\n".join(header + cases + note + batched + _frame_lines(result["frame"]) + _inside_lines(result["inside_frames"])
                      + _load_lines(result["subset_load"]) + _app_lines(result["app"]))
 
@@ -580,6 +581,8 @@ def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True, repeat_
     _log("batched engine vs one after another, and the rate sweep")
     result["batched"] = [measure_batched_case(case, repeats) for case in (*BATCHED_CASES, *VARIANT_CASES)]
     result["sweep"] = measure_sweep(sweep)
+    _log("DropConnect's step beside standard dropout's")
+    result["dropconnect"] = measure_dropconnect(repeats)
     settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
     result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)
     result["inside_frames"] = measure_inside_frames(max(10, 2 * repeats), inside_steps)
