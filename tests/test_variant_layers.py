@@ -71,8 +71,8 @@ def test_dropconnect_forward_is_the_explicit_per_example_computation():
 
 def test_dropconnect_per_batch_is_one_mask_for_every_example_of_the_batch():
     lin, layer, v, out = _trained_once(BatchDropConnectLinear)
-    g = gen(0)  # the weight mask, then the bias mask, from the layer's stream
-    mask, bias_mask = torch.empty(4, 5).bernoulli_(0.6, generator=g), torch.empty(4).bernoulli_(0.6, generator=g)
+    g = gen(0)  # the weight mask, then the bias mask, from the layer's stream: uniform draws below k
+    mask, bias_mask = (torch.rand(4, 5, generator=g) < 0.6).float(), (torch.rand(4, generator=g) < 0.6).float()
     torch.testing.assert_close(out, torch.relu(v @ (mask * lin.weight).T + bias_mask * lin.bias))
     assert layer.last_mask.shape == (6, 4, 5) and all(torch.equal(m, mask > 0) for m in layer.last_mask)
     layer.eval()

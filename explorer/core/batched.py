@@ -89,11 +89,12 @@ class StackedMLP(nn.Module):
               width_out: int | None = None) -> torch.Tensor:
         """``apply(k, h_k)`` for each model k on its own ``j``-th layer's units of ``h`` (K, N, width), the padding
         (to ``width_out`` units in all, or as many as ``h`` has) put back at zero."""
+        parts = h.unbind(0)  # views whose gradients are stacked back once (h[k] would zero-fill all of h per model)
         if not self.padded:
-            return torch.stack([apply(k, h[k]) for k in range(len(self))])
+            return torch.stack([apply(k, part) for k, part in enumerate(parts)])
         full = h.shape[-1] if width_out is None else width_out
         return torch.stack([F.pad(out, (0, full - out.shape[-1]))
-                            for k in range(len(self)) for out in [apply(k, h[k, :, : self.sizes[k][j]])]])
+                            for k, part in enumerate(parts) for out in [apply(k, part[:, : self.sizes[k][j]])]])
 
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Each model's input dropout; in inference, a batch shared by every model stays shared where the
@@ -110,8 +111,9 @@ class StackedMLP(nn.Module):
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             if i < last and self.placement == "weights":  # DropConnect: masks per example on the model's weights
                 h = h if h.dim() == 3 else h.expand(len(self), *h.shape)
+                ws, bs = w.unbind(0), b.unbind(0)
                 h = self._each(h, i, lambda k, part: self.drops[k][i + 1].forward_with(
-                    part, w[k, : self.sizes[k][i], : self.sizes[k][i + 1]].T, b[k, 0, : self.sizes[k][i + 1]]),
+                    part, ws[k][: self.sizes[k][i], : self.sizes[k][i + 1]].T, bs[k][0, : self.sizes[k][i + 1]]),
                     width_out=w.shape[-1])
                 continue
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
@@ -123,11 +125,14 @@ class StackedMLP(nn.Module):
     def regularization(self, n_train: int) -> torch.Tensor | float:
         """What learned rates add to the loss (concrete dropout's prior, each model's own); 0 for the others."""
         total: torch.Tensor | float = 0.0
+        if not any(hasattr(layer, "regularization") for member in self.drops for layer in member):
+            return total
+        weights, biases = [w.unbind(0) for w in self.weights], [b.unbind(0) for b in self.biases]
         for k, member in enumerate(self.drops):
             for j, layer in enumerate(member):
                 if hasattr(layer, "regularization"):
                     n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
-                    reading = _Slice(self.weights[j][k, :n_in, :n_out].T, self.biases[j][k, 0, :n_out])
+                    reading = _Slice(weights[j][k][:n_in, :n_out].T, biases[j][k][0, :n_out])
                     total = total + layer.regularization(reading, n_train)
         return total
 

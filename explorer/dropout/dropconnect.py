@@ -80,14 +80,15 @@ class DropConnectLinear(DropoutLayer):
 
 class BatchDropConnectLinear(DropConnectLinear):
     """DropConnect with one weight mask per mini-batch, shared by its examples: out·in draws a step instead of
-    N·out·in, so it trains at a few times standard dropout's step time where the exact one takes hundreds
-    (``python -m explorer bench``). The examples of a batch see the same thinned weights, so their gradients are
+    N·out·in (uniform draws below k, the cheaper sampler here), so a step takes under twice standard dropout's
+    where the exact one takes hundreds of times as long (``python -m explorer bench``). The examples of a batch see the same thinned weights, so their gradients are
     correlated as per-example masks' are not; inference is the same moment matching. A clearly labelled
     approximation of Wan et al.'s per-example masks (a lab lane beside the exact one shows the difference)."""
 
     def masked(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        mask = torch.empty(w.shape, dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
-        bias_mask = torch.empty(len(b), dtype=v.dtype).bernoulli_(self.keep, generator=self.generator)
+        # uniform draws below k: the same Bernoulli(k) masks as bernoulli_ at about a third of its cost here
+        mask = (torch.rand(w.shape, generator=self.generator) < self.keep).to(v.dtype)
+        bias_mask = (torch.rand(len(b), generator=self.generator) < self.keep).to(v.dtype)
         if self.record:  # the same mask for every example, as the pictures of the exact one expect
             self.remember((mask > 0).expand(len(v), *w.shape), mask.expand(len(v), *w.shape))
         return F.linear(v, mask * w, bias_mask * b)

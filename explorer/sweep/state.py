@@ -83,10 +83,10 @@ class SweepSpec:
     variants: tuple[str, ...] = ("standard",)
 
     def models(self) -> int:
-        """A rate sweep trains every rate of every variant; a size sweep every size with each variant and once
-        without dropout (one baseline the variants share)."""
-        if self.over == "rate":
-            return len(self.variants) * len(self.rates) * self.seeds
+        """A rate sweep trains every rate of every variant (q = 0 once); a size sweep every size with each variant
+        and once without dropout (one baseline the variants share)."""
+        if self.over == "rate":  # q = 0 once: without dropout every variant is the same network
+            return (len(self.variants) * len(self.rates) - (len(self.variants) - 1) * (0.0 in self.rates)) * self.seeds
         return (len(self.variants) + 1) * len(self.sizes) * self.seeds
 
     def hidden_at(self, q: float) -> tuple[int, ...]:
@@ -203,14 +203,18 @@ class Sweep:
                      variants=[e.variant for e in exps])
 
     def _rate_groups(self) -> list[Group]:
+        """Every rate of every variant, but q = 0 once: without dropout every variant is the same network (the
+        first variant's models stand for all; ``results`` shows them in every curve)."""
         s, b = self.spec, self.spec.base
-        by_width: dict[tuple[int, ...], list[float]] = {}
-        for q in s.rates:
-            by_width.setdefault(s.hidden_at(q), []).append(q)
-        return [group for variants in self._alike() for widths, rates in by_width.items()
-                for group in self._stacks([[replace(b, variant=v, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
-                                            for i in range(s.seeds)] for v in variants for q in rates],
-                                          None, xs=[*rates] * len(variants), dropout=[q > 0 for q in rates] * len(variants))]
+        groups = []
+        for variants in self._alike():
+            points = [(v, q) for v in variants for q in s.rates if q > 0 or v == s.variants[0]]
+            for widths in dict.fromkeys(s.hidden_at(q) for _, q in points):
+                here = [(v, q) for v, q in points if s.hidden_at(q) == widths]
+                groups += self._stacks([[replace(b, variant=v, p=q, input_p=0.0, hidden=widths, seed=b.seed + i)
+                                         for i in range(s.seeds)] for v, q in here],
+                                       None, xs=[q for _, q in here], dropout=[q > 0 for _, q in here])
+        return groups
 
     def _alike(self) -> list[list[str]]:
         """The sweep's variants in groups that put their noise in one place (a stack runs one place); the first
@@ -271,7 +275,8 @@ class Sweep:
     @locked
     def results(self) -> dict[str, Any]:
         """Per point (variant, x, width, dropout): every seed's latest epoch, and mean and std of the errors across
-        seeds; the variants in the spec's order (a size sweep's baseline, without dropout, is variant ``none``)."""
+        seeds; the variants in the spec's order (a rate sweep's q = 0, trained once, in each variant's curve; a size
+        sweep's baseline, without dropout, is variant ``none``)."""
         points: dict[tuple[str, float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
         for g in self.groups:
             for k, history in enumerate(g.histories):
@@ -279,8 +284,9 @@ class Sweep:
                     last = history[-1]
                     row = {"seed": g.seeds[k], "epoch": last["epoch"], "train_error": 1 - last["train_acc"],
                            "val_error": 1 - last["val_acc"], "train_loss": last["train_loss"], "val_loss": last["val_loss"]}
-                    variant = g.variants[k] if g.dropout[k] or self.spec.over == "rate" else "none"
-                    points.setdefault((variant, g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
+                    rate = self.spec.over == "rate"
+                    for variant in ((g.variants[k],) if g.dropout[k] else self.spec.variants if rate else ("none",)):
+                        points.setdefault((variant, g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
         order = {v: i for i, v in enumerate((*self.spec.variants, "none"))}
         out = []
         for (variant, x, dropout, widths), runs in sorted(points.items(),
