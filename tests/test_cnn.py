@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from explorer.core.cnn import CNN, CNNConfig
+from explorer.core.cnn import CNN, CNNConfig, MaxPool2
 from explorer.core.datasets import Dataset
 from explorer.dropout.spatial import SpatialDropout
 from explorer.core.training import TrainConfig, Trainer
@@ -219,3 +219,14 @@ def test_trains_with_the_trainer_to_well_above_chance():
     assert all(torch.isfinite(torch.tensor(h["train_loss"])) for h in trainer.history)
     assert last["val_loss"] < first["val_loss"] < 2.3  # below ln 10 ≈ 2.30, chance
     assert last["val_acc"] >= 0.6  # chance is 0.1
+
+
+@pytest.mark.parametrize("shape", [(5, 16, 28, 28), (3, 4, 7, 7), (2, 3, 6, 5)])
+def test_max_pool_without_gradients_is_torchs_and_with_them_torchs_own(shape):
+    """The strided-views pooling of evaluation gives torch's numbers exactly; training uses torch's kernel."""
+    h = torch.randn(shape)
+    with torch.no_grad():
+        assert torch.equal(MaxPool2()(h), F.max_pool2d(h, 2))
+    h.requires_grad_()
+    ours, theirs = MaxPool2()(h), F.max_pool2d(h, 2)
+    assert torch.equal(ours, theirs) and ours.grad_fn.name() == theirs.grad_fn.name()

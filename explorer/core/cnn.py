@@ -43,6 +43,21 @@ class CNNConfig:
     seed: int = 0                   # initial weights and the dropout masks' stream
 
 
+class MaxPool2(nn.MaxPool2d):
+    """``nn.MaxPool2d(2)``, whose forward pass without gradients (evaluation, the pages' probes) is the maximum of
+    the four strided views of each 2×2 window: the same numbers, about 7× faster on one CPU thread than torch's
+    kernel, which also computes the indices a backward pass would need."""
+
+    def __init__(self) -> None:
+        super().__init__(2)
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        if torch.is_grad_enabled() and h.requires_grad or h.shape[-1] % 2 or h.shape[-2] % 2:
+            return super().forward(h)
+        return torch.maximum(torch.maximum(h[..., ::2, ::2], h[..., ::2, 1::2]),
+                             torch.maximum(h[..., 1::2, ::2], h[..., 1::2, 1::2]))
+
+
 class CNN(nn.Module):
     """Two conv blocks and a dense layer; weights from the config's seed, as in the MLP.
 
@@ -65,7 +80,7 @@ class CNN(nn.Module):
         c1, c2 = cfg.channels
         self.input_drop = make_dropout(cfg.variant, cfg.input_p, self.noise)
         self.blocks = nn.ModuleList(
-            nn.Sequential(_conv(c_in, c_out, init), ACTIVATIONS[cfg.activation](), nn.MaxPool2d(2))
+            nn.Sequential(_conv(c_in, c_out, init), ACTIVATIONS[cfg.activation](), MaxPool2())
             for c_in, c_out in ((1, c1), (c1, c2))
         )
         self.conv_drops = nn.ModuleList(make_dropout(cfg.conv_variant, cfg.conv_p, self.noise, block_size=cfg.block_size)
