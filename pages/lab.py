@@ -62,7 +62,7 @@ def _load_settings() -> None:
     lab = state.run
     params = st.query_params.to_dict()
     lanes_text = params.pop("variants", None)
-    own = {name: params.pop(name) for name in list(params) if "." in name}  # a lane's own: gaussian.p=0.3
+    own = link.pop_lane_params(params)
     lane_fields = [name for name in LANE_FIELDS if params.pop(name, None) is not None]
     named = params.get("dataset", "").strip()
     default = lab_defaults(named) if named in DATASETS else Experiment()  # an MNIST link starts from MNIST's defaults

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from explorer.core.datasets import Dataset
-from explorer.core.model import ACTIVATIONS, MLP, MLPConfig
+from explorer.core.model import ACTIVATIONS, MLP, MLPConfig, layer_rates, set_layer_rates
 from explorer.core.training import EVAL_CHUNK, BoundedRun, TrainConfig, make_optimizer
 from explorer.dropout import VARIANTS, DropoutLayer
 
@@ -138,17 +138,11 @@ class StackedMLP(nn.Module):
 
     def rates(self, k: int) -> tuple[float, float]:
         """Model k's hidden and input drop rates now (a schedule's or a learned rate's, as its MLP reports them)."""
-        first, *hidden = self.drops[k]
-        return (hidden[0].p if hidden else 0.0), first.p
+        return layer_rates(self.drops[k])
 
     def set_rates(self, k: int, p: float | None = None, input_p: float | None = None) -> None:
         """Model k's rates from the next step on, as ``MLP.set_rates``."""
-        first, *hidden = self.drops[k]
-        if input_p is not None:
-            first.p = float(input_p)
-        if p is not None:
-            for layer in hidden:
-                layer.p = float(p)
+        set_layer_rates(self.drops[k], p, input_p)
 
     @torch.no_grad()
     def renorm(self, max_norm: float) -> None:

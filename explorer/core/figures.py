@@ -15,7 +15,7 @@ a projector at 1280×720.
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
@@ -557,27 +557,38 @@ def band_traces(x: np.ndarray, mean: np.ndarray, std: np.ndarray, name: str, col
     return [band, line]
 
 
-def _sweep_series(points: Sequence[Mapping[str, Any]], over: str,
-                  names: Mapping[str, str]) -> list[tuple[str, str, Callable[[Mapping[str, Any]], bool], str, str]]:
-    """The curves of a sweep: (name, metric, which points, colour, dash). One variant: validation and training
-    error (rates), or validation error with and without dropout (sizes); several: a colour per variant, its
-    training error dashed (rates), and the no-dropout baseline (sizes)."""
+class _Series(NamedTuple):
+    """One curve of a sweep: the points it takes, its metric and look; ``joins``: the legend entry it belongs to
+    (drawn without one of its own), e.g. a variant's training error beside its validation error."""
+
+    name: str
+    metric: str
+    which: Callable[[Mapping[str, Any]], bool]
+    color: str
+    dash: str
+    joins: str | None = None
+
+
+def _sweep_series(points: Sequence[Mapping[str, Any]], over: str, names: Mapping[str, str]) -> list[_Series]:
+    """The curves of a sweep. One variant: validation and training error (rates), or validation error with and
+    without dropout (sizes); several: a colour per variant, its training error dotted in its legend entry (rates),
+    and the no-dropout baseline (sizes)."""
     variants = list(dict.fromkeys(p.get("variant", "standard") for p in points if p.get("variant") != "none"))
     if len(variants) < 2:
         if over == "rate":
-            return [("validation error", "val_error", lambda p: True, RUN_COLORS[0], "solid"),
-                    ("training error", "train_error", lambda p: True, RUN_COLORS[1], "dash")]
-        return [("validation error, dropout", "val_error", lambda p: p["dropout"], RUN_COLORS[0], "solid"),
-                ("validation error, no dropout", "val_error", lambda p: not p["dropout"], RUN_COLORS[1], "solid")]
+            return [_Series("validation error", "val_error", lambda p: True, RUN_COLORS[0], "solid"),
+                    _Series("training error", "train_error", lambda p: True, RUN_COLORS[1], "dash")]
+        return [_Series("validation error, dropout", "val_error", lambda p: p["dropout"], RUN_COLORS[0], "solid"),
+                _Series("validation error, no dropout", "val_error", lambda p: not p["dropout"], RUN_COLORS[1], "solid")]
     series = []
     for i, variant in enumerate(variants):
         name, color = names.get(variant, variant).split(" (")[0], RUN_COLORS[i % len(RUN_COLORS)]
         chosen = (lambda v: lambda p: p.get("variant") == v)(variant)
-        series.append((name, "val_error", chosen, color, "solid"))
-        if over == "rate":  # in the variant's legend entry (the caption says dotted is training)
-            series.append((f"{name}, training", "train_error", chosen, color, "dot"))
+        series.append(_Series(name, "val_error", chosen, color, "solid"))
+        if over == "rate":  # the caption says dotted is training
+            series.append(_Series(f"{name}, training", "train_error", chosen, color, "dot", joins=name))
     if over == "size":
-        series.append(("no dropout", "val_error", lambda p: not p["dropout"], "#5f6368", "dash"))
+        series.append(_Series("no dropout", "val_error", lambda p: not p["dropout"], "#5f6368", "dash"))
     return series
 
 
@@ -596,16 +607,16 @@ def sweep_figure(points: Sequence[Mapping[str, Any]], over: str, title: str, hei
         sizes = sorted({p["x"] for p in points} | set(xs))
         xaxis = dict(title=dict(text="training examples"), type="log", gridcolor="#eeeeee", tickvals=sizes,
                      ticktext=[f"{s:,.0f}" for s in sizes])
-    series = _sweep_series(points, over, names or {})
-    for name, metric, which, color, dash in series:
-        chosen = [p for p in points if which(p)]
+    for curve in _sweep_series(points, over, names or {}):
+        chosen = [p for p in points if curve.which(p)]
         if chosen:
             x = np.array([p["x"] for p in chosen], dtype=float)
-            drawn = band_traces(x, np.array([p[f"{metric}_mean"] for p in chosen]),
-                                np.array([p[f"{metric}_std"] for p in chosen]), name, color, dash)
-            if name.endswith(", training") and len(series) > 2:  # one legend entry per variant: both its curves
-                drawn[1] |= dict(showlegend=False, legendgroup=name.removesuffix(", training"))
-                drawn[0]["legendgroup"] = drawn[1]["legendgroup"]
+            drawn = band_traces(x, np.array([p[f"{curve.metric}_mean"] for p in chosen]),
+                                np.array([p[f"{curve.metric}_std"] for p in chosen]), curve.name, curve.color, curve.dash)
+            if curve.joins is not None:  # one legend entry per variant: a click hides both its curves
+                drawn[1]["showlegend"] = False
+                for trace in drawn:
+                    trace["legendgroup"] = curve.joins
             traces += drawn
     yaxis = dict(title=dict(text="error"), tickformat=".0%", rangemode="tozero", gridcolor="#eeeeee")
     if not points and xs:

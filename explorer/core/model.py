@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Sequence
 
 import torch
 from torch import nn
@@ -85,7 +86,7 @@ class MLP(nn.Module):
     @property
     def hidden_rate(self) -> float:
         """The drop rate of the hidden layers (the one the history records as ``p``)."""
-        return self.dropouts[1].p if len(self.dropouts) > 1 else 0.0
+        return layer_rates(self.dropouts)[0]
 
     @property
     def linears(self) -> list[nn.Linear]:
@@ -97,12 +98,7 @@ class MLP(nn.Module):
 
     def set_rates(self, p: float | None = None, input_p: float | None = None) -> None:
         """Change drop rates in place; the next forward pass uses them, the weights stay."""
-        first, *hidden = self.dropouts
-        if input_p is not None:
-            first.p = float(input_p)
-        if p is not None:
-            for layer in hidden:
-                layer.p = float(p)
+        set_layer_rates(self.dropouts, p, input_p)
 
     def capture(self, on: bool = True) -> None:
         """Record each dropout layer's mask and input during training forward passes."""
@@ -152,6 +148,22 @@ class MLP(nn.Module):
             h = module(h)
         self.train(was_training)
         return Trace(input_mask=torch.ones_like(x, dtype=torch.bool), layers=layers, logits=h)
+
+
+def layer_rates(dropouts: Sequence[DropoutLayer]) -> tuple[float, float]:
+    """The hidden and input drop rates of an MLP's dropout layers (input first, then one per hidden layer)."""
+    first, *hidden = dropouts
+    return (hidden[0].p if hidden else 0.0), first.p
+
+
+def set_layer_rates(dropouts: Sequence[DropoutLayer], p: float | None = None, input_p: float | None = None) -> None:
+    """Set an MLP's dropout layers' rates in place (input first, then every hidden layer's at ``p``)."""
+    first, *hidden = dropouts
+    if input_p is not None:
+        first.p = float(input_p)
+    if p is not None:
+        for layer in hidden:
+            layer.p = float(p)
 
 
 def _layers(cfg: MLPConfig, linears: list[nn.Linear], noise: torch.Generator) -> list[nn.Module]:

@@ -81,9 +81,10 @@ class DropConnectLinear(DropoutLayer):
 class BatchDropConnectLinear(DropConnectLinear):
     """DropConnect with one weight mask per mini-batch, shared by its examples: out·in draws a step instead of
     N·out·in (uniform draws below k, the cheaper sampler here), so a step takes under twice standard dropout's
-    where the exact one takes hundreds of times as long (``python -m explorer bench``). The examples of a batch see the same thinned weights, so their gradients are
-    correlated as per-example masks' are not; inference is the same moment matching. A clearly labelled
-    approximation of Wan et al.'s per-example masks (a lab lane beside the exact one shows the difference)."""
+    where the exact one takes hundreds of times as long (``python -m explorer bench``). The examples of a batch
+    see the same thinned weights, so their gradients are correlated as per-example masks' are not; inference is
+    the same moment matching. A clearly labelled approximation of Wan et al.'s per-example masks (a lab lane beside
+    the exact one shows the difference)."""
 
     def masked(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         # uniform draws below k: the same Bernoulli(k) masks as bernoulli_ at about a third of its cost here
@@ -125,7 +126,8 @@ register(
         key="dropconnect-batch",
         name="DropConnect (a mask per batch)",
         layer=BatchDropConnectLinear,
-        train_rule=r"u_n = (M \odot W)\, v_n + m \odot b,\quad M_{ij}, m_i \sim \mathrm{Bernoulli}(k)\ \text{once per mini-batch}",
+        train_rule=(r"u_n = (M \odot W)\, v_n + m \odot b,\quad M_{ij}, m_i \sim \mathrm{Bernoulli}(k)"
+                    r"\ \text{once per mini-batch}"),
         infer_rule=(r"a = \mathbb{E}[a(u)],\ u \sim \mathcal{N}\big(k(Wv + b),\ "
                     r"k(1-k)\,((W \odot W)(v \odot v) + b \odot b)\big)"),
         explanation=(

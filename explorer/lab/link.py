@@ -78,6 +78,11 @@ def _parser(key: str, name: str, model: str):
     return parsing.choice(offered) if (offered := choices(param, model)) else param.parse
 
 
+def pop_lane_params(params: dict[str, str]) -> dict[str, str]:
+    """Take a link's ``lane.field`` parameters out of ``params`` (the rest are the lanes' shared settings)."""
+    return {name: params.pop(name) for name in list(params) if "." in name}
+
+
 def read_lane_link(params: Mapping[str, str], keys: Sequence[str], model: str
                    ) -> tuple[dict[str, dict[str, Any]], list[str]]:
     """The ``lane.field`` parameters of a link, for the lanes ``keys``: each lane's values by field, and a

@@ -19,7 +19,7 @@ from explorer.core.analysis import Analysis, load_analysis
 from explorer.core.datasets import TOY_DATASETS
 from explorer.core.experiment import Experiment, build, check, defaults_for, from_params, make_data
 from explorer.inside.state import Inspector
-from explorer.lab.link import read_lane_link
+from explorer.lab.link import pop_lane_params, read_lane_link
 from explorer.lab.state import Lab, lab_defaults, lane, linked_lanes
 from explorer.sweep.link import spec_from_params
 from explorer.sweep.state import run_sweep
@@ -132,7 +132,7 @@ def _analysis(key: str) -> tuple[Callable[[dict[str, str]], Experiment], Callabl
 def _lab_parse(link: dict[str, str]) -> list[Experiment]:
     params = dict(link)
     text = params.pop("variants", "standard,gaussian")
-    own = {name: params.pop(name) for name in list(params) if "." in name}  # a lane's own: gaussian.p=0.3
+    own = pop_lane_params(params)
     base = _experiment(params, lab_defaults(params.get("dataset", "xor")))
     keys, unknown = linked_lanes(text, base.model)
     if unknown:

@@ -278,14 +278,14 @@ class Sweep:
         seeds; the variants in the spec's order (a rate sweep's q = 0, trained once, in each variant's curve; a size
         sweep's baseline, without dropout, is variant ``none``)."""
         points: dict[tuple[str, float, bool, tuple[int, ...]], list[dict[str, float]]] = {}
+        undropped = self.spec.variants if self.spec.over == "rate" else ("none",)  # where a no-dropout model shows
         for g in self.groups:
             for k, history in enumerate(g.histories):
                 if history:
                     last = history[-1]
                     row = {"seed": g.seeds[k], "epoch": last["epoch"], "train_error": 1 - last["train_acc"],
                            "val_error": 1 - last["val_acc"], "train_loss": last["train_loss"], "val_loss": last["val_loss"]}
-                    rate = self.spec.over == "rate"
-                    for variant in ((g.variants[k],) if g.dropout[k] else self.spec.variants if rate else ("none",)):
+                    for variant in (g.variants[k],) if g.dropout[k] else undropped:
                         points.setdefault((variant, g.xs[k], g.dropout[k], g.widths[k]), []).append(row)
         order = {v: i for i, v in enumerate((*self.spec.variants, "none"))}
         out = []

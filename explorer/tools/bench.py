@@ -21,7 +21,6 @@ than about the code.
 from __future__ import annotations
 
 import contextlib
-import copy
 import importlib.util
 import json
 import math
@@ -46,10 +45,10 @@ from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
+from explorer.tools.bare import bare_twin
 from explorer.tools.bench_dropconnect import dropconnect_lines, measure_dropconnect
 from explorer.tools.bench_batched import BATCHED_CASES, VARIANT_CASES, batched_lines, measure_batched_case, measure_sweep
 from explorer.core.datasets import DataConfig, Dataset, make_toy
-from explorer.dropout import DropoutLayer
 from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
 from explorer.core.live_runs import LiveRuns
@@ -127,17 +126,6 @@ CASES = (
         lambda: make_toy(DataConfig("moons", train_size=300, val_size=300)),
     ),
 )
-
-
-def bare_twin(model: MLP) -> nn.Sequential:
-    """The same network written in plain torch: its Linear layers copied, nn.Dropout where a rate is non-zero."""
-    layers: list[nn.Module] = []
-    for layer in model.net:
-        if not isinstance(layer, DropoutLayer):
-            layers.append(copy.deepcopy(layer))
-        elif layer.p > 0:
-            layers.append(nn.Dropout(layer.p))
-    return nn.Sequential(*layers)
 
 
 @torch.no_grad()

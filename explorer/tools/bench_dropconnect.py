@@ -17,12 +17,12 @@ from typing import Any, Callable
 
 import torch
 import torch.nn.functional as F
-from torch import nn
 
 from explorer.core.datasets import Dataset
 from explorer.core.mnist import make_mnist
 from explorer.core.model import MLP, MLPConfig
 from explorer.core.training import TrainConfig, Trainer, make_optimizer
+from explorer.tools.bare import bare_twin
 
 MODEL = MLPConfig(n_in=784, hidden=(512, 512), n_out=10, p=0.5, input_p=0.2)
 TRAIN = TrainConfig(optimizer="sgd", lr=0.05, batch_size=64, epochs=10**9)
@@ -31,14 +31,8 @@ TARGET = 5.0  # DropConnect's step within this many of standard dropout's (issue
 
 
 def _bare(data: Dataset) -> Callable[[int], None]:
-    """The same network by hand: torch's Linear, ReLU and nn.Dropout, torch's SGD."""
-    widths = (MODEL.n_in, *MODEL.hidden, MODEL.n_out)
-    layers: list[nn.Module] = [nn.Dropout(MODEL.input_p)]
-    for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
-        layers.append(nn.Linear(a, b))
-        if i < len(widths) - 2:
-            layers += [nn.ReLU(), nn.Dropout(MODEL.p)]
-    net = nn.Sequential(*layers).train()
+    """The same network by hand (``bare_twin``: torch's Linear, ReLU and nn.Dropout), torch's SGD."""
+    net = bare_twin(MLP(MODEL)).train()
     optimizer = make_optimizer(net.parameters(), TRAIN)
     order = torch.Generator().manual_seed(0)
 

@@ -335,7 +335,7 @@ def _server(url: str | None, workers: int) -> Iterator[tuple[str, ProcessTree | 
     from explorer.tools.proc_stats import ProcessTree
 
     _log(f"starting {workers} workers behind nginx" if workers else "starting streamlit")
-    first = free_port()
+    first = free_port() if workers else 0
     with contextlib.ExitStack() as stack:
         try:
             port, process = stack.enter_context(streamlit_server(workers=workers, first_worker_port=first))
