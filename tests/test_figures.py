@@ -240,6 +240,11 @@ def test_a_sweep_of_several_variants_draws_a_curve_each() -> None:
     size = _figures.sweep_figure([_point(n, v) for n in (100, 1000) for v in ("standard", "gaussian")]
                                  + [_point(n, "none", dropout=False) for n in (100, 1000)], "size", "t", names=names)
     assert [t["name"] for t in size["data"] if t.get("showlegend", True)] == ["Standard", "Gaussian", "no dropout"]
+    both = _figures.sweep_figure([_point(0.5, v) for v in ("standard", "dropconnect-batch")], "rate", "t",
+                                 names={"standard": "Standard (inverted)", "dropconnect": "DropConnect",
+                                        "dropconnect-batch": "DropConnect (a mask per batch)"})
+    assert [t["name"] for t in both["data"] if t.get("mode") == "lines+markers" and t.get("showlegend", True)] == [
+        "Standard", "DropConnect (a mask per batch)"]  # a parenthesis that tells two variants apart stays
     one = _figures.sweep_figure([_point(0.5, "gaussian")], "rate", "t", names=names)
     assert [t["name"] for t in one["data"] if t.get("showlegend", True)] == ["validation error", "training error"]
     go.Figure(rate)

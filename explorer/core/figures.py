@@ -580,9 +580,13 @@ def _sweep_series(points: Sequence[Mapping[str, Any]], over: str, names: Mapping
                     _Series("training error", "train_error", lambda p: True, RUN_COLORS[1], "dash")]
         return [_Series("validation error, dropout", "val_error", lambda p: p["dropout"], RUN_COLORS[0], "solid"),
                 _Series("validation error, no dropout", "val_error", lambda p: not p["dropout"], RUN_COLORS[1], "solid")]
+    short = {key: full.split(" (")[0] for key, full in names.items()}  # "Gaussian (multiplicative)": "Gaussian"
+    shared = {n for n in short.values() if list(short.values()).count(n) > 1}  # DropConnect, exact and per batch
     series = []
     for i, variant in enumerate(variants):
-        name, color = names.get(variant, variant).split(" (")[0], RUN_COLORS[i % len(RUN_COLORS)]
+        full = names.get(variant, variant)
+        name = full if short.get(variant, full) in shared else short.get(variant, full)
+        color = RUN_COLORS[i % len(RUN_COLORS)]
         chosen = (lambda v: lambda p: p.get("variant") == v)(variant)
         series.append(_Series(name, "val_error", chosen, color, "solid"))
         if over == "rate":  # the caption says dotted is training
