@@ -4,6 +4,7 @@ browser, then opened from their address bar in a fresh browser session, show the
 from __future__ import annotations
 
 import re
+import time
 from urllib.parse import urlsplit
 
 from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
@@ -19,6 +20,15 @@ def _reopened(new_page, server, page, title: str):
     again = new_page(server, f"{parts.path}?{parts.query}")
     _wait_for_heading(again, title)
     return again
+
+
+def _assert_same_sidebar(page, again) -> None:
+    """Both sidebars hold the same inputs and values: read until they agree or 10 s pass (a rerun redraws the
+    sidebar, so one reading may catch it half drawn)."""
+    deadline = time.monotonic() + 10.0
+    while (ours := _sidebar_text(page)) != (theirs := _sidebar_text(again)) and time.monotonic() < deadline:
+        time.sleep(0.25)
+    assert theirs == ours
 
 
 def _wait_for_query(page, name: str, value: str) -> None:
@@ -40,7 +50,6 @@ def test_lab_link_keeps_each_lanes_own_settings(server, new_page):
                             "&standard.inference=mc&standard.mc_samples=12")
     _wait_for_heading(page, "Variants lab")
     expect = _expect()
-    sidebar = page.locator(SIDEBAR)
     # One lane's rate, moved in the browser: the Gaussian lane's panel, its drop-rate slider one step right.
     lane = _open_lanes(page, "Gaussian (multiplicative)")
     slider = lane.get_by_role("slider", name="Hidden drop rate q")
@@ -58,7 +67,7 @@ def test_lab_link_keeps_each_lanes_own_settings(server, new_page):
         _open_lanes(shown, "Standard (inverted)", "Gaussian (multiplicative)")
     expect(again.locator(SIDEBAR).get_by_role("slider", name="Passes T")).to_have_attribute("aria-valuetext", "12")
     assert _query(again) == query, again.url
-    assert _sidebar_text(again) == _sidebar_text(page)
+    _assert_same_sidebar(page, again)
     assert not again.locator('[data-testid="stAlert"]').filter(has_text="Link parameter not used").count()
     _no_exceptions(again, server, "the Variants lab opened from a shared link")
 
@@ -73,5 +82,5 @@ def test_sweep_link_reproduces_the_page(server, new_page):
     again = _reopened(new_page, server, page, "Sweeps")
     _expect()(again.locator(SIDEBAR).get_by_label("Seeds per point")).to_have_value("2")
     assert _query(again) == query, again.url
-    assert _sidebar_text(again) == _sidebar_text(page)
+    _assert_same_sidebar(page, again)
     _no_exceptions(again, server, "the Sweeps page opened from a shared link")
