@@ -8,7 +8,9 @@ from dataclasses import replace
 
 import torch
 
-from explorer.tools import bench
+from explorer.tools import bench, bench_cnn
+from explorer.tools.bare import bare_cnn
+from explorer.core.cnn import CNN, CNNConfig
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment
 from explorer.core.model import MLP, MLPConfig
@@ -27,6 +29,7 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     for cases in ("BATCHED_CASES", "VARIANT_CASES"):
         monkeypatch.setattr(bench, cases, tuple(replace(case, data=lambda case=case: _head(case.data()))
                                                 for case in getattr(bench, cases)))
+    monkeypatch.setattr(bench_cnn, "_data", lambda: _head(bench_cnn.make_data(bench_cnn.EXP)))
     sweep = SweepSpec(rates=(0.0, 0.5), seeds=1, base=Experiment(dataset="moons", train_size=40, val_size=20,
                                                                 hidden=(8,), epochs=1))
     result = bench.run_bench(repeats=1, as_json=True, app=False, repeat_seconds=0.01, frame_epochs=3, inside_steps=2,
@@ -66,11 +69,15 @@ def test_run_bench_prints_one_json_object_with_every_number(capsys, monkeypatch)
     assert set(steps) == {"bare", "standard", "dropconnect-batch", "dropconnect"} and steps["standard"]["vs_standard"] == 1
     assert all(row["step_ms"] > 0 for row in steps.values())
     assert result["dropconnect"]["pass"] == (steps["dropconnect-batch"]["vs_standard"] <= 5)
+    cnn = result["cnn"]
+    assert set(cnn["step_ms"]) == {"bare", "trainer", "twin"} and set(cnn["epoch_s"]) == {"today", "issue"}
+    assert all(v > 0 for v in [*cnn["step_ms"].values(), *cnn["epoch_s"].values()])
+    assert cnn["pass"] == (cnn["speedup"] >= 3)
 
     report = bench.format_report(result)  # what the command prints without --json
     verdicts = report.count("PASS") + report.count("BELOW")
-    # one per Trainer run, one per batched case, one for the sweep, one for DropConnect, one for the frame
-    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(result["batched"]) + 3
+    # one per Trainer run, one per batched case, one for the sweep, DropConnect, the CNN and the frame
+    assert verdicts == len(bench.CASES) * len(bench.TARGETS) + len(result["batched"]) + 4
     assert "Inside page frame (CNN)" in report and "MNIST subset load" in report
 
     page = {"status_line": "…", "epochs_per_s": 0.5, "updates_per_s": 4.0, "pause_s": 0.3}
@@ -121,3 +128,15 @@ def test_the_status_parser_reads_the_pages_status_line():
     line = "Epoch 3 of 20 · step 190 · training · 0.5 epochs/s · 2.4 updates/s"
     assert bench.STATUS.search(line).groups() == ("0.5", "2.4")
     assert bench.STATUS.search("Epoch 3 of 20 · step 190 · paused") is None
+
+
+def test_the_bare_cnn_is_the_cnn_in_plain_torch():
+    """The CNN bench's reference: the same weights in torch's own layers, so both sides compute the same network."""
+    model = CNN(CNNConfig(p=0.5, conv_p=0.2, input_p=0.1, seed=3))
+    bare = bare_cnn(model)
+    kinds = [type(layer) for layer in bare]
+    assert kinds.count(torch.nn.Dropout2d) == 2 and kinds.count(torch.nn.Dropout) == 2
+    assert kinds.count(torch.nn.MaxPool2d) == 2 and kinds.count(torch.nn.Conv2d) == 2
+    x = torch.rand(6, 784, generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(bare.eval()(x), model.eval()(x))
+    assert torch.nn.Dropout2d not in map(type, bare_cnn(CNN(CNNConfig(conv_p=0.0))))

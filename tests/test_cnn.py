@@ -55,8 +55,8 @@ def test_output_shape_and_structure():
     assert all(d.generator is m.noise for d in m.dropouts)
     assert torch.equal(m.noise.get_state(), gen(1).get_state())
     assert m(images(5)).shape == (5, 10)
-    assert [tuple(c.weight.shape) for c in m.convs] == [(16, 1, 3, 3), (32, 16, 3, 3)]
-    assert [tuple(lin.weight.shape) for lin in m.linears] == [(128, 32 * 7 * 7), (10, 128)]
+    assert [tuple(c.weight.shape) for c in m.convs] == [(8, 1, 3, 3), (16, 8, 3, 3)]
+    assert [tuple(lin.weight.shape) for lin in m.linears] == [(128, 16 * 7 * 7), (10, 128)]
     assert [d.p for d in m.dropouts] == pytest.approx([0.0, 0.1, 0.1, 0.5])
     assert [type(d) for d in m.dropouts[1:3]] == [SpatialDropout, SpatialDropout]
     assert not isinstance(m.dropouts[-1], SpatialDropout)
@@ -69,7 +69,7 @@ def test_initialisation_is_torchs_default_drawn_from_the_seed():
     m = CNN(cfg)
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
-        ref = [nn.Conv2d(1, 16, 3, padding=1), nn.Conv2d(16, 32, 3, padding=1), nn.Linear(1568, 128), nn.Linear(128, 10)]
+        ref = [nn.Conv2d(1, 8, 3, padding=1), nn.Conv2d(8, 16, 3, padding=1), nn.Linear(784, 128), nn.Linear(128, 10)]
     ours = [*m.convs, *m.linears]
     for a, b in zip(ours, ref):
         assert type(a) is type(b)
@@ -145,7 +145,8 @@ def test_feature_maps_are_the_pooled_conv_outputs_in_inference_mode():
     m = CNN(CNNConfig()).train()
     x = images(3, seed=4)
     maps = m.feature_maps(x)
-    assert [tuple(f.shape) for f in maps] == [(3, 16, 14, 14), (3, 32, 7, 7)]
+    c1, c2 = CNNConfig().channels
+    assert [tuple(f.shape) for f in maps] == [(3, c1, 14, 14), (3, c2, 7, 7)]
     c1, c2 = m.convs
     f1 = F.max_pool2d(F.relu(F.conv2d(x.reshape(-1, 1, 28, 28), c1.weight, c1.bias, padding=1)), 2)
     f2 = F.max_pool2d(F.relu(F.conv2d(f1, c2.weight, c2.bias, padding=1)), 2)
@@ -158,10 +159,11 @@ def test_trace_shapes_masks_and_logits():
     m = CNN(CNNConfig(conv_p=0.5, input_p=0.2))
     x = images(10, seed=5)
     t = m.trace(x, train_mode=True, seed=1)
+    c1, c2 = CNNConfig().channels
     assert t.input_mask.shape == (10, 784)
     assert [(lt.name, tuple(lt.activation.shape), tuple(lt.mask.shape)) for lt in t.layers] == [
-        ("conv 1", (10, 16, 14, 14), (10, 16)),
-        ("conv 2", (10, 32, 7, 7), (10, 32)),
+        ("conv 1", (10, c1, 14, 14), (10, c1)),
+        ("conv 2", (10, c2, 7, 7), (10, c2)),
         ("dense", (10, 128), (10, 128)),
     ]
     assert not t.input_mask.all() and not t.layers[0].mask.all()
@@ -170,7 +172,7 @@ def test_trace_shapes_masks_and_logits():
     assert torch.equal(m.trace(x, train_mode=True, seed=1).layers[1].mask, t.layers[1].mask)
     inf = m.trace(x, train_mode=False)
     assert all(lt.mask.all() for lt in inf.layers) and inf.input_mask.all()
-    assert [tuple(lt.mask.shape) for lt in inf.layers] == [(10, 16), (10, 32), (10, 128)]
+    assert [tuple(lt.mask.shape) for lt in inf.layers] == [(10, c1), (10, c2), (10, 128)]
     torch.testing.assert_close(inf.layers[0].activation, m.feature_maps(x)[0])
     torch.testing.assert_close(inf.logits, m.eval()(x))
 

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from explorer import settings
+from explorer.core.cnn import CNNConfig
 from explorer.core.experiment import defaults_for, make_data
 from explorer.inside.state import Inspector
 
@@ -67,7 +68,7 @@ def test_the_cnn_mask_panel_is_per_channel(data):
     ins.advance(max_steps=1)
     ins.select(0, 0)
     shown = heat(ins.mask_figure())
-    assert shown.shape == (CNN.batch_size, 16)  # examples × the first conv block's channels
+    assert shown.shape == (CNN.batch_size, CNNConfig().channels[0])  # examples × the first conv block's channels
     np.testing.assert_array_equal(shown, ins.run.model.dropouts[1].last_mask.numpy())
 
 

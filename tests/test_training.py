@@ -15,7 +15,7 @@ from explorer.core.cnn import CNN, CNNConfig
 from explorer.core.datasets import DataConfig, Dataset, make_toy
 from explorer.core.experiment import Experiment, build
 from explorer.core.model import MLP, MLPConfig
-from explorer.core.training import EVAL_CHUNK, TrainConfig, Trainer
+from explorer.core.training import TrainConfig, Trainer
 
 Z = 5.0
 DATA = make_toy(DataConfig("moons", train_size=100, val_size=60, noise=0.2, seed=0))
@@ -300,7 +300,7 @@ def test_chunked_evaluate_equals_a_single_pass():
 
 def test_a_cnn_evaluates_a_set_larger_than_the_chunk_as_one_pass():
     gen = torch.Generator().manual_seed(0)
-    n = EVAL_CHUNK + EVAL_CHUNK // 2 + 3   # one full chunk and a short one
+    n = CNN.eval_chunk * 2 + CNN.eval_chunk // 2 + 3   # full chunks and a short one
     x, y = torch.rand(n, 784, generator=gen), torch.randint(10, (n,), generator=gen)
     data = Dataset("noise", x[:8], y[:8], x, y, n_classes=10)
     trainer = Trainer(CNN(CNNConfig(hidden=16, p=0.5, conv_p=0.2)), data, TrainConfig(epochs=1))

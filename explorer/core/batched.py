@@ -25,7 +25,7 @@ from torch import nn
 
 from explorer.core.datasets import Dataset
 from explorer.core.model import ACTIVATIONS, MLP, MLPConfig, layer_rates, set_layer_rates
-from explorer.core.training import EVAL_CHUNK, BoundedRun, TrainConfig, make_optimizer
+from explorer.core.training import BoundedRun, TrainConfig, make_optimizer
 from explorer.dropout import VARIANTS, DropoutLayer
 
 
@@ -242,7 +242,7 @@ class StackedTrainer(BoundedRun):
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK) -> tuple[list[float], list[float]]:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = MLP.eval_chunk) -> tuple[list[float], list[float]]:
         """Each model's mean cross-entropy and accuracy in inference mode, as ``Trainer.evaluate``."""
         self.model.eval()
         k = len(self.model)

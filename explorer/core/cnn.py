@@ -30,7 +30,7 @@ SIDE = 28  # input images are SIDE × SIDE, one channel, flattened to SIDE² fea
 
 @dataclass(frozen=True)
 class CNNConfig:
-    channels: tuple[int, int] = (16, 32)
+    channels: tuple[int, int] = (8, 16)  # (16, 32) learned the subset no better (97.3 % vs 97.4 %) at twice the time
     hidden: int = 128
     n_out: int = 10
     activation: str = "relu"
@@ -46,7 +46,8 @@ class CNNConfig:
 class MaxPool2(nn.MaxPool2d):
     """``nn.MaxPool2d(2)``, whose forward pass without gradients (evaluation, the pages' probes) is the maximum of
     the four strided views of each 2×2 window: the same numbers, about 7× faster on one CPU thread than torch's
-    kernel, which also computes the indices a backward pass would need."""
+    kernel, which also computes the indices a backward pass would need. (With gradients, the same views and a
+    mask of each window's first maximum trained no faster than the kernel: 13.3 vs 12.8 ms a step.)"""
 
     def __init__(self) -> None:
         super().__init__(2)
@@ -65,6 +66,10 @@ class CNN(nn.Module):
     start identical; all dropout layers share one generator seeded with
     ``seed + 1``.
     """
+
+    # Examples per forward pass when a whole set is evaluated (Trainer.evaluate): a chunk's conv maps stay in the
+    # CPU's cache. The 4,000 training digits on one thread: 0.12 s in chunks of 128, 0.22 s in chunks of 1,024.
+    eval_chunk = 128
 
     def __init__(self, cfg: CNNConfig) -> None:
         super().__init__()
@@ -147,7 +152,7 @@ class CNN(nn.Module):
     def feature_maps(self, x: torch.Tensor) -> list[torch.Tensor]:
         """Each conv block's output (after activation and pooling, before dropout), in inference mode.
 
-        For the default channels: (N, 16, 14, 14) and (N, 32, 7, 7).
+        For the default channels: (N, 8, 14, 14) and (N, 16, 7, 7).
         """
         was_training = self.training
         self.eval()

@@ -24,7 +24,6 @@ from explorer.core.model import MLP
 
 OPTIMIZERS = ("adam", "sgd")
 LIVE_FIELDS = ("lr", "weight_decay", "max_norm", "epochs")
-EVAL_CHUNK = 1024  # examples per forward pass in evaluate: bounds the activations a CNN holds at once
 
 Network = MLP | CNN  # both offer dropouts, linears, hidden_rate and set_rates, as the Trainer needs
 
@@ -218,16 +217,18 @@ class Trainer(BoundedRun):
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = EVAL_CHUNK, mc: bool = False) -> tuple[float, float]:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None, mc: bool = False) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of the inference-mode network (``mc``: of MC dropout's average).
 
-        The set goes through in chunks of ``chunk`` examples (a CNN's conv maps for
-        5,000 digits at once would take ~250 MB); the per-example losses are summed
+        The set goes through in chunks of ``chunk`` examples (by default the model's
+        ``eval_chunk``: a CNN's conv maps for 5,000 digits at once would take ~250 MB,
+        and run slower than in small chunks); the per-example losses are summed
         and divided by the whole set's size, so the result is that of a single pass.
         MC evaluation averages ``cfg.mc_samples`` passes' probabilities, under masks
         seeded by ``cfg.seed``: every epoch's validation sees the same masks.
         """
         self.model.eval()
+        chunk = chunk or self.model.eval_chunk
         total, correct = 0.0, 0
         for i, (xs, ys) in enumerate(zip(x.split(chunk), y.split(chunk))):
             if mc:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from explorer.core.cnn import CNN
 from explorer.dropout import probing
 
 SIDE = 28  # MNIST images are SIDE × SIDE
@@ -85,11 +86,10 @@ def first_layer_features(model: nn.Module, n: int, units: Sequence[int] | None =
     side by side.
     """
     first = model.linears[0].weight.detach().cpu()
+    if isinstance(model, CNN):  # its maps may add up to 784 inputs too (16 of 7×7)
+        raise ValueError(f"a CNN's first dense layer sees its feature maps, not a {SIDE}×{SIDE} image")
     if first.shape[1] != SIDE * SIDE:
-        raise ValueError(
-            f"the first dense layer takes {first.shape[1]} inputs, not a {SIDE}×{SIDE} image "
-            "(a CNN's first dense layer sees feature maps)"
-        )
+        raise ValueError(f"the first dense layer takes {first.shape[1]} inputs, not a {SIDE}×{SIDE} image")
     picked = list(range(n)) if units is None else [int(u) for u in units]
     if not picked or min(picked) < 0 or max(picked) >= first.shape[0]:
         raise ValueError(f"units must be within 0..{first.shape[0] - 1} and at least one, got {n=} {units=}")

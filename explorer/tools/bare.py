@@ -1,4 +1,4 @@
-"""The benchmarks' reference: an MLP written again in plain torch, as a person would by hand."""
+"""The benchmarks' reference: the MLP and the CNN written again in plain torch, as a person would by hand."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import copy
 
 from torch import nn
 
+from explorer.core.cnn import CNN, SIDE
 from explorer.core.model import MLP
 from explorer.dropout import DropoutLayer
 
@@ -18,4 +19,18 @@ def bare_twin(model: MLP) -> nn.Sequential:
             layers.append(copy.deepcopy(layer))
         elif layer.p > 0:
             layers.append(nn.Dropout(layer.p))
+    return nn.Sequential(*layers)
+
+
+def bare_cnn(model: CNN) -> nn.Sequential:
+    """The CNN written in plain torch: its conv, activation and dense layers copied, nn.MaxPool2d, and
+    nn.Dropout2d on the conv maps and nn.Dropout on the pixels and the dense layer where a rate is non-zero."""
+    def dropout(layer: DropoutLayer, kind: type[nn.Module]) -> list[nn.Module]:
+        return [kind(layer.p)] if layer.p > 0 else []
+
+    layers: list[nn.Module] = [nn.Unflatten(1, (1, SIDE, SIDE)), *dropout(model.input_drop, nn.Dropout)]
+    for block, drop in zip(model.blocks, model.conv_drops):
+        layers += [copy.deepcopy(block[0]), copy.deepcopy(block[1]), nn.MaxPool2d(2), *dropout(drop, nn.Dropout2d)]
+    layers += [nn.Flatten(), copy.deepcopy(model.fc), copy.deepcopy(model.act), *dropout(model.drop, nn.Dropout),
+               copy.deepcopy(model.head)]
     return nn.Sequential(*layers)

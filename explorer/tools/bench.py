@@ -46,6 +46,7 @@ from torch import nn
 
 from explorer import settings
 from explorer.tools.bare import bare_twin
+from explorer.tools.bench_cnn import cnn_lines, measure_cnn
 from explorer.tools.bench_dropconnect import dropconnect_lines, measure_dropconnect
 from explorer.tools.bench_batched import BATCHED_CASES, VARIANT_CASES, batched_lines, measure_batched_case, measure_sweep
 from explorer.core.datasets import DataConfig, Dataset, make_toy
@@ -56,7 +57,7 @@ from explorer.core.mnist import load_subset, make_mnist
 from explorer.core.model import MLP, MLPConfig
 from explorer.playground.state import Playground
 from explorer.sweep.state import SweepSpec
-from explorer.core.training import EVAL_CHUNK, TrainConfig, Trainer, make_optimizer
+from explorer.core.training import TrainConfig, Trainer, make_optimizer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -130,10 +131,11 @@ CASES = (
 
 @torch.no_grad()
 def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
-    """What ``Trainer.evaluate`` computes, the same way (chunks of EVAL_CHUNK), so both sides do the same work."""
+    """What ``Trainer.evaluate`` computes, the same way (chunks of the MLP's eval_chunk), so both sides do the same
+    work."""
     net.eval()
     total, correct = 0.0, 0
-    for xs, ys in zip(x.split(EVAL_CHUNK), y.split(EVAL_CHUNK)):
+    for xs, ys in zip(x.split(MLP.eval_chunk), y.split(MLP.eval_chunk)):
         logits = net(xs)
         total += F.cross_entropy(logits, ys, reduction="sum").item()
         correct += int((logits.argmax(1) == ys).sum())
@@ -275,7 +277,7 @@ def measure_frame(frames: int, epochs: int) -> dict[str, Any]:
             "target_ms": FRAME_TARGET_MS, "pass": timed["frame_ms"] <= FRAME_TARGET_MS}
 
 
-INSIDE_MODELS = {"mlp": {}, "cnn": {"model": "cnn", "hidden": (128,)}}  # the page's defaults, and its CNN
+INSIDE_MODELS = {"mlp": {}, "cnn": {"model": "cnn"}}  # the page's defaults, and its CNN
 
 
 def measure_inside_frames(frames: int, steps: int) -> dict[str, Any]:
@@ -547,7 +549,8 @@ def format_report(result: dict[str, Any]) -> str:
               f"on {result['cores']} cores", ""]
     cases = [line for case in result["cases"] for line in _case_lines(case)]
     note = ["  (an epoch is the training steps plus the evaluation on the training and validation sets)", ""]
-    batched = batched_lines(result["batched"], result["sweep"]) + dropconnect_lines(result["dropconnect"])
+    batched = (batched_lines(result["batched"], result["sweep"]) + dropconnect_lines(result["dropconnect"])
+               + cnn_lines(result["cnn"]))
     return "\n".join(header + cases + note + batched + _frame_lines(result["frame"]) + _inside_lines(result["inside_frames"])
                      + _load_lines(result["subset_load"]) + _app_lines(result["app"]))
 
@@ -571,6 +574,8 @@ def run_bench(repeats: int = 5, as_json: bool = False, app: bool = True, repeat_
     result["sweep"] = measure_sweep(sweep)
     _log("DropConnect's step beside standard dropout's")
     result["dropconnect"] = measure_dropconnect(repeats)
+    _log("the Inside page's CNN: its step beside a bare loop's, an epoch with its twin beside the issue's CNN")
+    result["cnn"] = measure_cnn(repeats)
     settings.configure_torch(shared=True)  # frames are drawn inside the app's server process: its thread setting
     result["frame"] = measure_frame(max(20, 4 * repeats), frame_epochs)
     result["inside_frames"] = measure_inside_frames(max(10, 2 * repeats), inside_steps)
