@@ -30,7 +30,8 @@ SIDE = 28  # input images are SIDE × SIDE, one channel, flattened to SIDE² fea
 
 @dataclass(frozen=True)
 class CNNConfig:
-    channels: tuple[int, int] = (8, 16)  # (16, 32) learned the subset no better (97.3 % vs 97.4 %) at twice the time
+    # (16, 32) learned the MNIST subset no better (97.3 % vs 97.2 %, seeds 0-2) in twice the time
+    channels: tuple[int, int] = (8, 16)
     hidden: int = 128
     n_out: int = 10
     activation: str = "relu"
