@@ -94,7 +94,7 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
 def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
     """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
     if state.run is None or state.spec != spec:  # None: an upload dropped it
-        state.run = Sweep(spec, own_data.page_data(KEY, spec.base))
+        state.run = Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS)
         state.spec, state.running = spec, False
     return state.run
 

@@ -9,7 +9,7 @@ from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import DataConfig, make_toy
 from explorer.core.experiment import Experiment
 from explorer.core.model import MLP, MLPConfig
-from explorer.sweep.state import Sweep, SweepSpec, pack, weights_of
+from explorer.sweep.state import Sweep, SweepSpec, pack, run_sweep, weights_of
 from explorer.core.training import TrainConfig
 
 TOY = Experiment(dataset="moons", train_size=120, val_size=60, hidden=(16, 16), epochs=3, batch_size=32)
@@ -32,6 +32,23 @@ def test_a_small_set_is_evaluated_about_as_often_as_the_largest():
     assert [row["epoch"] for row in small] == [4, 8, 12] and [row["step"] for row in small] == [4, 8, 12]
     assert [row["epoch"] for row in large] == [1, 2, 3] and [row["step"] for row in large] == [4, 8, 12]
     assert all(p["seeds"][0]["epoch"] in (3, 12) for p in sweep.results()["points"])
+
+
+@pytest.mark.parametrize("over", ["rate", "size"])
+def test_a_sweep_evaluated_less_often_gives_the_same_results(over):
+    """``evaluations``: the models train the same, only fewer epochs are evaluated (the last always), so the results,
+    every seed's last epoch, are the same numbers; a headless sweep (run_sweep, the command line) evaluates once."""
+    base = Experiment(dataset="moons", train_size=120, val_size=60, hidden=(16, 16), epochs=6, batch_size=32)
+    spec = SweepSpec(over=over, rates=(0.0, 0.5), sizes=(30, 120), seeds=2, base=base, variants=("standard", "early"))
+    every, twice = Sweep(spec), Sweep(spec, evaluations=2)
+    every.advance()
+    twice.advance()
+    assert twice.results()["points"] == every.results()["points"]
+    last = [g.histories[0][-1]["epoch"] for g in twice.groups]
+    assert [[row["epoch"] for row in g.histories[0]] for g in twice.groups] == [[e // 2, e] for e in last]
+    assert run_sweep(spec)["points"] == every.results()["points"]
+    with pytest.raises(ValueError, match="at least once"):
+        Sweep(spec, evaluations=0)
 
 
 def test_weights_of_counts_a_models_parameters():

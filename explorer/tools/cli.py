@@ -368,7 +368,7 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     spec, points = _sweep_spec(args)
     settings.configure_torch(shared=False)
     try:
-        sweep = Sweep(spec, data_of(spec.base, points))
+        sweep = Sweep(spec, data_of(spec.base, points), evaluations=1)  # only the last epoch is printed
     except ValueError as err:
         fail(" ".join(str(err).split()))
     bar = sys.stderr if sys.stderr.isatty() and not args.json else None
