@@ -93,6 +93,8 @@ def test_upload_train_download_every_export_and_read_it_back(server, new_page):
         .set_input_files(files=[{"name": "back.pt", "mimeType": "application/octet-stream", "buffer": weights}])
     expect(page.get_by_text("Loaded back.pt into the dropout network")).to_be_visible()
     page.keyboard.press("Escape")
+    # A click while the popover is open only closes it (a click outside a popover), so the Pin press would be lost.
+    expect(page.locator('[data-testid="stPopoverBody"]')).to_be_hidden()
 
     page.get_by_role("button", name="Pin this run").click()
     chart = page.frame_locator(LIVE_CHART).last
