@@ -94,7 +94,7 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
 def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
     """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
     if state.run is None or state.spec != spec:  # None: an upload dropped it
-        state.run = Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS)
+        state.run = Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS, keep_weights=True)
         state.spec, state.running = spec, False
     return state.run
 
@@ -161,7 +161,8 @@ def sweep_page() -> None:
 
 
 def _exports(sweep: Sweep) -> None:
-    """The sweep's results and its file, built when pressed (the sweep goes on running)."""
+    """The sweep's results, its file and its finished models' weights, built when pressed (the sweep goes on
+    running)."""
     row = st.container(horizontal=True)
     row.download_button("Results CSV", data=lambda: results_csv(sweep.results()), file_name="sweep-results.csv",
                         mime="text/csv", on_click="ignore", icon=":material/download:",
@@ -170,6 +171,12 @@ def _exports(sweep: Sweep) -> None:
     row.download_button("Sweep JSON", data=lambda: sweep_json(sweep.spec, points), file_name="sweep.json",
                         mime="application/json", on_click="ignore", icon=":material/download:",
                         help="Replays this sweep to the same numbers: python -m explorer sweep --config FILE.")
+    problem = sweep.weights_problem(settings.WEIGHTS_MAX_BYTES)
+    row.download_button("Weights", data=lambda: sweep.weights(settings.WEIGHTS_MAX_BYTES), file_name="sweep-weights.pt",
+                        mime="application/octet-stream", on_click="ignore", icon=":material/download:",
+                        disabled=problem is not None,
+                        help=f"Not now: {problem}." if problem else "Every finished model's state_dict by name "
+                             "('standard q=0.5 seed 0'): torch.load(FILE, weights_only=True); each loads into its MLP.")
     if (points_button := own_data.points_button(sweep.data)) is not None:
         points_button(row)
 

@@ -74,6 +74,11 @@ def test_every_stacked_variant_is_its_trainer_run(variant):
     for trainer in alone:
         trainer.run()
     _assert_same_runs(stack, alone)
+    for k, trainer in enumerate(alone):  # taken out of the stack, model k is the Trainer's network (learned rates too)
+        ours, theirs = stack.model.member(k).state_dict(), trainer.model.state_dict()
+        assert ours.keys() == theirs.keys()
+        for key in ours:
+            torch.testing.assert_close(ours[key], theirs[key], rtol=1e-4, atol=1e-5)
 
 
 def test_padding_stays_zero_and_never_reaches_the_output():
@@ -229,6 +234,19 @@ def test_sweep_command_variants(capsys):
               "--epochs", "2", "--rates", "0.5", "--seeds", "1", "--variants", "uniform,late", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert [p["variant"] for p in out["points"]] == ["uniform", "late"] and out["spec"]["variants"] == ["uniform", "late"]
+
+
+def test_sweep_command_saves_every_models_weights(tmp_path, capsys):
+    out = tmp_path / "sweep.pt"
+    cli.main(["sweep", "--dataset", "moons", "--train-size", "60", "--val-size", "30", "--hidden", "8",
+              "--epochs", "2", "--rates", "0,0.5", "--seeds", "2", "--save-weights", str(out), "--json"])
+    states = torch.load(out, weights_only=True)
+    assert list(states) == ["no dropout q=0 seed 0", "no dropout q=0 seed 1", "standard q=0.5 seed 0",
+                            "standard q=0.5 seed 1"]
+    MLP(MLPConfig(hidden=(8,))).load_state_dict(states["standard q=0.5 seed 1"])
+    with pytest.raises(SystemExit) as stop:
+        cli.main(["sweep", "--dataset", "moons", "--save-weights", str(tmp_path / "no" / "such.pt")])
+    assert stop.value.code == 2 and "--save-weights: no folder" in capsys.readouterr().err
 
 
 def test_sweep_command_table(capsys):

@@ -11,6 +11,7 @@ import torch
 pytest.importorskip("streamlit")
 from streamlit.testing.v1 import AppTest  # noqa: E402
 
+from explorer import settings  # noqa: E402
 from explorer.core.weights import weights_bytes  # noqa: E402
 from tests.test_app import _button, _link, _open  # noqa: E402
 
@@ -194,7 +195,9 @@ def test_every_toy_data_page_trains_on_an_upload(page, link, key):
 
 def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
     at = _open("pages/sweep.py", dataset="moons", epochs="2", seeds="1")
-    assert _downloads(at) == ["Results CSV", "Sweep JSON", "Points CSV"]
+    assert _downloads(at) == ["Results CSV", "Sweep JSON", "Weights", "Points CSV"]
+    weights = at.get("download_button")[2]
+    assert weights.proto.disabled and "no model of the sweep has finished yet" in weights.proto.help
     _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
     sweep = at.session_state["sw"].run
@@ -206,6 +209,21 @@ def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
     _button(at, "Run").click().run()
     at.run()
     assert not at.exception and at.session_state["sw"].run.progress > 0
+
+
+def test_the_sweeps_page_offers_its_finished_models_weights():
+    at = _open("pages/sweep.py", dataset="moons", epochs="2", seeds="1", rates="0,0.5")
+    _button(at, "Run").click().run()
+    for _ in range(10):
+        if at.session_state["sw"].run.done:
+            break
+        at.run()
+    at.run()  # the page drawn again once done
+    sweep = at.session_state["sw"].run
+    weights = at.get("download_button")[2]
+    assert sweep.done and weights.label == "Weights" and not weights.proto.disabled, weights.proto.help
+    states = torch.load(io.BytesIO(sweep.weights(settings.WEIGHTS_MAX_BYTES)), weights_only=True)
+    assert list(states) == ["no dropout q=0 seed 0", "standard q=0.5 seed 0"]
 
 
 @pytest.mark.parametrize("page,part", [("pages/uncertainty.py", "regression"), ("pages/theory.py", "l2")])

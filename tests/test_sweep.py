@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import gc
+import io
+
 import pytest
+import torch
 
 from explorer import settings
 from explorer.core.batched import StackedMLP, StackedTrainer
@@ -49,6 +53,35 @@ def test_a_sweep_evaluated_less_often_gives_the_same_results(over):
     assert run_sweep(spec)["points"] == every.results()["points"]
     with pytest.raises(ValueError, match="at least once"):
         Sweep(spec, evaluations=0)
+
+
+def test_a_sweep_keeps_its_finished_models_weights_on_disk_and_bundles_them():
+    """Each stack's models go to the sweep's folder when it is done (its weights leave memory); the bundle names
+    every model and each loads into MLP(cfg) as the stack held it; the folder goes with the sweep."""
+    spec = SweepSpec(over="rate", rates=(0.0, 0.5), seeds=2, base=TOY, variants=("standard", "gaussian"))
+    sweep = Sweep(spec, keep_weights=True)
+    assert sweep.weights_problem() == "no model of the sweep has finished yet"
+    with pytest.raises(ValueError, match="finished"):
+        sweep.weights()
+    group = sweep.groups[0]
+    group.run(max_steps=group.steps - 1)
+    stack = group.trainer.model
+    sweep.advance()
+    states = torch.load(io.BytesIO(sweep.weights()), weights_only=True)
+    names = ["no dropout q=0 seed 0", "no dropout q=0 seed 1", "standard q=0.5 seed 0", "standard q=0.5 seed 1",
+             "gaussian q=0.5 seed 0", "gaussian q=0.5 seed 1"]
+    assert list(states) == names
+    for k, name in enumerate(names):
+        model = MLP(stack.configs[k])
+        model.load_state_dict(states[name])
+        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), stack.member(k).state_dict().values()))
+    assert "MB a page sends" in sweep.weights_problem(limit=100)
+    assert Sweep(spec).weights_problem() == "this sweep does not keep its models' weights"
+    folder = sweep.saved.folder
+    assert folder.is_dir() and group.trainer is None
+    del sweep, group
+    gc.collect()
+    assert not folder.exists()
 
 
 def test_weights_of_counts_a_models_parameters():

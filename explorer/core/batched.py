@@ -145,6 +145,22 @@ class StackedMLP(nn.Module):
         set_layer_rates(self.drops[k], p, input_p)
 
     @torch.no_grad()
+    def member(self, k: int) -> MLP:
+        """Model k as the ``MLP`` of its config, with its trained weights (and learned rates): what a ``Trainer``
+        run of it would hold, its ``state_dict`` loadable into ``MLP(cfg)``."""
+        net = MLP(self.configs[k])
+        for j, linear in enumerate(net.linears):
+            n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
+            linear.weight.copy_(self.weights[j][k, :n_in, :n_out].T)
+            linear.bias.copy_(self.biases[j][k, 0, :n_out])
+        for mine, theirs in zip(net.dropouts, self.drops[k]):
+            own = mine.state_dict()  # a DropConnect layer's own holds its Linear, copied above
+            for name, value in theirs.state_dict().items():  # concrete dropout's learned rates
+                own[name].copy_(value)
+            mine.p = theirs.p
+        return net
+
+    @torch.no_grad()
     def renorm(self, max_norm: float) -> None:
         """Max-norm per model and hidden unit: each unit's incoming weights kept to norm ≤ ``max_norm``."""
         for w in list(self.weights)[:-1]:

@@ -47,6 +47,7 @@ from explorer.core.live_runs import locked
 from explorer.core.model import MLPConfig
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES
+from explorer.sweep.saved import SavedModels
 
 OVER = ("rate", "size")
 # What a sweep can compare: every variant of the MLP but multisample (its masks share one output layer, which a
@@ -159,8 +160,6 @@ class Group:
             self.histories = self.trainer.histories
         self.trainer.run(max_steps=max_steps)
         self.step = self.trainer.step
-        if self.done:
-            self.trainer = None  # its weights, gradients and moments go; its histories stay
 
 
 class Sweep:
@@ -172,13 +171,15 @@ class Sweep:
     MNIST subset's 10-epoch sweeps, every epoch's evaluation was a sixth of the time). Training is the same.
     """
 
-    def __init__(self, spec: SweepSpec, data: Dataset | None = None, evaluations: int | None = None) -> None:
+    def __init__(self, spec: SweepSpec, data: Dataset | None = None, evaluations: int | None = None,
+                 keep_weights: bool = False) -> None:
         problems = spec.problems()
         if problems:
             raise ValueError(problems[0])
         if evaluations is not None and evaluations < 1:
             raise ValueError(f"a sweep evaluates its models at least once, got {evaluations=}")
         self.spec, self.evaluations = spec, evaluations
+        self.saved = SavedModels() if keep_weights else None  # the finished models' weights, for ``weights``
         self.data = data if data is not None else make_data(spec.base)
         self.groups = self._rate_groups() if spec.over == "rate" else self._size_groups()
         self.seconds = 0.0
@@ -278,11 +279,49 @@ class Sweep:
         ~6 s on a class's server (issue #13), a compute slot that thirty others wait for."""
         start = time.perf_counter()
         while not self.done:
-            next(g for g in self.groups if not g.done).run(max_steps=None if max_seconds is None else 1)
+            group = next(g for g in self.groups if not g.done)
+            group.run(max_steps=None if max_seconds is None else 1)
+            if group.done:
+                self._finish(group)
             if max_seconds is not None and time.perf_counter() - start >= max_seconds:
                 break
         self.seconds += time.perf_counter() - start
         return self.done
+
+    def _finish(self, group: Group) -> None:
+        """A stack is done: its models' weights to disk if kept, then its weights, gradients and moments go (its
+        histories stay)."""
+        if self.saved is not None:
+            stack = group.trainer.model
+            self.saved.add({self.model_name(group, k): stack.member(k).state_dict() for k in range(len(stack))})
+        group.trainer = None
+
+    def model_name(self, group: Group, k: int) -> str:
+        """Model k of a stack as a weights file names it: ``standard q=0.5 seed 0``, ``no dropout n=500 seed 1``."""
+        what = group.variants[k] if group.dropout[k] else "no dropout"
+        where = f"q={group.xs[k]:g}" if self.spec.over == "rate" else f"n={group.xs[k]:g}"
+        return f"{what} {where} seed {group.seeds[k]}"
+
+    def weights_problem(self, limit: int | None = None) -> str | None:
+        """Why ``weights`` cannot be had now, or None: the sweep keeps none, none has finished, or they take more
+        than ``limit`` bytes."""
+        if self.saved is None:
+            return "this sweep does not keep its models' weights"
+        if not self.saved.files:
+            return "no model of the sweep has finished yet"
+        if limit is not None and self.saved.nbytes > limit:
+            return (f"the sweep's weights take {self.saved.nbytes / 1e6:.0f} MB, more than the {limit / 1e6:g} MB a "
+                    "page sends; python -m explorer sweep --config FILE --save-weights OUT writes them")
+        return None
+
+    @locked
+    def weights(self, limit: int | None = None) -> bytes:
+        """Every finished model's ``state_dict`` by name (``model_name``), as one torch file; ``ValueError`` with
+        ``weights_problem``'s sentence if it cannot be had."""
+        problem = self.weights_problem(limit)
+        if problem is not None:
+            raise ValueError(problem)
+        return self.saved.bundle()
 
     # --- results ---------------------------------------------------------------
     @locked

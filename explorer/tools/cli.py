@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 from dataclasses import asdict, fields, replace
+from pathlib import Path
 from typing import Any, Callable, Sequence, TextIO
 
 from explorer import settings
@@ -104,6 +105,8 @@ def make_parser() -> argparse.ArgumentParser:
     _experiment_flags(sweep, sweep_defaults("xor"), sweep_defaults("mnist"), dataset_default="mnist")
     sweep.add_argument("--config", metavar="FILE", help="replay a sweep file the Sweeps page exported (other flags "
                        "left out): the same numbers")
+    sweep.add_argument("--save-weights", metavar="FILE", help="write every model's trained weights to FILE: "
+                       "{name: state_dict} (e.g. 'standard q=0.5 seed 0'), for torch.load(FILE, weights_only=True)")
     sweep.add_argument("--json", action="store_true", help="print one JSON object on stdout")
     analyze = sub.add_parser("analyze", help="the numbers of the co-adaptation, uncertainty and theory pages",
                              description="Trains what the page trains and prints what it measures. Every flag "
@@ -368,9 +371,13 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     spec, points = _sweep_spec(args)
     settings.configure_torch(shared=False)
     try:
-        sweep = Sweep(spec, data_of(spec.base, points), evaluations=1)  # only the last epoch is printed
+        sweep = Sweep(spec, data_of(spec.base, points), evaluations=1,  # only the last epoch is printed
+                      keep_weights=args.save_weights is not None)
     except ValueError as err:
         fail(" ".join(str(err).split()))
+    out = Path(args.save_weights) if args.save_weights else None
+    if out is not None and not out.parent.is_dir():  # found out now, not after the sweep's minutes
+        fail(f"--save-weights: no folder {out.parent} to write {out.name} in")
     bar = sys.stderr if sys.stderr.isatty() and not args.json else None
     while not sweep.advance(max_seconds=1.0):
         if bar is not None:
@@ -378,6 +385,11 @@ def cmd_sweep(args: argparse.Namespace) -> None:
     if bar is not None:
         print("\r" + " " * 40 + "\r", end="", file=bar)
     result = sweep.results()
+    if out is not None:
+        try:
+            out.write_bytes(sweep.weights())
+        except OSError as err:
+            fail(f"--save-weights: cannot write {out}: {err.strerror}")
     if args.json:
         json.dump(finite(result), sys.stdout, allow_nan=False)
         print()
