@@ -135,8 +135,8 @@ def sweep_page() -> None:
     steady_display()
     present.explain(
         "The dropout paper's two classic experiments, re-run here in seconds: many networks, one per setting and "
-        "seed, train in batched groups, one group after another: a group's points appear early in "
-        "its training and settle as they learn, then the next group's come in. Each point is the mean over its seeds, the band ± one "
+        "seed, train in batched groups, one group after another: a group's points appear early in its training and "
+        "settle as they learn, then the next group's come in. Each point is the mean over its seeds, the band ± one "
         "standard deviation."
     )
     state = page_state("sw", SweepState)
