@@ -74,7 +74,8 @@ def test_a_sweep_keeps_its_finished_models_weights_on_disk_and_bundles_them():
     for k, name in enumerate(names):
         model = MLP(stack.configs[k])
         model.load_state_dict(states[name])
-        assert all(torch.equal(a, b) for a, b in zip(model.state_dict().values(), stack.member(k).state_dict().values()))
+        theirs = stack.member(k).state_dict()
+        assert all(torch.equal(value, theirs[key]) for key, value in model.state_dict().items())
     assert "MB a page sends" in sweep.weights_problem(limit=100)
     assert Sweep(spec).weights_problem() == "this sweep does not keep its models' weights"
     folder = sweep.saved.folder

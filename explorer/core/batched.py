@@ -258,7 +258,8 @@ class StackedTrainer(BoundedRun):
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int = MLP.eval_chunk) -> tuple[list[float], list[float]]:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor,
+                 chunk: int = MLP.eval_chunk) -> tuple[list[float], list[float]]:
         """Each model's mean cross-entropy and accuracy in inference mode, as ``Trainer.evaluate``."""
         self.model.eval()
         k = len(self.model)

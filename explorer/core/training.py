@@ -217,7 +217,8 @@ class Trainer(BoundedRun):
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None, mc: bool = False) -> tuple[float, float]:
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None,
+                 mc: bool = False) -> tuple[float, float]:
         """Mean cross-entropy and accuracy of the inference-mode network (``mc``: of MC dropout's average).
 
         The set goes through in chunks of ``chunk`` examples (by default the model's
