@@ -110,6 +110,8 @@ def test_evaluation_equals_each_mlp_in_inference_mode():
         alone = Trainer(MLP(cfg), DATA, TrainConfig())
         loss, acc = alone.evaluate(DATA.x_val, DATA.y_val)
         assert losses[k] == pytest.approx(loss, rel=1e-5) and accs[k] == pytest.approx(acc)
+    chunked = trainer.evaluate(DATA.x_val, DATA.y_val, chunk=7)  # in chunks, as one pass
+    assert chunked[0] == pytest.approx(losses, rel=1e-5) and chunked[1] == pytest.approx(accs)
 
 
 def test_the_stack_refuses_what_it_cannot_run():

@@ -258,11 +258,15 @@ class StackedTrainer(BoundedRun):
         self.model.train()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, y: torch.Tensor,
-                 chunk: int = MLP.eval_chunk) -> tuple[list[float], list[float]]:
-        """Each model's mean cross-entropy and accuracy in inference mode, as ``Trainer.evaluate``."""
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor, chunk: int | None = None) -> tuple[list[float], list[float]]:
+        """Each model's mean cross-entropy and accuracy in inference mode, as ``Trainer.evaluate``.
+
+        A pass holds every model's activations of its ``chunk`` examples: by default as many examples times models
+        as one MLP's chunk (the default sweep's stack of 12 took 100 MB more at its peak with 1,024 examples, in the
+        same time)."""
         self.model.eval()
         k = len(self.model)
+        chunk = chunk or max(1, MLP.eval_chunk // k)
         total, correct = torch.zeros(k, dtype=torch.float64), torch.zeros(k)
         for xs, ys in zip(x.split(chunk), y.split(chunk)):
             logits = self.model(xs)  # (K, n, C)
