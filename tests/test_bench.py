@@ -8,7 +8,7 @@ from dataclasses import replace
 
 import torch
 
-from explorer.tools import bench, bench_cnn
+from explorer.tools import bare, bench, bench_cnn
 from explorer.tools.bare import bare_cnn
 from explorer.core.cnn import CNN, CNNConfig
 from explorer.core.datasets import Dataset
@@ -104,7 +104,7 @@ def test_the_mnist_case_is_the_reference_run_and_the_bare_loop_uses_its_optimise
         made.append(make_optimizer(params, cfg))
         return made[-1]
 
-    monkeypatch.setattr(bench, "make_optimizer", spy)
+    monkeypatch.setattr(bare, "make_optimizer", spy)  # the bench's hand-written loop is explorer.tools.bare's
     bench.bare_runner(case, _head(data))
     assert isinstance(made[0], torch.optim.SGD) and made[0].defaults["momentum"] == 0.9
 

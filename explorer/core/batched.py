@@ -96,6 +96,12 @@ class StackedMLP(nn.Module):
         return torch.stack([F.pad(out, (0, full - out.shape[-1]))
                             for k, part in enumerate(parts) for out in [apply(k, part[:, : self.sizes[k][j]])]])
 
+    def _own(self, w: torch.Tensor, b: torch.Tensor, k: int, j: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Model k's layer j as its ``nn.Linear`` holds it, (out, in) and (out,), from its part of the stack's
+        layer, ``w`` (in, out) and ``b`` (1, out), without the padding."""
+        n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
+        return w[:n_in, :n_out].T, b[0, :n_out]
+
     def _inputs(self, x: torch.Tensor) -> torch.Tensor:
         """Each model's input dropout; in inference, a batch shared by every model stays shared where the
         variants leave inputs as they are (all but weight scaling)."""
@@ -113,8 +119,7 @@ class StackedMLP(nn.Module):
                 h = h if h.dim() == 3 else h.expand(len(self), *h.shape)
                 ws, bs = w.unbind(0), b.unbind(0)
                 h = self._each(h, i, lambda k, part: self.drops[k][i + 1].forward_with(
-                    part, ws[k][: self.sizes[k][i], : self.sizes[k][i + 1]].T, bs[k][0, : self.sizes[k][i + 1]]),
-                    width_out=w.shape[-1])
+                    part, *self._own(ws[k], bs[k], k, i)), width_out=w.shape[-1])
                 continue
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
             if i < last:  # standout (in the activation) takes the pre-activation; the others, the activation's output
@@ -131,9 +136,8 @@ class StackedMLP(nn.Module):
         for k, member in enumerate(self.drops):
             for j, layer in enumerate(member):
                 if hasattr(layer, "regularization"):
-                    n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
-                    reading = _Slice(weights[j][k][:n_in, :n_out].T, biases[j][k][0, :n_out])
-                    total = total + layer.regularization(reading, n_train)
+                    total = total + layer.regularization(_Slice(*self._own(weights[j][k], biases[j][k], k, j)),
+                                                         n_train)
         return total
 
     def rates(self, k: int) -> tuple[float, float]:
@@ -150,9 +154,9 @@ class StackedMLP(nn.Module):
         run of it would hold, its ``state_dict`` loadable into ``MLP(cfg)``."""
         net = MLP(self.configs[k])
         for j, linear in enumerate(net.linears):
-            n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
-            linear.weight.copy_(self.weights[j][k, :n_in, :n_out].T)
-            linear.bias.copy_(self.biases[j][k, 0, :n_out])
+            weight, bias = self._own(self.weights[j][k], self.biases[j][k], k, j)
+            linear.weight.copy_(weight)
+            linear.bias.copy_(bias)
         for mine, theirs in zip(net.dropouts, self.drops[k]):
             own = mine.state_dict()  # a DropConnect layer's own holds its Linear, copied above
             for name, value in theirs.state_dict().items():  # concrete dropout's learned rates

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import copy
+from typing import Callable
 
+import torch
+import torch.nn.functional as F
 from torch import nn
 
 from explorer.core.cnn import CNN, SIDE
+from explorer.core.datasets import Dataset
 from explorer.core.model import MLP
+from explorer.core.training import TrainConfig, make_optimizer
 from explorer.dropout import DropoutLayer
 
 
@@ -34,3 +39,18 @@ def bare_cnn(model: CNN) -> nn.Sequential:
     layers += [nn.Flatten(), copy.deepcopy(model.fc), copy.deepcopy(model.act), *dropout(model.drop, nn.Dropout),
                copy.deepcopy(model.head)]
     return nn.Sequential(*layers)
+
+
+def bare_steps(net: nn.Module, data: Dataset, cfg: TrainConfig) -> Callable[[int], None]:
+    """The training loop a person would write: ``run(n)`` takes n steps (an epoch's at most) on the first mini-batches
+    of a fresh shuffle (from ``cfg.seed``), cross-entropy and torch's own optimiser of the config."""
+    optimizer = make_optimizer(net.parameters(), cfg)
+    order = torch.Generator().manual_seed(cfg.seed)
+
+    def run(steps: int) -> None:
+        net.train()
+        for idx in torch.randperm(len(data.y_train), generator=order)[: steps * cfg.batch_size].split(cfg.batch_size):
+            optimizer.zero_grad(set_to_none=True)
+            F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
+            optimizer.step()
+    return run

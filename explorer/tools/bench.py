@@ -45,7 +45,7 @@ from _plotly_utils.utils import convert_to_base64
 from torch import nn
 
 from explorer import settings
-from explorer.tools.bare import bare_twin
+from explorer.tools.bare import bare_steps, bare_twin
 from explorer.tools.bench_cnn import cnn_lines, measure_cnn
 from explorer.tools.bench_dropconnect import dropconnect_lines, measure_dropconnect
 from explorer.tools.bench_batched import BATCHED_CASES, VARIANT_CASES, batched_lines, measure_batched_case, measure_sweep
@@ -57,7 +57,7 @@ from explorer.core.mnist import load_subset, make_mnist
 from explorer.core.model import MLP, MLPConfig
 from explorer.playground.state import Playground
 from explorer.sweep.state import SweepSpec
-from explorer.core.training import TrainConfig, Trainer, make_optimizer
+from explorer.core.training import TrainConfig, Trainer
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -145,16 +145,12 @@ def _evaluate(net: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, 
 def bare_runner(case: Case, data: Dataset) -> Runner:
     """The loop a person would write by hand: no callbacks, no history, torch's own dropout."""
     net = bare_twin(MLP(case.model))
-    optimizer = make_optimizer(net.parameters(), case.train)  # torch's own Adam or SGD, as the Trainer uses
-    order = torch.Generator().manual_seed(case.train.seed)
+    steps = bare_steps(net, data, case.train)  # torch's own Adam or SGD, as the Trainer uses
+    steps_per_epoch = math.ceil(len(data.y_train) / case.train.batch_size)
 
     def run(epochs: int) -> None:
         for _ in range(epochs):
-            net.train()
-            for idx in torch.randperm(len(data.y_train), generator=order).split(case.train.batch_size):
-                optimizer.zero_grad(set_to_none=True)
-                F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
-                optimizer.step()
+            steps(steps_per_epoch)
             _evaluate(net, data.x_train, data.y_train)
             _evaluate(net, data.x_val, data.y_val)
 

@@ -18,14 +18,13 @@ from dataclasses import replace
 from typing import Any, Callable
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from explorer.core.cnn import CNN, CNNConfig
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, defaults_for, make_data
-from explorer.core.training import Trainer, make_optimizer
-from explorer.tools.bare import bare_cnn
+from explorer.core.training import Trainer
+from explorer.tools.bare import bare_cnn, bare_steps
 
 EXP = replace(defaults_for("mnist"), model="cnn", epochs=10**6)
 ISSUE_CHANNELS, ISSUE_EVAL_CHUNK = (16, 32), 1024
@@ -43,18 +42,16 @@ def _trainer(exp: Experiment, data: Dataset, as_the_issue_found_it: bool = False
     return Trainer(model, data, exp.train_config())
 
 
-def _bare(data: Dataset) -> Callable[[], None]:
-    """One step of the same CNN by hand (``bare_cnn``: torch's Conv2d, MaxPool2d, Dropout2d and Dropout)."""
-    net = bare_cnn(CNN(EXP.cnn_config())).train()
-    optimizer = make_optimizer(net.parameters(), EXP.train_config())
-    order = torch.Generator().manual_seed(0)
+def _bare(data: Dataset) -> Callable[[int], None]:
+    """The same CNN by hand (``bare_cnn``: torch's Conv2d, MaxPool2d, Dropout2d and Dropout), torch's SGD."""
+    return bare_steps(bare_cnn(CNN(EXP.cnn_config())), data, EXP.train_config())
 
-    def step() -> None:
-        idx = torch.randint(len(data.y_train), (EXP.batch_size,), generator=order)
-        optimizer.zero_grad(set_to_none=True)
-        F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
-        optimizer.step()
-    return step
+
+def _steps(trainer: Trainer) -> Callable[[int], None]:
+    def run(steps: int) -> None:
+        for _ in range(steps):
+            trainer._train_step()
+    return run
 
 
 def _pair_epoch(run: Trainer, twin: Trainer) -> None:
@@ -73,12 +70,12 @@ def _data() -> Dataset:
 def measure_cnn(repeats: int) -> dict[str, Any]:
     data = _data()
     trainers = {"trainer": _trainer(EXP, data), "twin": _trainer(EXP.without_dropout(), data)}
-    steps: dict[str, Callable[[], None]] = {"bare": _bare(data), **{k: t._train_step for k, t in trainers.items()}}
+    steps: dict[str, Callable[[int], None]] = {"bare": _bare(data), **{k: _steps(t) for k, t in trainers.items()}}
     pairs = {"today": (trainers["trainer"], trainers["twin"]),
              "issue": (_trainer(EXP, data, as_the_issue_found_it=True),
                        _trainer(EXP.without_dropout(), data, as_the_issue_found_it=True))}
     for step in steps.values():  # warm up
-        step()
+        step(1)
     for pair in pairs.values():  # and start at an epoch's beginning
         _pair_epoch(*pair)
     ms: dict[str, list[float]] = {name: [] for name in steps}
@@ -86,8 +83,7 @@ def measure_cnn(repeats: int) -> dict[str, Any]:
     for r in range(repeats):
         for name in list(steps)[r % 3:] + list(steps)[: r % 3]:
             start = time.perf_counter()
-            for _ in range(STEPS):
-                steps[name]()
+            steps[name](STEPS)
             ms[name].append((time.perf_counter() - start) / STEPS * 1000)
         for name in list(pairs)[r % 2:] + list(pairs)[: r % 2]:
             start = time.perf_counter()

@@ -15,14 +15,11 @@ import statistics
 import time
 from typing import Any, Callable
 
-import torch
-import torch.nn.functional as F
-
 from explorer.core.datasets import Dataset
 from explorer.core.mnist import make_mnist
 from explorer.core.model import MLP, MLPConfig
-from explorer.core.training import TrainConfig, Trainer, make_optimizer
-from explorer.tools.bare import bare_twin
+from explorer.core.training import TrainConfig, Trainer
+from explorer.tools.bare import bare_steps, bare_twin
 
 MODEL = MLPConfig(n_in=784, hidden=(512, 512), n_out=10, p=0.5, input_p=0.2)
 TRAIN = TrainConfig(optimizer="sgd", lr=0.05, batch_size=64, epochs=10**9)
@@ -32,16 +29,7 @@ TARGET = 5.0  # DropConnect's step within this many of standard dropout's (issue
 
 def _bare(data: Dataset) -> Callable[[int], None]:
     """The same network by hand (``bare_twin``: torch's Linear, ReLU and nn.Dropout), torch's SGD."""
-    net = bare_twin(MLP(MODEL)).train()
-    optimizer = make_optimizer(net.parameters(), TRAIN)
-    order = torch.Generator().manual_seed(0)
-
-    def run(steps: int) -> None:
-        for idx in torch.randperm(len(data.y_train), generator=order)[: steps * TRAIN.batch_size].split(TRAIN.batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(net(data.x_train[idx]), data.y_train[idx]).backward()
-            optimizer.step()
-    return run
+    return bare_steps(bare_twin(MLP(MODEL)), data, TRAIN)
 
 
 def _trainer(data: Dataset, variant: str) -> Callable[[int], None]:
