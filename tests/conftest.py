@@ -10,8 +10,10 @@ this process and inherited by the command-line subprocesses; an explicit value
 in the environment wins. ``EXPLORER_TRAINING_BUDGET`` is set high for the same
 process: many AppTests press Train and never Pause, and their seats
 (``explorer.core.admission``) would keep later tests waiting in the queue until
-they time out; the queue's own tests set their seats themselves. Keep this file
-small: every test module relies on it.
+they time out; the queue's own tests set their seats themselves. Tabs training
+identical settings share one run (``explorer.core.shared_runs``): each test
+starts with no run to join, so one test's AppTest never trains another's. Keep
+this file small: every test module relies on it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import os
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,3 +32,9 @@ if str(ROOT) not in sys.path:
 os.environ.setdefault("EXPLORER_THREADS", "1")
 os.environ.setdefault("EXPLORER_TRAINING_BUDGET", "1000")
 torch.set_num_threads(int(os.environ["EXPLORER_THREADS"]))
+
+
+@pytest.fixture(autouse=True)
+def _no_runs_to_join() -> None:
+    from explorer.core.shared_runs import CLASSROOM
+    CLASSROOM.clear()

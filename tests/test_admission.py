@@ -234,9 +234,12 @@ def test_an_admission_needs_a_budget() -> None:
 
 # --- on the pages ------------------------------------------------------------------------------
 
-def _playground() -> AppTest:
+def _playground(seed: int = 0) -> AppTest:
+    """A tab on the Playground; tabs on identical settings would train one run (explorer.core.shared_runs): the
+    seed sets them apart."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
+    at.query_params["seed"] = str(seed)
     at.switch_page("pages/playground.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -250,7 +253,7 @@ def _click(at: AppTest, label: str) -> None:
 
 def test_a_second_train_press_waits_for_the_one_seat_then_trains(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(controls, "SEATS", Admission(0.001, hold=600.0, timeout=60.0))  # room for one
-    first, second = _playground(), _playground()
+    first, second = _playground(), _playground(seed=1)
     _click(first, "Train")
     _click(second, "Train")
     waiting = second.session_state["pg"]
@@ -278,7 +281,7 @@ def test_a_waiting_tab_starts_by_itself_on_a_real_server(tmp_path: Path) -> None
     """Two tabs, one seat: the second waits, and starts training without a click once the first pauses."""
     with serving(tmp_path, EXPLORER_TRAINING_BUDGET="0.001") as (url, _):  # room for one
         async def class_of_two() -> None:
-            first, second = (Session(url, "playground", "epochs=2000") for _ in range(2))
+            first, second = (Session(url, "playground", f"epochs={n}") for n in (2000, 1999))  # two runs
             await first.open(60.0)
             await first.press("Train")
             await first.wait(lambda: first.status is not None and first.status.state == "training", 60.0)

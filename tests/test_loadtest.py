@@ -312,6 +312,16 @@ def test_default_mix_scales_with_the_class():
     assert loadtest.parse_pages("playground, uncertainty?part=digits") == ["playground", "uncertainty?part=digits"]
 
 
+def test_default_links_are_runs_of_their_own_and_a_given_link_is_everyones():
+    """Identical settings share one run (explorer.core.shared_runs): the default class is the worst case, thirty
+    runs; a lesson's link, given with its query, is opened as given by every student."""
+    links = [loadtest.link(page, i) for i, page in enumerate(["playground", "inside", "playground", "uncertainty"])]
+    assert links == [("playground", "epochs=2000"), ("inside", "epochs=199"), ("playground", "epochs=1998"),
+                     ("uncertainty", "")]
+    lesson = "inside?train_size=500&epochs=40"
+    assert loadtest.link(lesson, 0) == loadtest.link(lesson, 7) == ("inside", "train_size=500&epochs=40")
+
+
 @pytest.mark.parametrize("args, message", [
     (["--students", "0"], "--students"),
     (["--students", "1000"], "--students"),

@@ -13,13 +13,14 @@ import functools
 import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkable
+from typing import Any, Callable, Collection, Hashable, Protocol, TypeVar, runtime_checkable
 
 from explorer.core import figures
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, build
 from explorer.core.export import CHANGING, RunRecord, take, without_rates
 from explorer.core.figures import Figure
+from explorer.core.shared_runs import CLASSROOM, Core
 from explorer.core.training import BoundedRun, Trainer
 
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
@@ -88,8 +89,11 @@ def locked(method: F) -> F:
 
     @functools.wraps(method)
     def wrapper(self: LiveRuns, *args: Any, **kwargs: Any) -> Any:
-        with self.lock:
-            return method(self, *args, **kwargs)
+        while True:
+            lock = self.lock
+            with lock:
+                if lock is self.lock:  # not taken from a shared run (``own``) while this thread waited for it
+                    return method(self, *args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
@@ -98,19 +102,77 @@ class LiveRuns:
     """A run with dropout and, if ``compare``, a twin without it on the same data, weights and batches.
 
     The run records the masks of its latest step (``capture``): live pages
-    show them.
+    show them. Its networks (``core``) may be shared with other tabs training
+    the same settings (``share``, ``explorer.core.shared_runs``); this object
+    is one tab's view of them.
     """
 
     def __init__(self, exp: Experiment, data: Dataset, compare: bool = True) -> None:
         self.exp, self.data, self.compare = exp, data, compare
-        self.record = RunRecord(exp)  # how to replay the run: where it started, what changed at which step
-        self.lock = threading.RLock()
-        self.run = build(exp, data)
-        self.run.model.capture(True)
-        self.twin: Trainer | None = build(exp.without_dropout(), data) if compare else None
+        run = build(exp, data)
+        run.model.capture(True)
+        twin = build(exp.without_dropout(), data) if compare else None
+        # The networks, how to replay them (where the run started, what changed at which step), and their lock.
+        self.core = Core(run, twin, RunRecord(exp))
+        self.core.hold(self)
         self.pinned: list[Pin] = []  # earlier runs drawn beside this one's curves; the page hands over its list
 
     REBUILDABLE: tuple[str, ...] = ()  # attributes holding an analysis that the next frame computes when None
+
+    @property
+    def run(self) -> Trainer:
+        return self.core.run
+
+    @property
+    def twin(self) -> Trainer | None:
+        return self.core.twin
+
+    @property
+    def record(self) -> RunRecord:
+        return self.core.record
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self.core.lock
+
+    # --- tabs training the same run ------------------------------------------
+    def share_key(self) -> Hashable | None:
+        """What a run that others may join is known by (its kind and settings), or None: never shared. Only runs
+        whose data the settings make (not an uploaded file's) and whose frames read nothing but the networks and
+        the tab's own choices can be shared; a page's state opts in by overriding this."""
+        return None
+
+    @property
+    def untouched(self) -> bool:
+        """Nothing trained or changed yet: the run is its settings alone."""
+        return self.run.step == 0 and not self.record.changes and not self.record.loaded_weights
+
+    def share(self) -> None:
+        """Train from now on the run of these settings that other tabs train, if there is one, else let them
+        join this one: only an untouched run (Train pressed on a fresh one) is shared."""
+        key = self.share_key()
+        if key is not None and self.untouched:
+            self._hold(CLASSROOM.join(key, self.core))
+
+    @property
+    def sharers(self) -> int:
+        """How many other tabs train this run now."""
+        return len(self.core.training() - {id(self)})
+
+    def own(self) -> None:
+        """Make the run this tab's own before it changes it (Pause, Step, a new rate, loaded weights): a copy of
+        the shared one as it is now, which goes on as it would have; a run no one else trains is closed to others
+        (until its next untouched Train: never, once trained)."""
+        if self.core.shared(self):
+            self._hold(self.core.copy())
+        else:
+            CLASSROOM.close(self.core)
+
+    def _hold(self, core: Core) -> None:
+        if core is not self.core:
+            self.core.release(self)
+            core.hold(self)
+            self.core = core
 
     @property
     def trainers(self) -> list[Trainer]:
@@ -118,7 +180,8 @@ class LiveRuns:
 
     @locked
     def shed(self) -> None:
-        """Drop the trainers' gradients and the analyses kept for redrawing."""
+        """Drop the trainers' gradients and the analyses kept for redrawing (of a shared run: a copy's)."""
+        self.own()
         for trainer in self.trainers:
             trainer.shed()
         for name in self.REBUILDABLE:
@@ -135,6 +198,7 @@ class LiveRuns:
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train the run (and its twin, step for step) for a bounded slice; return the run's steps."""
+        self.core.trained(self)
         if self.twin is None:
             return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
         start, taken = time.perf_counter(), 0
@@ -159,6 +223,7 @@ class LiveRuns:
         if compare != self.compare or not set(change) <= set(CHANGING):
             return False
         if change:
+            self.own()
             self.record.changes.append({"step": self.run.step, **change})
             take(self.run, change)
             if self.twin is not None:

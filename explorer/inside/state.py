@@ -9,7 +9,7 @@ pictures change with every step, and looking never changes the run.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 import torch
@@ -59,6 +59,11 @@ class Inspector(LiveRuns):
         self.layer, self.digit = 0, 0
         self.numbers: dict[str, Any] = {}  # the figures' numbers, for the page to print: set by each frame
         self._stats: tuple[tuple[Any, ...], dict[str, dict[str, Any]]] | None = None
+
+    def share_key(self) -> Hashable:
+        """Tabs training the same settings share one run (``shared_runs``): the data is the settings' too, and
+        each tab's layer, digit and numbers are its own."""
+        return "inside", self.exp
 
     @property
     def is_cnn(self) -> bool:

@@ -7,7 +7,7 @@ by the benchmark or built in a notebook.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Callable
+from typing import Callable, Hashable
 
 from explorer import settings
 from explorer.core import figures
@@ -36,6 +36,11 @@ class Playground(LiveRuns):
     def __init__(self, exp: Experiment, compare: bool = True, data: Dataset | None = None) -> None:
         super().__init__(exp, data if data is not None else make_toy(exp.data_config()), compare)
         self.box = extent(self.data.x_train)
+        self.uploaded = data is not None
+
+    def share_key(self) -> Hashable | None:
+        """Tabs training the same settings on a generated set share one run (``shared_runs``); an upload's not."""
+        return None if self.uploaded else ("playground", self.exp, self.compare)
 
     def boundary_figure(self, trainer: Trainer, title: str) -> Figure:
         """The map with every training point and the first MAP_VAL_POINTS validation points (a random sample)."""

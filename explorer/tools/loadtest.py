@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import re
 import signal
 import statistics
 import sys
@@ -91,10 +92,17 @@ def parse_pages(text: str) -> list[str]:
 
 # --- one student ------------------------------------------------------------------------
 
-def link(page: str) -> tuple[str, str]:
-    """(URL path, query string) a student opens for ``page`` (``name`` or ``name?query``)."""
+def link(page: str, student: int = 0) -> tuple[str, str]:
+    """(URL path, query string) the ``student``-th student opens for ``page`` (``name`` or ``name?query``).
+
+    Tabs training identical settings share one run (``explorer.core.shared_runs``), so a page's default link
+    asks each student for one epoch fewer than the one before (the window ends long before the last epoch): the
+    default class is thirty runs of their own, the worst case. A page given with its query (a lesson's link) is
+    opened as given by every student, as a class on one link would."""
     path, _, query = page.partition("?")
-    return path, query if "?" in page else LIVE_PAGES[path]
+    if "?" in page:
+        return path, query
+    return path, re.sub(r"epochs=(\d+)", lambda m: f"epochs={int(m[1]) - student}", LIVE_PAGES[path])
 
 
 @dataclass
@@ -229,7 +237,7 @@ async def run_class(base_url: str, pages: list[str], seconds: float, settle: flo
         measures.samples.append((time.monotonic(), measures.idle))  # the peak is at least the idle reading
         sampler = asyncio.create_task(_sample_memory(tree, measures))
 
-    students = [Student(page, Session(base_url, *link(page))) for page in pages]
+    students = [Student(page, Session(base_url, *link(page, i))) for i, page in enumerate(pages)]
     _log(f"{len(students)} students connecting")
     await asyncio.gather(*(s.start() for s in students))
     start, cpu_start, client_start = time.monotonic(), tree.cpu_seconds() if tree else None, time.process_time()
@@ -295,9 +303,11 @@ def make_parser() -> argparse.ArgumentParser:
                         help=f"training window once every student pressed Train ({settings.LOADTEST_MIN_SECONDS:g} … "
                              f"{settings.LOADTEST_MAX_SECONDS:g}; default 60)")
     parser.add_argument("--pages", help="live pages to deal the students over, in turn: " + ", ".join(LIVE_PAGES)
-                        + "; a page may bring its link's query, e.g. uncertainty?part=digits (default: the mix above, "
-                          "scaled; a page's link asks for more epochs where its default run would end within a "
-                          "minute or two)")
+                        + "; a page may bring its link's query, e.g. uncertainty?part=digits, which every student "
+                          "dealt that page opens as given (a lesson's link: tabs on identical settings train one run; "
+                          "commas in the query as %%2C) (default: the mix above, scaled; a page's link asks for more "
+                          "epochs where its default run would end within a minute or two, one fewer for each student "
+                          "so that no two runs are the same)")
     parser.add_argument("--url", help="a running app to load (default: start one on a free port); its memory and CPU "
                                       "are then not measured")
     parser.add_argument("--workers", type=int, default=0,

@@ -20,7 +20,7 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yiel
 
 from explorer import settings
 from explorer.core.admission import Admission, Floor, Place
-from explorer.core.live_runs import LiveRun, LiveTraining
+from explorer.core.live_runs import LiveRun, LiveRuns, LiveTraining
 from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
@@ -51,8 +51,12 @@ def _replace(state: LiveState, run: LiveRun) -> None:
 
 
 def set_running(state: LiveState, on: bool) -> None:
-    """Train (``on``) or Pause: the fragment's timer goes on or off at the next run."""
+    """Train (``on``) or Pause: the fragment's timer goes on or off at the next run. An untouched run joins the
+    run of the same settings other tabs train (a class on one lesson's link trains it once); Pause makes it this
+    tab's own."""
     state.running, state.forgotten = on, False
+    if isinstance(state.run, LiveRuns):
+        state.run.share() if on else state.run.own()
 
 
 def forget_page(prefixes: Iterable[str]) -> None:
@@ -67,6 +71,8 @@ def forget_page(prefixes: Iterable[str]) -> None:
 
 def _step(state: LiveState) -> None:
     state.running = False
+    if isinstance(state.run, LiveRuns):
+        state.run.own()
     state.run.advance(max_steps=1)
 
 
@@ -121,6 +127,8 @@ def status(state: LiveState, run: LiveTraining, running: bool) -> str:
     text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {phase(state, run.done, running)}"
     if not running:
         return text
+    if isinstance(run, LiveRuns) and (others := run.sharers):
+        text += f" · one run shared with {others} other tab{'s' * (others > 1)} on these settings"
     clock = state.clock
     clock.append((time.perf_counter(), run.run.epoch))
     seconds = clock[-1][0] - clock[0][0]

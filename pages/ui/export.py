@@ -97,6 +97,8 @@ def _load(state: LiveState, key: str) -> None:
     if file is None or state.run is None:
         return
     run = state.run
+    if isinstance(run, LiveRuns):
+        run.own()  # a run shared with other tabs: this tab's copy takes the weights
     try:
         with run.lock:
             networks = run.networks()

@@ -1,0 +1,118 @@
+"""Identical runs trained once: a class on one lesson shares one run.
+
+A lesson's link gives thirty students the same settings and seed, so their
+runs would be the same numbers computed thirty times, each at a thirtieth of
+the server. Instead, a run that starts training untouched joins the run of the
+same settings that other tabs are training now (``Classroom.join``): every
+tab's training slice advances that one run, and each draws it its own way (its
+layer, its digit, its pins). Whatever would make one tab's run differ (Pause,
+Step, a slider, loaded weights, a forgotten tab) first gives that tab a copy of
+its own (``Core.copy``), so no one changes another's run, and the copy goes on
+with the same numbers the shared run would have had.
+"""
+
+from __future__ import annotations
+
+import copy
+import threading
+import time
+import weakref
+from dataclasses import dataclass, field
+from typing import Hashable
+
+from explorer import settings
+from explorer.core.export import RunRecord
+from explorer.core.training import Trainer
+
+
+@dataclass(eq=False)
+class Core:
+    """What tabs training the same run share: its networks, how to replay it, the lock that keeps one step or one
+    frame on them at a time, and who trained it lately."""
+
+    run: Trainer
+    twin: Trainer | None
+    record: RunRecord
+    lock: threading.RLock = field(default_factory=threading.RLock)
+
+    def __post_init__(self) -> None:
+        self._holders: weakref.WeakSet = weakref.WeakSet()  # the tabs' views of it (a closed tab's goes with it)
+        self._trained_by: dict[int, float] = {}  # a view's id → time.monotonic() of its last training slice
+        self._guard = threading.Lock()  # tabs' script threads join, leave and train it at once
+
+    def hold(self, tab: object) -> None:
+        with self._guard:
+            self._holders.add(tab)
+
+    def release(self, tab: object) -> None:
+        with self._guard:
+            self._holders.discard(tab)
+            self._trained_by.pop(id(tab), None)
+
+    def held(self) -> bool:
+        with self._guard:
+            return len(self._holders) > 0
+
+    def joinable(self) -> bool:
+        """Unfinished, held by a tab that pressed Train and did not pause, and just started or trained lately
+        (not the run of a tab closed while it trained)."""
+        return not self.run.done and self.held() and (self.run.step == 0 or bool(self.training()))
+
+    def shared(self, tab: object) -> bool:
+        """Whether tabs other than ``tab`` hold it (training, or waiting for a seat to)."""
+        with self._guard:
+            return any(holder is not tab for holder in self._holders)
+
+    def trained(self, tab: object) -> None:
+        with self._guard:
+            self._trained_by[id(tab)] = time.monotonic()
+
+    def training(self) -> set[int]:
+        """The tabs holding it that trained it in the last settings.ACTIVE_SECONDS (the ids of their views)."""
+        now, within = time.monotonic(), settings.ACTIVE_SECONDS
+        with self._guard:
+            for tab in [t for t, at in self._trained_by.items() if now - at > within]:
+                del self._trained_by[tab]
+            return {id(holder) for holder in self._holders} & set(self._trained_by)
+
+    def copy(self) -> Core:
+        """A private copy as it is now: networks, optimisers, generators and history (the data is shared
+        read-only, not copied), so it trains on to the very numbers this one would."""
+        with self.lock:
+            data = self.run.data
+            run, twin, record = copy.deepcopy((self.run, self.twin, self.record), {id(data): data})
+        return Core(run, twin, record)
+
+
+class Classroom:
+    """The runs that tabs of one server process may join, by their settings."""
+
+    def __init__(self) -> None:
+        self._cores: dict[Hashable, weakref.ref[Core]] = {}
+        self._lock = threading.Lock()
+
+    def join(self, key: Hashable, core: Core) -> Core:
+        """The run of these settings that other tabs train (``Core.joinable``), if any; else ``core``, which
+        later tabs then join."""
+        with self._lock:
+            for dead in [k for k, ref in self._cores.items() if ref() is None]:
+                del self._cores[dead]
+            ref = self._cores.get(key)
+            other = ref() if ref is not None else None
+            if other is not None and other is not core and other.joinable():
+                return other
+            self._cores[key] = weakref.ref(core)
+            return core
+
+    def close(self, core: Core) -> None:
+        """No more tabs join ``core`` (its one tab paused it: a paused run stays as it was)."""
+        with self._lock:
+            for key in [k for k, ref in self._cores.items() if ref() is core]:
+                del self._cores[key]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._cores.clear()
+
+
+CLASSROOM = Classroom()  # one per server process

@@ -1,0 +1,142 @@
+"""Tabs training identical settings share one run (``explorer.core.shared_runs``), and none changes another's.
+
+The reference for a shared run is a run of the same settings trained alone:
+whoever trained which steps, and whenever a tab took its own copy, every
+network ends with the same weights and history to the bit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from explorer import settings
+from explorer.core.datasets import make_toy
+from explorer.core.experiment import Experiment, defaults_for, make_data
+from explorer.inside.state import Inspector
+from explorer.playground.state import Playground
+
+TOY = Experiment(epochs=20)  # 4 steps an epoch: 80 steps
+DIGITS = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=5, batch_size=50)
+DIGIT_DATA = make_data(DIGITS)  # shared by every tab, as the page's cached data is
+
+
+def _same(a, b) -> bool:
+    """Same history and the same weights, optimiser state included, in the run and its twin."""
+    def tensors(trainer):
+        return [*trainer.model.state_dict().values(),
+                *(v for state in trainer.optimizer.state.values() for v in state.values() if torch.is_tensor(v))]
+    return all(x.history == y.history and all(torch.equal(p, q) for p, q in zip(tensors(x), tensors(y)))
+               for x, y in zip(a.trainers, b.trainers))
+
+
+def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains():
+    a, b = Playground(TOY), Playground(TOY)
+    a.share()
+    b.share()
+    assert b.core is a.core and b.run is a.run
+    b.advance(max_steps=3)
+    a.advance(max_steps=2)
+    assert a.run.step == b.run.step == 5
+    assert a.sharers == b.sharers == 1
+
+
+@pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA)],
+                         ids=["playground", "inside"])
+def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
+    a, b, alone = make(), make(), make()
+    a.share(), b.share()
+    a.advance(max_steps=5)
+    b.advance(max_steps=6)  # crosses an epoch: a history to copy
+    b.own()
+    assert b.core is not a.core and b.run.step == a.run.step == 11
+    for tab in (a, b):
+        tab.advance(max_steps=10_000)
+    alone.advance(max_steps=10_000)
+    assert a.done and b.done and alone.done
+    assert _same(a, alone) and _same(b, alone)
+
+
+def test_a_change_of_settings_is_the_changing_tabs_alone():
+    a, b = Playground(TOY), Playground(TOY)
+    a.share(), b.share()
+    a.advance(max_steps=3)
+    assert b.apply(replace(TOY, p=0.2), compare=True)
+    assert b.core is not a.core
+    assert b.run.model.hidden_rate == 0.2 and a.run.model.hidden_rate == 0.5
+    assert not a.record.changes and b.record.changes == [{"step": 3, "p": 0.2}]
+
+
+def test_a_run_paused_by_its_only_tab_takes_no_one_else():
+    a, b = Playground(TOY), Playground(TOY)
+    a.share()
+    a.advance(max_steps=2)
+    a.own()  # Pause: a paused run stays as it was
+    b.share()
+    assert b.core is not a.core
+    b.advance(max_steps=4)
+    assert a.run.step == 2
+
+
+def test_only_an_untouched_unfinished_run_of_generated_data_is_shared(monkeypatch):
+    trained, b = Playground(TOY), Playground(TOY)
+    trained.advance(max_steps=1)
+    trained.share()  # trained alone before Train: its own for good
+    b.share()
+    assert b.core is not trained.core
+
+    done, late = Playground(TOY), Playground(TOY)
+    done.share()
+    done.advance(max_steps=10_000)
+    late.share()
+    assert late.core is not done.core and late.run.step == 0
+
+    abandoned, later = Playground(TOY), Playground(TOY)  # a tab closed while it trained (kept until released)
+    abandoned.share()
+    abandoned.advance(max_steps=3)
+    monkeypatch.setattr(settings, "ACTIVE_SECONDS", 0.0)  # its last slice is now long ago
+    later.share()
+    assert later.core is not abandoned.core and later.run.step == 0
+
+    uploaded = [Playground(TOY, data=make_toy(TOY.data_config())) for _ in range(2)]
+    for tab in uploaded:
+        tab.share()
+    assert uploaded[0].share_key() is None and uploaded[1].core is not uploaded[0].core
+
+
+def test_other_settings_are_another_run():
+    a, b = Inspector(DIGITS, DIGIT_DATA), Inspector(replace(DIGITS, seed=1), DIGIT_DATA)
+    a.share(), b.share()
+    assert b.core is not a.core
+
+
+# --- in the app ----------------------------------------------------------------
+
+pytest.importorskip("streamlit")
+from tests.test_app import PLAYGROUND, _button, _open  # noqa: E402
+
+LINK = {"train_size": "40", "epochs": "200", "hidden": "16"}  # a run longer than a few slices
+
+
+def _press(at, label: str) -> None:
+    _button(at, label).click().run()
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def test_two_tabs_on_one_link_train_one_run_and_pause_apart():
+    first, second = _open(PLAYGROUND, **LINK), _open(PLAYGROUND, **LINK)
+    _press(first, "Train")
+    _press(second, "Train")  # each run while training trains a slice (AppTest fires no timer)
+    run = first.session_state["pg"].run
+    assert second.session_state["pg"].run.core is run.core
+    second.run()
+    assert any("one run shared with 1 other tab on these settings" in c.value for c in second.caption)
+    _press(second, "Pause")
+    mine = second.session_state["pg"].run
+    assert mine.core is not run.core and mine.run.step == run.run.step
+    paused = mine.run.step
+    first.run()
+    assert run.run.step > paused == mine.run.step
+    assert not any("shared" in c.value for c in first.caption)
