@@ -16,7 +16,7 @@ from explorer.core.export import ConfigError, config_json, history_csv, read_con
 from explorer.core.live_runs import LiveRuns
 from explorer.core.model import MLP
 from explorer.core.points import points_dataset, read_points
-from explorer.core.weights import WeightsError, load_weights, read_weights, weights_bytes
+from explorer.core.weights import Choose, WeightsError, load_weights, read_weights, weights_bytes
 from explorer.inside.state import Inspector
 from explorer.playground.state import Playground
 from explorer.tools import cli
@@ -225,6 +225,26 @@ def test_cli_config_refuses_other_flags_and_bad_files(tmp_path, capsys):
         assert exit_.value.code == 2 and words in capsys.readouterr().err
 
 
+def test_a_page_of_one_network_takes_the_one_picked_from_a_file_of_several():
+    """A sweep's file ({"standard q=0.5 seed 0": state_dict, …}) into the Playground: the models with its layers
+    are offered, the one picked is loaded, to the bit."""
+    models = {"q=0.5 seed 0": _trained().run.model, "q=0.2 seed 1": _trained(replace(SMALL, p=0.2, seed=1)).run.model,
+              "narrow": _trained(replace(SMALL, hidden=(8,))).run.model}
+    raw = weights_bytes(models)
+    page = Playground(SMALL, compare=False)
+    with pytest.raises(Choose) as err:
+        load_weights(page.networks(), raw, "sweep.pt")
+    assert err.value.names == ["q=0.5 seed 0", "q=0.2 seed 1"]
+    load_weights(page.networks(), raw, "sweep.pt", pick="q=0.2 seed 1")
+    assert all(torch.equal(a, b) for a, b in zip(page.run.model.state_dict().values(),
+                                                 models["q=0.2 seed 1"].state_dict().values()))
+    with pytest.raises(WeightsError, match=r"sweep.pt \(narrow\) holds a different network: layers 2-8-2"):
+        load_weights(page.networks(), raw, "sweep.pt", pick="narrow")
+    wide = Playground(replace(SMALL, hidden=(32,)), compare=False)
+    with pytest.raises(WeightsError, match="holds 3 networks .*, none with this page's layers \\(2-32-2\\)"):
+        load_weights(wide.networks(), raw, "sweep.pt")
+
+
 def test_a_lab_saves_every_lane_and_takes_back_only_a_file_of_its_lanes():
     from explorer.lab.state import Lab, lab_defaults, lane
 
@@ -240,7 +260,7 @@ def test_a_lab_saves_every_lane_and_takes_back_only_a_file_of_its_lanes():
     single = _trained()
     with pytest.raises(WeightsError, match="holds one network; this page trains 3"):
         load_weights(lab.networks(), weights_bytes({"dropout": single.run.model}), "one.pt")
-    with pytest.raises(WeightsError, match="holds several networks"):
+    with pytest.raises(Choose, match="holds 3 networks; 2 with this page's layers: choose one"):
         load_weights(single.networks(), raw, "lab.pt")
     fewer = Lab([lane(base, "standard"), lane(base, "gaussian")], make_data(base))
     with pytest.raises(WeightsError, match="this page's are Standard"):

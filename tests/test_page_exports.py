@@ -105,6 +105,30 @@ def test_weights_load_back_and_a_wrong_file_is_refused():
     assert any("Not loaded" in e.value and "cut short" in e.value for e in at.error)
 
 
+def test_a_sweeps_file_offers_its_models_with_the_pages_layers_and_loads_the_one_picked():
+    from dataclasses import replace
+
+    from explorer.playground.state import Playground
+
+    at = _open(PLAYGROUND)
+    exp = at.session_state["pg"].run.exp
+    models = {f"standard q=0.5 seed {seed}": Playground(replace(exp, seed=seed)).run.model for seed in (3, 4)}
+    models["narrow"] = Playground(replace(exp, hidden=(8,))).run.model
+    _uploader(at, "A weights file of this network (.pt)").set_value(("sweep.pt", weights_bytes(models), "x")).run()
+    assert any("sweep.pt holds 3 networks; 2 with this page's layers: choose one" in i.value for i in at.info)
+    picker = next(s for s in at.selectbox if s.label == "Network from the file")
+    assert picker.options == ["standard q=0.5 seed 3", "standard q=0.5 seed 4"]
+    picker.set_value("standard q=0.5 seed 4").run()
+    _button(at, "Load this network").click().run()
+    assert not at.exception
+    run = at.session_state["pg"].run
+    assert any("Loaded standard q=0.5 seed 4 from sweep.pt into the dropout network" in s.value for s in at.success)
+    assert all(torch.equal(a, b) for a, b in zip(run.run.model.state_dict().values(),
+                                                 models["standard q=0.5 seed 4"].state_dict().values()))
+    assert run.record.loaded_weights == [{"step": 0, "file": "sweep.pt (standard q=0.5 seed 4)"}]
+    assert not any(s.label == "Network from the file" for s in at.selectbox)
+
+
 def _epoch(at: AppTest, key: str = "pg") -> None:
     run = at.session_state[key].run
     epoch = run.run.epoch

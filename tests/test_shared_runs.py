@@ -13,12 +13,14 @@ import pytest
 import torch
 
 from explorer import settings
+from explorer.coadaptation.state import CoadaptationRuns
 from explorer.core.datasets import make_toy
 from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
 from explorer.playground.state import Playground
 
 TOY = Experiment(epochs=20)  # 4 steps an epoch: 80 steps
+TOY_DATA = make_toy(TOY.data_config())
 DIGITS = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=5, batch_size=50)
 DIGIT_DATA = make_data(DIGITS)  # shared by every tab, as the page's cached data is
 
@@ -43,8 +45,9 @@ def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains(
     assert a.sharers == b.sharers == 1
 
 
-@pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA)],
-                         ids=["playground", "inside"])
+@pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA),
+                                  lambda: CoadaptationRuns(TOY, TOY_DATA)],
+                         ids=["playground", "inside", "coadaptation"])
 def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
     a, b, alone = make(), make(), make()
     a.share(), b.share()
@@ -57,6 +60,8 @@ def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained
     alone.advance(max_steps=10_000)
     assert a.done and b.done and alone.done
     assert _same(a, alone) and _same(b, alone)
+    if isinstance(alone, CoadaptationRuns):  # what each epoch recorded is the run's, and copied with it
+        assert a.tracked == b.tracked == alone.tracked and len(alone.tracked["dropout"]) == TOY.epochs + 1
 
 
 def test_a_change_of_settings_is_the_changing_tabs_alone():
@@ -104,6 +109,9 @@ def test_only_an_untouched_unfinished_run_of_generated_data_is_shared(monkeypatc
     for tab in uploaded:
         tab.share()
     assert uploaded[0].share_key() is None and uploaded[1].core is not uploaded[0].core
+    # Two students' files may share a name: a run on uploaded points is never shared.
+    points = replace(TOY, dataset="csv", data_file="points.csv", noise=0, label_noise=0)
+    assert CoadaptationRuns(points, TOY_DATA).share_key() is None
 
 
 def test_other_settings_are_another_run():

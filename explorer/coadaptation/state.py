@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 
@@ -27,7 +27,7 @@ from explorer.coadaptation import analysis as coadaptation
 from explorer.coadaptation import figures as figures_coadaptation
 from explorer.core.datasets import Dataset
 from explorer.dropout import variants_for
-from explorer.core.experiment import Experiment, Problem, defaults_for, make_data
+from explorer.core.experiment import CSV, Experiment, Problem, defaults_for, make_data
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, RUN_NAMES, LiveRuns, locked
 from explorer.core.training import Trainer
@@ -74,6 +74,21 @@ def analysis_problems(exp: Experiment) -> list[Problem]:
     return problems
 
 
+class Coupling:
+    """A trainer's ``on_epoch_end`` callback that records mean |r| and DeCov of its last hidden layer on the first
+    settings.COADAPT_EXAMPLES validation examples, from the initial weights on. It belongs to the trainer, so a
+    run shared by several tabs records once, and a tab's copy of it (``shared_runs``) copies what it recorded."""
+
+    def __init__(self, data: Dataset, trainer: Trainer) -> None:
+        self.data = data  # the probe examples are read from it each time: a copy of the run shares the data
+        self.rows: list[dict[str, float]] = []
+        self(trainer)  # epoch 0: the twins' shared initial weights
+
+    def __call__(self, trainer: Trainer) -> None:
+        h, _, _ = coadaptation.last_hidden(trainer.model, self.data.x_val[: settings.COADAPT_EXAMPLES])
+        self.rows.append({"epoch": trainer.epoch, **coadaptation.coupling(h)})
+
+
 class CoadaptationRuns(LiveRuns):
     """A run with dropout and its twin (same data, weights and batches), their last hidden layers compared."""
 
@@ -87,15 +102,21 @@ class CoadaptationRuns(LiveRuns):
         self.probe_x = data.x_val[: settings.COADAPT_EXAMPLES]
         self.probe_y = data.y_val[: settings.COADAPT_EXAMPLES]
         self.layer = f"hidden {len(exp.hidden)}"
-        self.tracked: dict[str, list[dict[str, float]]] = {name: [] for name in RUN_NAMES}
-        for name, trainer in self.named_trainers().items():
-            self._track(name, trainer)  # epoch 0: the shared initial weights
-            trainer.add_callback("on_epoch_end", lambda t, name=name: self._track(name, t))
+        for trainer in self.trainers:
+            trainer.add_callback("on_epoch_end", Coupling(data, trainer))
         self._cache: tuple[tuple, float, float, dict[str, Report]] | None = None  # key, when, cost, reports
 
-    def _track(self, name: str, trainer: Trainer) -> None:
-        h, _, _ = coadaptation.last_hidden(trainer.model, self.probe_x)
-        self.tracked[name].append({"epoch": trainer.epoch, **coadaptation.coupling(h)})
+    def share_key(self) -> Hashable | None:
+        """Tabs training the same settings share one run (``shared_runs``), but not on uploaded points (two files
+        of one name are two datasets): what each epoch recorded is the trainers' (``Coupling``), the analyses
+        each tab's own."""
+        return None if self.exp.dataset == CSV else ("coadaptation", self.exp)
+
+    @property
+    def tracked(self) -> dict[str, list[dict[str, float]]]:
+        """Mean |r| and DeCov of each network's last hidden layer, from epoch 0 to the latest epoch's end."""
+        return {name: next(c for c in trainer.callbacks("on_epoch_end") if isinstance(c, Coupling)).rows
+                for name, trainer in self.named_trainers().items()}
 
     # --- the analyses --------------------------------------------------------
     @locked

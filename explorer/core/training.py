@@ -136,6 +136,10 @@ class Trainer(BoundedRun):
         else:
             self._callbacks[event].append(fn)
 
+    def callbacks(self, event: str) -> list[Callback]:
+        """The callbacks of ``event``, in the order they run."""
+        return list(self._callbacks.get(event, ()))
+
     def _fire(self, event: str) -> None:
         for fn in self._callbacks.get(event, ()):
             fn(self)

@@ -12,7 +12,7 @@ is touched unless every one fits.
 from __future__ import annotations
 
 import io
-from typing import Mapping, Protocol
+from typing import Mapping, NoReturn, Protocol
 
 import torch
 
@@ -21,6 +21,15 @@ from explorer import settings
 
 class WeightsError(ValueError):
     """A file that cannot be loaded into this network; the message says why."""
+
+
+class Choose(WeightsError):
+    """A file of several networks (a sweep's, a lab's) for a page that trains one: ``names`` are those with the
+    page's layers, one of which the person picks (``load_weights(..., pick=name)``)."""
+
+    def __init__(self, message: str, names: list[str]) -> None:
+        super().__init__(message)
+        self.names = names
 
 
 class Loadable(Protocol):
@@ -80,14 +89,20 @@ def layer_sizes(state: dict[str, torch.Tensor]) -> str:
     return ", ".join("×".join(map(str, w.shape)) for w in weights) or "no weight matrices"
 
 
-def load_weights(trainers: Mapping[str, Loadable], raw: bytes, name: str) -> None:
+def load_weights(trainers: Mapping[str, Loadable], raw: bytes, name: str, pick: str | None = None) -> None:
     """Put a weights file into the trainers' networks and start their optimisers afresh (their moments belonged
-    to the weights they had); ``WeightsError``, every network untouched, if the file does not fit them all."""
+    to the weights they had); ``WeightsError``, every network untouched, if the file does not fit them all.
+
+    Into a page that trains one network, a file of several (a sweep's models, a lab's lanes) loads the one
+    named ``pick``; without it, ``Choose`` names those with the page's layers."""
     read = read_weights(raw, name)
     if len(trainers) == 1:
+        network = next(iter(trainers))
         if not _is_state(read):
-            raise WeightsError(f"{name} holds several networks ({', '.join(read)}); this page trains one")
-        states = {next(iter(trainers)): read}
+            if pick not in read:
+                _choose(read, trainers[network].model.state_dict(), name)
+            read, name = read[pick], f"{name} ({pick})"
+        states = {network: read}
     else:
         if _is_state(read):
             raise WeightsError(f"{name} holds one network; this page trains {len(trainers)}: "
@@ -105,9 +120,21 @@ def load_weights(trainers: Mapping[str, Loadable], raw: bytes, name: str) -> Non
         trainers[network].restart_optimizer()
 
 
+def _choose(states: dict[str, State], own: State, name: str) -> NoReturn:
+    """No network picked from a file of several: ``Choose`` those with the page's layers, or say none has."""
+    fits = [network for network, state in states.items() if _fits(state, own)]
+    if not fits:
+        raise WeightsError(f"{name} holds {len(states)} networks ({', '.join(states)}), none with this page's "
+                           f"layers ({layer_sizes(own)})")
+    raise Choose(f"{name} holds {len(states)} networks; {len(fits)} with this page's layers: choose one", fits)
+
+
+def _fits(state: State, own: State) -> bool:
+    return set(state) == set(own) and all(state[k].shape == own[k].shape for k in own)
+
+
 def _check(state: State, own: State, name: str) -> None:
-    shapes = {k: tuple(v.shape) for k, v in own.items()}
-    if set(state) != set(own) or any(tuple(state[k].shape) != shapes[k] for k in own):
+    if not _fits(state, own):
         raise WeightsError(f"{name} holds a different network: layers {layer_sizes(state)}, and this page's are "
                            f"{layer_sizes(own)}")
     bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]

@@ -16,7 +16,7 @@ import streamlit as st
 from explorer import settings
 from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
-from explorer.core.weights import WeightsError, load_weights, weights_bytes
+from explorer.core.weights import Choose, WeightsError, load_weights, weights_bytes
 from pages.ui import controls, own_data
 from pages.ui.state import LiveState
 
@@ -52,14 +52,20 @@ def export_row(state: LiveState, run: Exportable, page: str, stem: str, prefix: 
 
 
 def _load_button(state: LiveState, stem: str, row: Any) -> None:
-    """Load weights (a popover in ``row``), and what the last load did."""
+    """Load weights (a popover in ``row``), and what the last load did; a file of several networks (a sweep's)
+    into a page of one offers those with its layers to pick from."""
+    key = f"{stem}_weights"
     with row.popover("Load weights", icon=":material/upload:"):
-        st.file_uploader("A weights file of this network (.pt)", type=["pt", "pth"], key=f"{stem}_weights",
-                         on_change=_load, args=(state, f"{stem}_weights"),
-                         help="Saved by Weights on this page with the same layers; training goes on from "
-                              "them with a fresh optimiser.")
+        st.file_uploader("A weights file of this network (.pt)", type=["pt", "pth"], key=key,
+                         on_change=_load, args=(state, key),
+                         help="Saved by Weights on this page with the same layers, or a sweep's models (pick "
+                              "one); training goes on from them with a fresh optimiser.")
+        if state.choices:
+            st.selectbox("Network from the file", state.choices, key=f"{stem}_pick")
+            st.button("Load this network", on_click=_load, args=(state, key, f"{stem}_pick"))
     if state.notice:
-        (st.error if state.notice.startswith("Not loaded") else st.success)(state.notice)
+        show = st.error if state.notice.startswith("Not loaded") else st.info if state.choices else st.success
+        show(state.notice)
 
 
 def curves_row(state: LiveState, stem: str, experiment: Callable[[], str] | None = None) -> None:
@@ -92,8 +98,11 @@ def _weights(run: Exportable) -> bytes:
     return _locked(run, lambda: weights_bytes({name: trainer.model for name, trainer in run.networks().items()}))
 
 
-def _load(state: LiveState, key: str) -> None:
-    file = st.session_state.get(key)
+def _load(state: LiveState, key: str, pick_key: str | None = None) -> None:
+    """The uploaded file ``key`` into the page's networks (the network picked under ``pick_key`` of a file of
+    several)."""
+    file, pick = st.session_state.get(key), st.session_state.get(pick_key) if pick_key else None
+    state.choices = []
     if file is None or state.run is None:
         return
     run = state.run
@@ -102,13 +111,17 @@ def _load(state: LiveState, key: str) -> None:
     try:
         with run.lock:
             networks = run.networks()
-            load_weights(networks, file.getvalue(), file.name)
-            run.note_loaded(file.name)
+            load_weights(networks, file.getvalue(), file.name, pick)
+            run.note_loaded(file.name if pick is None else f"{file.name} ({pick})")
+    except Choose as err:
+        state.choices, state.notice = err.names, f"{err}, under Load weights."
+        return
     except WeightsError as err:
         state.notice = f"Not loaded: {err}"
         return
     into = f"the {next(iter(networks))} network" if len(networks) == 1 else f"its {len(networks)} networks"
-    state.notice = f"Loaded {file.name} into {into} at step {next(iter(networks.values())).step}."
+    what = file.name if pick is None else f"{pick} from {file.name}"
+    state.notice = f"Loaded {what} into {into} at step {next(iter(networks.values())).step}."
 
 
 def _pin_buttons(state: LiveState, run: LiveRuns, make: controls.Make, row: Any) -> None:

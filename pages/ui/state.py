@@ -37,6 +37,7 @@ class LiveState(Generic[R]):
     forgotten: bool = False  # paused by the server after settings.IDLE_PAUSE_SECONDS without a click
     pins: list = field(default_factory=list)  # live_runs.Pin: earlier runs drawn beside this one (Playground, Inside)
     notice: str = ""  # what the last load of a weights file did, or why it did not
+    choices: list = field(default_factory=list)  # the networks of a loaded file of several that fit the page's one
 
     @property
     def draw_cpu(self) -> float:
