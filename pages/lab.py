@@ -169,7 +169,7 @@ def _controls() -> list[Experiment] | None:
 def _status(lab: Lab, running: bool) -> str:
     step = min(t.step for t in lab.trainers)
     return (f"Epoch {lab.epoch} of {lab.lanes[0].epochs} · step {step} · {len(lab.lanes)} variants · "
-            f"{controls.phase(_state(), lab.done, running)}")
+            f"{controls.phase(_state(), lab.done, running)}{controls.shared_note(lab, running)}")
 
 
 def _table(lab: Lab) -> None:

@@ -17,10 +17,14 @@ from explorer.coadaptation.state import CoadaptationRuns
 from explorer.core.datasets import make_toy
 from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
+from explorer.lab.state import Lab, lane
 from explorer.playground.state import Playground
+from explorer.uncertainty.regression.analysis import RegressionConfig
+from explorer.uncertainty.regression.state import RegressionLive
 
 TOY = Experiment(epochs=20)  # 4 steps an epoch: 80 steps
 TOY_DATA = make_toy(TOY.data_config())
+REGRESSION = RegressionConfig(train_size=40, hidden=(16, 16), epochs=12, batch_size=8, seed=3)
 DIGITS = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=5, batch_size=50)
 DIGIT_DATA = make_data(DIGITS)  # shared by every tab, as the page's cached data is
 
@@ -30,8 +34,10 @@ def _same(a, b) -> bool:
     def tensors(trainer):
         return [*trainer.model.state_dict().values(),
                 *(v for state in trainer.optimizer.state.values() for v in state.values() if torch.is_tensor(v))]
+    def trainers(state):
+        return state.trainers if hasattr(state, "trainers") else [state.run]
     return all(x.history == y.history and all(torch.equal(p, q) for p, q in zip(tensors(x), tensors(y)))
-               for x, y in zip(a.trainers, b.trainers))
+               for x, y in zip(trainers(a), trainers(b)))
 
 
 def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains():
@@ -46,15 +52,16 @@ def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains(
 
 
 @pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA),
-                                  lambda: CoadaptationRuns(TOY, TOY_DATA)],
-                         ids=["playground", "inside", "coadaptation"])
+                                  lambda: CoadaptationRuns(TOY, TOY_DATA), lambda: RegressionLive(REGRESSION),
+                                  lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA)],
+                         ids=["playground", "inside", "coadaptation", "regression", "lab"])
 def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
     a, b, alone = make(), make(), make()
     a.share(), b.share()
     a.advance(max_steps=5)
     b.advance(max_steps=6)  # crosses an epoch: a history to copy
     b.own()
-    assert b.core is not a.core and b.run.step == a.run.step == 11
+    assert b.core is not a.core and b.core.run.step == a.core.run.step == 11
     for tab in (a, b):
         tab.advance(max_steps=10_000)
     alone.advance(max_steps=10_000)
@@ -72,6 +79,11 @@ def test_a_change_of_settings_is_the_changing_tabs_alone():
     assert b.core is not a.core
     assert b.run.model.hidden_rate == 0.2 and a.run.model.hidden_rate == 0.5
     assert not a.record.changes and b.record.changes == [{"step": 3, "p": 0.2}]
+    c, d = RegressionLive(REGRESSION), RegressionLive(REGRESSION)
+    c.share(), d.share()
+    c.advance(max_steps=3)
+    assert d.apply(replace(REGRESSION, p=0.4), compare=False)
+    assert d.core is not c.core and not c.changes and d.changes == [{"step": 3, "p": 0.4}]
 
 
 def test_a_run_paused_by_its_only_tab_takes_no_one_else():

@@ -10,17 +10,16 @@ subclass it with their own data and figures (``Playground``, ``Inspector``).
 from __future__ import annotations
 
 import functools
-import threading
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Collection, Hashable, Protocol, TypeVar, runtime_checkable
+from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkable
 
 from explorer.core import figures
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, build
 from explorer.core.export import CHANGING, RunRecord, take, without_rates
 from explorer.core.figures import Figure
-from explorer.core.shared_runs import CLASSROOM, Core
+from explorer.core.shared_runs import Core, Shareable
 from explorer.core.training import BoundedRun, Trainer
 
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
@@ -98,7 +97,7 @@ def locked(method: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-class LiveRuns:
+class LiveRuns(Shareable):
     """A run with dropout and, if ``compare``, a twin without it on the same data, weights and batches.
 
     The run records the masks of its latest step (``capture``): live pages
@@ -113,8 +112,7 @@ class LiveRuns:
         run.model.capture(True)
         twin = build(exp.without_dropout(), data) if compare else None
         # The networks, how to replay them (where the run started, what changed at which step), and their lock.
-        self.core = Core(run, twin, RunRecord(exp))
-        self.core.hold(self)
+        self.hold(Core(run, twin, RunRecord(exp)))
         self.pinned: list[Pin] = []  # earlier runs drawn beside this one's curves; the page hands over its list
 
     REBUILDABLE: tuple[str, ...] = ()  # attributes holding an analysis that the next frame computes when None
@@ -131,48 +129,8 @@ class LiveRuns:
     def record(self) -> RunRecord:
         return self.core.record
 
-    @property
-    def lock(self) -> threading.RLock:
-        return self.core.lock
-
-    # --- tabs training the same run ------------------------------------------
-    def share_key(self) -> Hashable | None:
-        """What a run that others may join is known by (its kind and settings), or None: never shared. Only runs
-        whose data the settings make (not an uploaded file's) and whose frames read nothing but the networks and
-        the tab's own choices can be shared; a page's state opts in by overriding this."""
-        return None
-
-    @property
-    def untouched(self) -> bool:
-        """Nothing trained or changed yet: the run is its settings alone."""
-        return self.run.step == 0 and not self.record.changes and not self.record.loaded_weights
-
-    def share(self) -> None:
-        """Train from now on the run of these settings that other tabs train, if there is one, else let them
-        join this one: only an untouched run (Train pressed on a fresh one) is shared."""
-        key = self.share_key()
-        if key is not None and self.untouched:
-            self._hold(CLASSROOM.join(key, self.core))
-
-    @property
-    def sharers(self) -> int:
-        """How many other tabs train this run now."""
-        return len(self.core.training() - {id(self)})
-
-    def own(self) -> None:
-        """Make the run this tab's own before it changes it (Pause, Step, a new rate, loaded weights): a copy of
-        the shared one as it is now, which goes on as it would have; a run no one else trains is closed to others
-        (until its next untouched Train: never, once trained)."""
-        if self.core.shared(self):
-            self._hold(self.core.copy())
-        else:
-            CLASSROOM.close(self.core)
-
-    def _hold(self, core: Core) -> None:
-        if core is not self.core:
-            self.core.release(self)
-            core.hold(self)
-            self.core = core
+    def changed(self) -> bool:
+        return bool(self.record.changes or self.record.loaded_weights)
 
     @property
     def trainers(self) -> list[Trainer]:

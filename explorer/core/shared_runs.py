@@ -18,11 +18,9 @@ import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Hashable
+from typing import Any, Hashable
 
 from explorer import settings
-from explorer.core.export import RunRecord
-from explorer.core.training import Trainer
 
 
 @dataclass(eq=False)
@@ -30,9 +28,9 @@ class Core:
     """What tabs training the same run share: its networks, how to replay it, the lock that keeps one step or one
     frame on them at a time, and who trained it lately."""
 
-    run: Trainer
-    twin: Trainer | None
-    record: RunRecord
+    run: Any  # a training.Trainer, or what trains like one (a BoundedRun with ``data``)
+    twin: Any  # the run's no-dropout twin, or None
+    record: Any  # how to replay the run (an export.RunRecord, ...): what changed at which step
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
@@ -116,3 +114,55 @@ class Classroom:
 
 
 CLASSROOM = Classroom()  # one per server process
+
+
+class Shareable:
+    """A live page's state whose run tabs on the same settings may share: it holds the run through ``core`` (the
+    run, its twin, its record and their lock) and is one tab's view of it. A state opts in with ``share_key``;
+    the live controls call ``share`` on Train and ``own`` before any change."""
+
+    core: Core
+
+    @property
+    def lock(self) -> threading.RLock:
+        return self.core.lock
+
+    def share_key(self) -> Hashable | None:
+        """What a run that others may join is known by (its kind and settings), or None: never shared. Only runs
+        whose data the settings make (not an uploaded file's) and whose frames read nothing but the networks and
+        the tab's own choices can be shared."""
+        return None
+
+    def changed(self) -> bool:
+        """Whether a setting changed in place or weights were loaded (the record says)."""
+        raise NotImplementedError
+
+    def share(self) -> None:
+        """Train from now on the run of these settings that other tabs train, if there is one, else let them
+        join this one: only an untouched run (Train pressed on a fresh one) is shared."""
+        key = self.share_key()
+        if key is not None and self.core.run.step == 0 and not self.changed():
+            self.hold(CLASSROOM.join(key, self.core))
+
+    @property
+    def sharers(self) -> int:
+        """How many other tabs train this run now."""
+        return len(self.core.training() - {id(self)})
+
+    def own(self) -> None:
+        """Make the run this tab's own before it changes it (Pause, Step, a new rate, loaded weights): a copy of
+        the shared one as it is now, which goes on as it would have; a run no one else trains is closed to others
+        (until its next untouched Train: never, once trained)."""
+        if self.core.shared(self):
+            self.hold(self.core.copy())
+        else:
+            CLASSROOM.close(self.core)
+
+    def hold(self, core: Core) -> None:
+        """View ``core`` from now on (at first, the run this state made)."""
+        old = getattr(self, "core", None)
+        if core is not old:
+            if old is not None:
+                old.release(self)
+            core.hold(self)
+            self.core = core

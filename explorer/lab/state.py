@@ -9,10 +9,9 @@ none runs ahead of the others and a slice ends on time.
 
 from __future__ import annotations
 
-import threading
 import time
-from dataclasses import fields, replace
-from typing import Sequence
+from dataclasses import dataclass, fields, replace
+from typing import Hashable, Sequence
 
 import numpy as np
 import torch
@@ -25,10 +24,11 @@ from explorer.dropout.dropconnect import DropConnectLinear
 from explorer.dropout.multisample import MultiSampleHead
 from explorer.dropout.schedules import SCHEDULES
 from explorer.dropout.uniform import CAP_RATE, MAX_BETA
-from explorer.core.experiment import PARAMS, Experiment, build, defaults_for
+from explorer.core.experiment import CSV, PARAMS, Experiment, build, defaults_for
 from explorer.core.export import RunRecord
 from explorer.core.figures import Figure
 from explorer.core.live_runs import CURVES, locked
+from explorer.core.shared_runs import Core, Shareable
 from explorer.core.training import Trainer
 
 # The fields in which lanes may differ; every other field is shared.
@@ -85,7 +85,24 @@ def lane_label(exp: Experiment) -> str:
     return name + rate + (f" · MC×{exp.mc_samples}" if exp.inference == "mc" else "")
 
 
-class Lab:
+@dataclass
+class Lanes:
+    """A lab's trainers, as a shared run (``shared_runs.Core``) sees one: done when every lane is, at the step of
+    the furthest, on one dataset."""
+
+    trainers: list[Trainer]
+    data: Dataset
+
+    @property
+    def done(self) -> bool:
+        return all(t.done for t in self.trainers)
+
+    @property
+    def step(self) -> int:
+        return max(t.step for t in self.trainers)
+
+
+class Lab(Shareable):
     """Lanes that share everything but their dropout, trained in turns.
 
     A ``live_runs.LiveRun`` for the pages' controls: ``exp`` is the lanes (what
@@ -99,9 +116,24 @@ class Lab:
         self.check(lanes)
         self.lanes, self.data = list(lanes), data
         self.labels = _unique([lane_label(e) for e in lanes])
-        self.trainers: list[Trainer] = [build(e, data) for e in lanes]
-        self.loaded: list[dict[str, object]] = []  # weights files loaded into the lanes, with the step
-        self.lock = threading.RLock()
+        # The lanes and the weights files loaded into them, with the step; tabs on the same lanes share them.
+        self.hold(Core(Lanes([build(e, data) for e in lanes], data), None, []))
+
+    @property
+    def trainers(self) -> list[Trainer]:
+        return self.core.run.trainers
+
+    @property
+    def loaded(self) -> list[dict[str, object]]:
+        return self.core.record
+
+    def changed(self) -> bool:
+        return bool(self.loaded)
+
+    def share_key(self) -> Hashable | None:
+        """Tabs on the same lanes share one lab (``shared_runs``), but not on uploaded points (two files of one
+        name are two datasets)."""
+        return None if self.lanes[0].dataset == CSV else (type(self).__name__, tuple(self.lanes))
 
     @classmethod
     def check(cls, lanes: Sequence[Experiment]) -> None:
@@ -116,14 +148,16 @@ class Lab:
 
     @property
     def done(self) -> bool:
-        return all(t.done for t in self.trainers)
+        return self.core.run.done
 
     @property
     def exp(self) -> list[Experiment]:
         return self.lanes
 
+    @locked
     def shed(self) -> None:
-        """Drop the lanes' gradients (the next step makes them anew)."""
+        """Drop the lanes' gradients (the next step makes them anew; of a shared lab: a copy's)."""
+        self.own()
         for trainer in self.trainers:
             trainer.shed()
 
@@ -138,6 +172,7 @@ class Lab:
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train every lane in turns of ``LANE_STEPS`` for a bounded slice; return the steps of one lane."""
+        self.core.trained(self)
         start, taken = time.perf_counter(), 0
         while not self.done and (max_steps is None or taken < max_steps):
             if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:

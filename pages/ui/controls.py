@@ -20,7 +20,8 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yiel
 
 from explorer import settings
 from explorer.core.admission import Admission, Floor, Place
-from explorer.core.live_runs import LiveRun, LiveRuns, LiveTraining
+from explorer.core.live_runs import LiveRun, LiveTraining
+from explorer.core.shared_runs import Shareable
 from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
@@ -55,7 +56,7 @@ def set_running(state: LiveState, on: bool) -> None:
     run of the same settings other tabs train (a class on one lesson's link trains it once); Pause makes it this
     tab's own."""
     state.running, state.forgotten = on, False
-    if isinstance(state.run, LiveRuns):
+    if isinstance(state.run, Shareable):
         state.run.share() if on else state.run.own()
 
 
@@ -71,7 +72,7 @@ def forget_page(prefixes: Iterable[str]) -> None:
 
 def _step(state: LiveState) -> None:
     state.running = False
-    if isinstance(state.run, LiveRuns):
+    if isinstance(state.run, Shareable):
         state.run.own()
     state.run.advance(max_steps=1)
 
@@ -122,13 +123,18 @@ def phase(state: LiveState, done: bool, running: bool) -> str:
     return f"paused: no click for {settings.IDLE_PAUSE_SECONDS / 60:g} minutes" if state.forgotten else "paused"
 
 
+def shared_note(run: object, running: bool) -> str:
+    """While it trains a run other tabs train too (``Shareable``), how many: for the status line."""
+    others = run.sharers if running and isinstance(run, Shareable) else 0
+    return f" · one run shared with {others} other tab{'s' * (others > 1)} on these settings" if others else ""
+
+
 def status(state: LiveState, run: LiveTraining, running: bool) -> str:
     """Epoch, step and state; while training, epochs and screen updates per second over the last frames."""
     text = f"Epoch {run.run.epoch} of {run.exp.epochs} · step {run.run.step} · {phase(state, run.done, running)}"
     if not running:
         return text
-    if isinstance(run, LiveRuns) and (others := run.sharers):
-        text += f" · one run shared with {others} other tab{'s' * (others > 1)} on these settings"
+    text += shared_note(run, running)
     clock = state.clock
     clock.append((time.perf_counter(), run.run.epoch))
     seconds = clock[-1][0] - clock[0][0]

@@ -16,6 +16,7 @@ import streamlit as st
 from explorer import settings
 from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
+from explorer.core.shared_runs import Shareable
 from explorer.core.weights import Choose, WeightsError, load_weights, weights_bytes
 from pages.ui import controls, own_data
 from pages.ui.state import LiveState
@@ -106,7 +107,7 @@ def _load(state: LiveState, key: str, pick_key: str | None = None) -> None:
     if file is None or state.run is None:
         return
     run = state.run
-    if isinstance(run, LiveRuns):
+    if isinstance(run, Shareable):
         run.own()  # a run shared with other tabs: this tab's copy takes the weights
     try:
         with run.lock:

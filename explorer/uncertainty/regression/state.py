@@ -7,9 +7,9 @@ looking never changes what training draws next.
 
 from __future__ import annotations
 
-import threading
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Hashable
 
 import torch
 
@@ -21,6 +21,7 @@ from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, Re
 from explorer.uncertainty.regression.files import Change, regression_json, take
 from explorer.core.figures import Figure
 from explorer.core.live_runs import locked
+from explorer.core.shared_runs import Core, Shareable
 
 
 class Fig(StrEnum):
@@ -30,20 +31,45 @@ class Fig(StrEnum):
     MSE = "mse"
 
 
-class RegressionLive:
-    """The regression part's live state: a ``live_runs.LiveTraining`` for pages/ui/controls.py."""
+@dataclass
+class Record:
+    """How to replay a regression run: what ``apply`` changed in place, with the step (the file replays them), and
+    the weights files loaded into it, with the step (a replay cannot)."""
+
+    changes: list[Change] = field(default_factory=list)
+    loaded: list[dict[str, Any]] = field(default_factory=list)
+
+
+class RegressionLive(Shareable):
+    """The regression part's live state: a ``live_runs.LiveTraining`` for pages/ui/controls.py. Tabs training the
+    same settings share its run (``shared_runs``)."""
 
     compare = False
 
     def __init__(self, exp: RegressionConfig, compare: bool = False) -> None:
         self.exp = self.start = exp
-        self.changes: list[Change] = []  # what ``apply`` changed in place, with the step: the file replays them
-        self.loaded: list[dict[str, Any]] = []  # weights files loaded into the run, with the step: a replay cannot
-        self.lock = threading.RLock()
-        self.run = RegressionTrainer(exp)
+        self.hold(Core(RegressionTrainer(exp), None, Record()))
         half = settings.UNC_REG_PLOT_HALF_RANGE
         self.xs = torch.linspace(-half, half, settings.UNC_REG_POINTS)[:, None]
         self.numbers: dict[str, float] = {}
+
+    @property
+    def run(self) -> RegressionTrainer:
+        return self.core.run
+
+    @property
+    def changes(self) -> list[Change]:
+        return self.core.record.changes
+
+    @property
+    def loaded(self) -> list[dict[str, Any]]:
+        return self.core.record.loaded
+
+    def changed(self) -> bool:
+        return bool(self.changes or self.loaded)
+
+    def share_key(self) -> Hashable:
+        return "regression", self.exp
 
     @property
     def done(self) -> bool:
@@ -51,9 +77,12 @@ class RegressionLive:
 
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        self.core.trained(self)
         return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
 
+    @locked
     def shed(self) -> None:
+        self.own()
         self.run.shed()
 
     @locked
@@ -63,6 +92,7 @@ class RegressionLive:
         if compare or not changed <= set(LIVE_REGRESSION_FIELDS):
             return False
         if changed:
+            self.own()
             change = {name: getattr(exp, name) for name in LIVE_REGRESSION_FIELDS if name in changed}
             take(self.run, change)
             self.changes.append({"step": self.run.step, **change})
