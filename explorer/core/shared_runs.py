@@ -8,9 +8,7 @@ tab's training slice advances that one run, and each draws it its own way (its
 layer, its digit, its pins). Whatever would make one tab's run differ (Pause,
 Step, a slider, loaded weights, a forgotten tab) first gives that tab a copy of
 its own (``Core.copy``), so no one changes another's run, and the copy goes on
-with the same numbers the shared run would have had. Before Train, tabs that
-opened the same settings show one untrained run (``Classroom.fresh``): it is
-built, drawn and analysed once, and a tab that trains it first takes a copy.
+with the same numbers the shared run would have had.
 """
 
 from __future__ import annotations
@@ -27,8 +25,8 @@ from explorer import settings
 
 @dataclass(eq=False)
 class Core:
-    """What tabs showing or training the same run share: its networks, how to replay it, the lock that keeps one
-    step or one frame on them at a time, who trained it lately, and what their views derived from it."""
+    """What tabs training the same run share: its networks, how to replay it, the lock that keeps one step or one
+    frame on them at a time, and who trained it lately."""
 
     run: Any  # a training.Trainer, or what trains like one (a BoundedRun with ``data``)
     twin: Any  # the run's no-dropout twin, or None
