@@ -17,7 +17,6 @@ from explorer.coadaptation.state import CoadaptationRuns
 from explorer.core.datasets import make_toy
 from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
-from explorer.theory.averaging.state import AveragingRuns
 from explorer.lab.state import Lab, lane
 from explorer.playground.state import Playground
 from explorer.uncertainty.regression.analysis import RegressionConfig
@@ -54,9 +53,8 @@ def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains(
 
 @pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA),
                                   lambda: CoadaptationRuns(TOY, TOY_DATA), lambda: RegressionLive(REGRESSION),
-                                  lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA),
-                                  lambda: AveragingRuns(replace(TOY, hidden=(6,)))],
-                         ids=["playground", "inside", "coadaptation", "regression", "lab", "averaging"])
+                                  lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA)],
+                         ids=["playground", "inside", "coadaptation", "regression", "lab"])
 def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
     a, b, alone = make(), make(), make()
     a.share(), b.share()
@@ -69,31 +67,8 @@ def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained
     alone.advance(max_steps=10_000)
     assert a.done and b.done and alone.done
     assert _same(a, alone) and _same(b, alone)
-    if isinstance(alone, AveragingRuns):  # the analysis of a shared run's step is computed once for its tabs
-        c, d = make(), make()
-        c.share(), d.share()
-        assert d.analysis() is c.analysis()
-        d.own()
-        assert d.analysis() is not c.analysis() and d.report() == c.report()
     if isinstance(alone, CoadaptationRuns):  # what each epoch recorded is the run's, and copied with it
         assert a.tracked == b.tracked == alone.tracked and len(alone.tracked["dropout"]) == TOY.epochs + 1
-
-
-def test_tabs_opening_one_link_show_one_untrained_run_and_a_tab_that_trains_it_takes_a_copy():
-    a, b, c = AveragingRuns(replace(TOY, hidden=(6,))), AveragingRuns(replace(TOY, hidden=(6,))), Playground(TOY)
-    for tab in (a, b, c):
-        tab.show()
-    assert b.core is a.core and c.core is not a.core
-    assert b.analysis() is a.analysis()  # drawn paused: analysed once for both
-    a.advance(max_steps=3)  # Step, or a run trained without Train's share
-    assert a.core is not b.core and a.run.step == 3 and b.run.step == 0
-    late = AveragingRuns(replace(TOY, hidden=(6,)))
-    late.show()
-    assert late.core is b.core
-    b.share()  # Train: nobody trains these settings yet, so b trains a copy that later tabs join
-    assert b.core is not late.core and late.run.step == 0 and late.core.fresh and not b.core.fresh
-    late.share()
-    assert late.core is b.core
 
 
 def test_a_change_of_settings_is_the_changing_tabs_alone():

@@ -156,7 +156,6 @@ class LiveRuns(Shareable):
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train the run (and its twin, step for step) for a bounded slice; return the run's steps."""
-        self.leave_fresh()
         self.core.trained(self)
         if self.twin is None:
             return self.run.run(max_steps=max_steps, max_seconds=max_seconds)

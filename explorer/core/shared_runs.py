@@ -34,10 +34,6 @@ class Core:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
-        # What the tabs' views derive from the run and may share (an analysis of its current step, by name); a
-        # copy starts without.
-        self.memo: dict[str, Any] = {}
-        self.fresh = False  # an untrained run that tabs opened from one link show (``Classroom.fresh``)
         self._holders: weakref.WeakSet = weakref.WeakSet()  # the tabs' views of it (a closed tab's goes with it)
         self._trained_by: dict[int, float] = {}  # a view's id → time.monotonic() of its last training slice
         self._guard = threading.Lock()  # tabs' script threads join, leave and train it at once
@@ -87,60 +83,34 @@ class Core:
 
 
 class Classroom:
-    """The runs that tabs of one server process may share, by their settings: untrained ones that tabs show
-    (``fresh``) and those that tabs train (``join``)."""
+    """The runs that tabs of one server process may join, by their settings."""
 
     def __init__(self) -> None:
-        self._fresh: dict[Hashable, weakref.ref[Core]] = {}
-        self._training: dict[Hashable, weakref.ref[Core]] = {}
+        self._cores: dict[Hashable, weakref.ref[Core]] = {}
         self._lock = threading.Lock()
 
-    def fresh(self, key: Hashable, core: Core) -> Core:
-        """The untrained run of these settings that other tabs show (opened from their link, not trained), if
-        any; else ``core``, which later tabs then show. Identical until trained, it is built, drawn and analysed
-        once for all of them; a tab that trains it first takes a copy (``Shareable.own``)."""
-        with self._lock:
-            other = self._find(self._fresh, key)
-            if other is not None and other.fresh:
-                return other
-            core.fresh = True
-            self._fresh[key] = weakref.ref(core)
-            return core
-
-    def training(self, key: Hashable) -> Core | None:
-        """The run of these settings that other tabs train (``Core.joinable``), if any."""
-        with self._lock:
-            other = self._find(self._training, key)
-            return other if other is not None and other.joinable() else None
-
     def join(self, key: Hashable, core: Core) -> Core:
-        """The run of these settings that other tabs train, if any; else ``core``, which later tabs then join."""
+        """The run of these settings that other tabs train (``Core.joinable``), if any; else ``core``, which
+        later tabs then join."""
         with self._lock:
-            other = self._find(self._training, key)
+            for dead in [k for k, ref in self._cores.items() if ref() is None]:
+                del self._cores[dead]
+            ref = self._cores.get(key)
+            other = ref() if ref is not None else None
             if other is not None and other is not core and other.joinable():
                 return other
-            self._training[key] = weakref.ref(core)
+            self._cores[key] = weakref.ref(core)
             return core
 
     def close(self, core: Core) -> None:
-        """No more tabs show or join ``core`` (its one tab trained or paused it: a paused run stays as it was)."""
+        """No more tabs join ``core`` (its one tab paused it: a paused run stays as it was)."""
         with self._lock:
-            core.fresh = False
-            for registry in (self._fresh, self._training):
-                for key in [k for k, ref in registry.items() if ref() is core]:
-                    del registry[key]
+            for key in [k for k, ref in self._cores.items() if ref() is core]:
+                del self._cores[key]
 
     def clear(self) -> None:
         with self._lock:
-            self._fresh.clear()
-            self._training.clear()
-
-    @staticmethod
-    def _find(registry: dict[Hashable, weakref.ref[Core]], key: Hashable) -> Core | None:
-        for dead in [k for k, ref in registry.items() if ref() is None]:
-            del registry[dead]
-        ref = registry.get(key)
-        return ref() if ref is not None else None
+            self._cores.clear()
 
 
 CLASSROOM = Classroom()  # one per server process
@@ -167,28 +137,12 @@ class Shareable:
         """Whether a setting changed in place or weights were loaded (the record says)."""
         raise NotImplementedError
 
-    def show(self) -> None:
-        """A new run (opened from a link, or reset): show the untrained run of these settings other tabs show."""
-        key = self.share_key()
-        if key is not None and self.core.run.step == 0 and not self.changed():
-            self.hold(CLASSROOM.fresh(key, self.core))
-
     def share(self) -> None:
         """Train from now on the run of these settings that other tabs train, if there is one, else let them
         join this one: only an untouched run (Train pressed on a fresh one) is shared."""
         key = self.share_key()
-        if key is None or self.core.run.step != 0 or self.changed():
-            return
-        core = CLASSROOM.training(key)
-        if core is None:
-            self.leave_fresh()
-            core = CLASSROOM.join(key, self.core)
-        self.hold(core)
-
-    def leave_fresh(self) -> None:
-        """Before this tab trains: an untrained run other tabs only show becomes its own."""
-        if self.core.fresh:
-            self.own()
+        if key is not None and self.core.run.step == 0 and not self.changed():
+            self.hold(CLASSROOM.join(key, self.core))
 
     @property
     def sharers(self) -> int:

@@ -172,7 +172,6 @@ class Lab(Shareable):
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train every lane in turns of ``LANE_STEPS`` for a bounded slice; return the steps of one lane."""
-        self.leave_fresh()
         self.core.trained(self)
         start, taken = time.perf_counter(), 0
         while not self.done and (max_steps is None or taken < max_steps):

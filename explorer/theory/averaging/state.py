@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Callable, Hashable
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -69,7 +69,7 @@ class AveragingRuns(LiveRuns):
         problems = check(exp) + analysis_problems(exp)
         if problems:
             raise ValueError(problems[0])
-        given, data = data, data if data is not None else make_data(exp)  # uploaded points, or a toy set (or a CSV's)
+        data = data if data is not None else make_data(exp)  # uploaded points, or a toy set (or a CSV file's)
         if data.n_classes != 2:
             raise ValueError(f"exact averaging compares the probability of one class of two; {data.name} has "
                              f"{data.n_classes} classes")
@@ -81,21 +81,7 @@ class AveragingRuns(LiveRuns):
         self.grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float64)
         self.val_x, self.val_y = self.data.x_val[:val_points], self.data.y_val[:val_points]
         self.k, self.slow_seconds = DEFAULT_K, 0.0
-        self.uploaded = given is not None
-        self._analysis = None
-
-    def share_key(self) -> Hashable | None:
-        """Tabs training the same settings on a generated set share one run (``shared_runs``), and the analysis
-        of its current step (the enumeration of every thinned network, ~1 s at 12 units) with it."""
-        return None if self.uploaded else ("averaging", self.exp, len(self.val_y))
-
-    @property
-    def _analysis(self) -> Analysis | None:
-        return self.core.memo.get("analysis")
-
-    @_analysis.setter
-    def _analysis(self, analysis: Analysis | None) -> None:
-        self.core.memo["analysis"] = analysis
+        self._analysis: Analysis | None = None
 
     @locked
     def apply(self, exp: Experiment, compare: bool) -> bool:

@@ -77,7 +77,6 @@ class RegressionLive(Shareable):
 
     @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
-        self.leave_fresh()
         self.core.trained(self)
         return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
 
