@@ -29,7 +29,8 @@ from explorer.core.datasets import Dataset
 from explorer.dropout import variants_for
 from explorer.core.experiment import CSV, Experiment, Problem, defaults_for, make_data
 from explorer.core.figures import Figure
-from explorer.core.live_runs import CURVES, RUN_NAMES, LiveRuns, locked
+from explorer.core.live_runs import CURVES, RUN_NAMES, LiveRuns
+from explorer.core.shared_runs import locked
 from explorer.core.training import Trainer
 
 DEFAULT_DATASET = "mnist"

@@ -9,24 +9,22 @@ subclass it with their own data and figures (``Playground``, ``Inspector``).
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import dataclass, fields
-from typing import Any, Callable, Collection, Protocol, TypeVar, runtime_checkable
+from typing import Any, Callable, Collection, Protocol, runtime_checkable
 
 from explorer.core import figures
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, build
 from explorer.core.export import CHANGING, RunRecord, take, without_rates
 from explorer.core.figures import Figure
-from explorer.core.shared_runs import Core, Shareable
+from explorer.core.shared_runs import Core, Shareable, locked
 from explorer.core.training import BoundedRun, Trainer
 
 RUN_NAMES = ("dropout", "no dropout")  # the run, then its twin: the keys of every per-network result
 CURVES = "curves"  # the training curves' place in a frame; each state's ``Fig`` names the places its page reads
 TWIN_STEPS = 1  # the run and its twin alternate step by step: neither runs ahead, and a frame under load trains no
 # more than one step of each (on the Inside page two 784-512-512 networks: ~20 ms a step pair)
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 @runtime_checkable
@@ -53,6 +51,16 @@ class LiveRun(Protocol):
     def shed(self) -> None:
         """Drop what the state rebuilds by itself when it next trains or draws (a forgotten tab's memory)."""
 
+    @property
+    def sharers(self) -> int:
+        """How many other tabs train this run now (``shared_runs.Shareable``; 0 for a ``Private`` one)."""
+
+    def share(self) -> None:
+        """Train pressed: join the run of these settings that other tabs train, if it may be shared."""
+
+    def own(self) -> None:
+        """Before this tab changes the run (Pause, Step, loaded weights): make it this tab's alone."""
+
 
 @runtime_checkable
 class LiveTraining(LiveRun, Protocol):
@@ -76,25 +84,6 @@ def pin_label(exp: Experiment, data_name: str, epoch: int) -> str:
         parts.append(exp.variant)
     parts += ["-".join(map(str, exp.hidden)), f"{data_name} {exp.train_size}", f"epoch {epoch}"]
     return "pinned " + ", ".join(parts)
-
-
-def locked(method: F) -> F:
-    """Run under the instance's lock.
-
-    Streamlit starts a new script run on a widget change without waiting for
-    the previous one, which may still be inside a training slice: two threads
-    would then step the same network at once.
-    """
-
-    @functools.wraps(method)
-    def wrapper(self: LiveRuns, *args: Any, **kwargs: Any) -> Any:
-        while True:
-            lock = self.lock
-            with lock:
-                if lock is self.lock:  # not taken from a shared run (``own``) while this thread waited for it
-                    return method(self, *args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
 
 
 class LiveRuns(Shareable):
@@ -153,10 +142,8 @@ class LiveRuns(Shareable):
     def done(self) -> bool:
         return self.run.done
 
-    @locked
-    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+    def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:
         """Train the run (and its twin, step for step) for a bounded slice; return the run's steps."""
-        self.core.trained(self)
         if self.twin is None:
             return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
         start, taken = time.perf_counter(), 0

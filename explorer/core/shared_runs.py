@@ -14,13 +14,35 @@ with the same numbers the shared run would have had.
 from __future__ import annotations
 
 import copy
+import functools
 import threading
 import time
 import weakref
 from dataclasses import dataclass, field
-from typing import Any, Hashable
+from typing import Any, Callable, Hashable, TypeVar
 
 from explorer import settings
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def locked(method: F) -> F:
+    """Run under the instance's lock.
+
+    Streamlit starts a new script run on a widget change without waiting for
+    the previous one, which may still be inside a training slice: two threads
+    would then step the same network at once.
+    """
+
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        while True:
+            lock = self.lock
+            with lock:
+                if lock is self.lock:  # not taken from a shared run (``Shareable.own``) while this thread waited
+                    return method(self, *args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @dataclass(eq=False)
@@ -137,6 +159,17 @@ class Shareable:
         """Whether a setting changed in place or weights were loaded (the record says)."""
         raise NotImplementedError
 
+    @locked
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """Train a bounded slice (``train_slice``) of the run, which counts this tab among those training it
+        (``sharers``, ``Core.joinable``); the steps taken."""
+        self.core.trained(self)
+        return self.train_slice(max_seconds, max_steps)
+
+    def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:
+        """The state's own training: a bounded slice of its networks, under the lock."""
+        raise NotImplementedError
+
     def share(self) -> None:
         """Train from now on the run of these settings that other tabs train, if there is one, else let them
         join this one: only an untouched run (Train pressed on a fresh one) is shared."""
@@ -166,3 +199,16 @@ class Shareable:
                 old.release(self)
             core.hold(self)
             self.core = core
+
+
+class Private:
+    """A live page's state whose run is never shared (an exact analysis, a sweep with files of its own): what the
+    live controls call on a ``Shareable`` does nothing here."""
+
+    sharers = 0
+
+    def share(self) -> None:
+        """Nothing to join: the run stays this tab's."""
+
+    def own(self) -> None:
+        """The run is this tab's already."""

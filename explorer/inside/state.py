@@ -20,7 +20,8 @@ from explorer.inside import analysis as inside
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment
 from explorer.core.figures import Figure
-from explorer.core.live_runs import CURVES, LiveRuns, locked
+from explorer.core.live_runs import CURVES, LiveRuns
+from explorer.core.shared_runs import locked
 from explorer.core.training import Trainer
 
 

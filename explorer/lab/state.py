@@ -27,8 +27,8 @@ from explorer.dropout.uniform import CAP_RATE, MAX_BETA
 from explorer.core.experiment import CSV, PARAMS, Experiment, build, defaults_for
 from explorer.core.export import RunRecord
 from explorer.core.figures import Figure
-from explorer.core.live_runs import CURVES, locked
-from explorer.core.shared_runs import Core, Shareable
+from explorer.core.live_runs import CURVES
+from explorer.core.shared_runs import Core, Shareable, locked
 from explorer.core.training import Trainer
 
 # The fields in which lanes may differ; every other field is shared.
@@ -169,10 +169,8 @@ class Lab(Shareable):
     def epoch(self) -> int:
         return min(t.epoch for t in self.trainers)
 
-    @locked
-    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+    def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:
         """Train every lane in turns of ``LANE_STEPS`` for a bounded slice; return the steps of one lane."""
-        self.core.trained(self)
         start, taken = time.perf_counter(), 0
         while not self.done and (max_steps is None or taken < max_steps):
             if max_seconds is not None and taken and time.perf_counter() - start >= max_seconds:

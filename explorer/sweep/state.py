@@ -43,8 +43,8 @@ from explorer import settings
 from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
-from explorer.core.live_runs import locked
 from explorer.core.model import MLPConfig
+from explorer.core.shared_runs import Private, locked
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES
 from explorer.sweep.saved import SavedModels
@@ -162,7 +162,7 @@ class Group:
         self.step = self.trainer.step
 
 
-class Sweep:
+class Sweep(Private):
     """The models of a spec, in stacks trained one after another, and their results.
 
     ``evaluations``: how many times a model is evaluated on the training and validation sets while it trains, its

@@ -21,7 +21,6 @@ from streamlit.runtime.scriptrunner_utils.script_run_context import get_run_yiel
 from explorer import settings
 from explorer.core.admission import Admission, Floor, Place
 from explorer.core.live_runs import LiveRun, LiveTraining
-from explorer.core.shared_runs import Shareable
 from explorer.core.turns import Turns
 from pages.ui.state import LiveState, R
 
@@ -56,8 +55,7 @@ def set_running(state: LiveState, on: bool) -> None:
     run of the same settings other tabs train (a class on one lesson's link trains it once); Pause makes it this
     tab's own."""
     state.running, state.forgotten = on, False
-    if isinstance(state.run, Shareable):
-        state.run.share() if on else state.run.own()
+    state.run.share() if on else state.run.own()
 
 
 def forget_page(prefixes: Iterable[str]) -> None:
@@ -72,8 +70,7 @@ def forget_page(prefixes: Iterable[str]) -> None:
 
 def _step(state: LiveState) -> None:
     state.running = False
-    if isinstance(state.run, Shareable):
-        state.run.own()
+    state.run.own()
     state.run.advance(max_steps=1)
 
 
@@ -123,9 +120,9 @@ def phase(state: LiveState, done: bool, running: bool) -> str:
     return f"paused: no click for {settings.IDLE_PAUSE_SECONDS / 60:g} minutes" if state.forgotten else "paused"
 
 
-def shared_note(run: object, running: bool) -> str:
+def shared_note(run: LiveRun, running: bool) -> str:
     """While it trains a run other tabs train too (``Shareable``), how many: for the status line."""
-    others = run.sharers if running and isinstance(run, Shareable) else 0
+    others = run.sharers if running else 0
     return f" · one run shared with {others} other tab{'s' * (others > 1)} on these settings" if others else ""
 
 

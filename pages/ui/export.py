@@ -16,7 +16,6 @@ import streamlit as st
 from explorer import settings
 from explorer.core.export import Exportable, config_json, history_csv
 from explorer.core.live_runs import LiveRuns
-from explorer.core.shared_runs import Shareable
 from explorer.core.weights import Choose, WeightsError, load_weights, weights_bytes
 from pages.ui import controls, own_data
 from pages.ui.state import LiveState
@@ -107,8 +106,7 @@ def _load(state: LiveState, key: str, pick_key: str | None = None) -> None:
     if file is None or state.run is None:
         return
     run = state.run
-    if isinstance(run, Shareable):
-        run.own()  # a run shared with other tabs: this tab's copy takes the weights
+    run.own()  # a run shared with other tabs: this tab's copy takes the weights
     try:
         with run.lock:
             networks = run.networks()

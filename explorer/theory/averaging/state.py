@@ -25,7 +25,8 @@ from explorer.core.boundary import extent
 from explorer.core.datasets import TOY_DATASETS, Dataset
 from explorer.core.experiment import CSV, Experiment, Problem, check, defaults_for, flag, make_data
 from explorer.core.figures import Figure
-from explorer.core.live_runs import CURVES, LiveRuns, locked
+from explorer.core.live_runs import CURVES, LiveRuns
+from explorer.core.shared_runs import locked
 
 DEFAULT_K = 10
 

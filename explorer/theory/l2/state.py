@@ -21,7 +21,7 @@ from explorer.theory.l2.analysis import (CONVENTION, FIELDS, MaskedRegression, d
                                          ols, relative_distance, weight_decay, weight_decay_strength)
 from explorer.core.experiment import PARSERS, Experiment, Problem, flag, format_field, parse_field
 from explorer.core.figures import Figure
-from explorer.core.live_runs import locked
+from explorer.core.shared_runs import Private, locked
 
 
 class Fig(StrEnum):
@@ -31,7 +31,7 @@ class Fig(StrEnum):
     DISTANCE = "distance"
 
 
-class DropoutL2:
+class DropoutL2(Private):
     """The live state of the page's part: one regression, its closed forms and the masked run.
 
     A ``live_runs.LiveTraining`` for the pages' controls; any change of

@@ -21,7 +21,8 @@ from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure
 from explorer.lab.state import DROPOUT_FIELDS, Lab
-from explorer.core.live_runs import CURVES, locked
+from explorer.core.live_runs import CURVES
+from explorer.core.shared_runs import locked
 from explorer.core.training import Trainer
 
 DEFAULT_DATASET = "moons"

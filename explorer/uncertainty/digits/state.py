@@ -21,7 +21,8 @@ from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.core.mnist import MNIST_DATASETS
 from explorer.core.figures import Figure
-from explorer.core.live_runs import LiveRuns, locked
+from explorer.core.live_runs import LiveRuns
+from explorer.core.shared_runs import locked
 
 DEFAULT_DIGIT = 3  # upright it is sure of it; turned past 45° its passes disagree: the uncertainty shows
 

@@ -19,7 +19,8 @@ from explorer.core.boundary import extent
 from explorer.core.datasets import Dataset, make_toy
 from explorer.core.experiment import Experiment, defaults_for
 from explorer.core.figures import Figure
-from explorer.core.live_runs import CURVES, LiveRuns, locked
+from explorer.core.live_runs import CURVES, LiveRuns
+from explorer.core.shared_runs import locked
 from explorer.core.mc import mc_probabilities, predictive_summary
 
 # The classification part's defaults: few points of moons, so the network has room to be unsure.

@@ -20,8 +20,7 @@ from explorer.uncertainty.regression.analysis import (LIVE_REGRESSION_FIELDS, Re
                                                       mc_regression, region_std, true_function)
 from explorer.uncertainty.regression.files import Change, regression_json, take
 from explorer.core.figures import Figure
-from explorer.core.live_runs import locked
-from explorer.core.shared_runs import Core, Shareable
+from explorer.core.shared_runs import Core, Shareable, locked
 
 
 class Fig(StrEnum):
@@ -75,9 +74,7 @@ class RegressionLive(Shareable):
     def done(self) -> bool:
         return self.run.done
 
-    @locked
-    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
-        self.core.trained(self)
+    def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:
         return self.run.run(max_steps=max_steps, max_seconds=max_seconds)
 
     @locked
