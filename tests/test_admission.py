@@ -234,12 +234,12 @@ def test_an_admission_needs_a_budget() -> None:
 
 # --- on the pages ------------------------------------------------------------------------------
 
-def _playground(seed: int = 0) -> AppTest:
-    """A tab on the Playground; tabs on identical settings would train one run (explorer.core.shared_runs): the
-    seed sets them apart."""
+def _playground(seed: int = 0, **link: str) -> AppTest:
+    """A tab on the Playground's link (``link``, and ``seed``); tabs on identical settings would train one run
+    (explorer.core.shared_runs): the seed sets them apart."""
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
     at.run()
-    at.query_params["seed"] = str(seed)
+    at.query_params.update(seed=str(seed), **link)
     at.switch_page("pages/playground.py")
     at.run()
     assert not at.exception, [e.value for e in at.exception]
@@ -268,6 +268,26 @@ def test_a_second_train_press_waits_for_the_one_seat_then_trains(monkeypatch: py
     second.run()
     assert waiting.run.run.step > 0
     assert not any("ahead" in i.value or "next" in i.value for i in second.info)
+
+
+def test_a_tab_waiting_for_a_seat_on_a_shared_run_shows_it_finished_when_the_others_finish_it(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(controls, "SEATS", Admission(0.001, hold=600.0, timeout=60.0))  # room for one
+    first, second = (_playground(train_size="40", epochs="60") for _ in range(2))  # one link, one run
+    _click(first, "Train")
+    _click(second, "Train")
+    waiting = second.session_state["pg"]
+    assert waiting.run.core is first.session_state["pg"].run.core and any("yours is next" in i.value
+                                                                          for i in second.info)
+    for _ in range(50):
+        if waiting.run.done:
+            break
+        first.run()  # each run trains a slice (AppTest fires no timer)
+    assert waiting.run.done
+    second.run()  # its queue line asks again: the run is finished, not waiting
+    second.run()
+    assert waiting.running is False and controls.SEATS.waiting == 0
+    assert any("finished" in c.value for c in second.caption) and not second.info
 
 
 def test_the_waiting_message_counts_the_runs_ahead_and_the_wait() -> None:

@@ -19,6 +19,7 @@ from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
 from explorer.lab.state import Lab, lane
 from explorer.playground.state import Playground
+from explorer.theory.averaging.state import AveragingRuns, analysis_defaults
 from explorer.uncertainty.regression.analysis import RegressionConfig
 from explorer.uncertainty.regression.state import RegressionLive
 
@@ -27,6 +28,7 @@ TOY_DATA = make_toy(TOY.data_config())
 REGRESSION = RegressionConfig(train_size=40, hidden=(16, 16), epochs=12, batch_size=8, seed=3)
 DIGITS = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=5, batch_size=50)
 DIGIT_DATA = make_data(DIGITS)  # shared by every tab, as the page's cached data is
+AVERAGING = replace(analysis_defaults(), epochs=8, hidden=(6,))  # 4 steps an epoch, 64 thinned networks
 
 
 def _same(a, b) -> bool:
@@ -53,8 +55,9 @@ def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains(
 
 @pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA),
                                   lambda: CoadaptationRuns(TOY, TOY_DATA), lambda: RegressionLive(REGRESSION),
-                                  lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA)],
-                         ids=["playground", "inside", "coadaptation", "regression", "lab"])
+                                  lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA),
+                                  lambda: AveragingRuns(AVERAGING)],
+                         ids=["playground", "inside", "coadaptation", "regression", "lab", "averaging"])
 def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
     a, b, alone = make(), make(), make()
     a.share(), b.share()
@@ -69,6 +72,20 @@ def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained
     assert _same(a, alone) and _same(b, alone)
     if isinstance(alone, CoadaptationRuns):  # what each epoch recorded is the run's, and copied with it
         assert a.tracked == b.tracked == alone.tracked and len(alone.tracked["dropout"]) == TOY.epochs + 1
+
+
+def test_tabs_sharing_an_averaging_run_share_the_analysis_of_its_step_and_a_copy_makes_its_own():
+    a, b = AveragingRuns(AVERAGING), AveragingRuns(AVERAGING)
+    a.share(), b.share()
+    a.advance(max_steps=3)
+    a.select(5), b.select(20)  # each tab its own k: the MC maps of both are kept with the analysis
+    assert b.analysis() is a.analysis() and a.analysis().key[0] == 3
+    a.mc_grid(), b.mc_grid()
+    assert set(a.analysis().mc_maps) == {5, 20}
+    shared = a.analysis()
+    b.own()
+    assert b.analysis() is not shared and b.analysis().key == shared.key
+    assert torch.equal(b.analysis().grid.arithmetic, shared.grid.arithmetic)
 
 
 def test_a_change_of_settings_is_the_changing_tabs_alone():

@@ -56,6 +56,9 @@ class Core:
     lock: threading.RLock = field(default_factory=threading.RLock)
 
     def __post_init__(self) -> None:
+        # What the tabs' views derive from the run and may share (an analysis of its current step, by name); a
+        # copy starts without.
+        self.memo: dict[str, Any] = {}
         self._holders: weakref.WeakSet = weakref.WeakSet()  # the tabs' views of it (a closed tab's goes with it)
         self._trained_by: dict[int, float] = {}  # a view's id → time.monotonic() of its last training slice
         self._guard = threading.Lock()  # tabs' script threads join, leave and train it at once

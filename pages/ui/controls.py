@@ -158,6 +158,10 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
     while the page is drawn once, as paused; it starts by itself when seated.
     """
     state.touched = time.monotonic()  # this is a full run of the page: its student is there
+    if running and state.run.done:  # a shared run that the tabs training it finished while this one waited
+        state.running = False
+        SEATS.leave(id(state))
+        st.rerun()
     training = running and not state.run.done
     if not training:
         SEATS.leave(id(state))
@@ -203,6 +207,8 @@ def _queue_line(state: LiveState) -> None:
     starts the training."""
     @st.fragment(run_every=settings.QUEUE_POLL_SECONDS)
     def line() -> None:
+        if state.run.done:
+            st.rerun()  # the tabs training a shared run finished it meanwhile: ``live`` shows it finished
         place = _ask(state)
         if place.seated:
             st.rerun()

@@ -274,17 +274,16 @@ def mc_curve(model: MLP, x: torch.Tensor, y: torch.Tensor, exact: torch.Tensor, 
     The masks come from a generator of their own seeded ``seed``: looking never
     changes the masks training draws.
     """
-    masks = sample_masks(model, draws * max_k, torch.Generator().manual_seed(seed))
-    probs = sampled_probabilities(model, x, masks).reshape(draws, max_k, *exact.shape)
-    running = probs.cumsum(1) / torch.arange(1, max_k + 1, dtype=torch.float64)[None, :, None, None]
-    top, diff = running.argmax(-1), (running - exact).abs()
-    return MCCurve(
-        error=diff.mean((-2, -1)).numpy(),
-        max_error=diff.amax((-2, -1)).numpy(),
-        val_acc=(top == y).double().mean(-1).numpy(),
-        agreement=(top == exact.argmax(-1)).double().mean(-1).numpy(),
-        masks=masks.reshape(draws, max_k, -1),
-    )
+    masks = sample_masks(model, draws * max_k, torch.Generator().manual_seed(seed)).reshape(draws, max_k, -1)
+    counts = torch.arange(1, max_k + 1, dtype=torch.float64)[:, None, None]
+    rows = []
+    for draw in masks:  # one draw at a time: all of them at once held ~150 MB at 500 points (issue #13)
+        running = sampled_probabilities(model, x, draw).cumsum(0) / counts
+        top, diff = running.argmax(-1), (running - exact).abs()
+        rows.append((diff.mean((-2, -1)), diff.amax((-2, -1)), (top == y).double().mean(-1),
+                     (top == exact.argmax(-1)).double().mean(-1)))
+    error, max_error, val_acc, agreement = (torch.stack(column).numpy() for column in zip(*rows))
+    return MCCurve(error=error, max_error=max_error, val_acc=val_acc, agreement=agreement, masks=masks)
 
 
 # --- the analysis contract ---------------------------------------------------------

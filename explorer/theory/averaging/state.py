@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 import numpy as np
 import torch
@@ -82,7 +82,20 @@ class AveragingRuns(LiveRuns):
         self.grid = torch.tensor(np.stack([gx.ravel(), gy.ravel()], axis=1), dtype=torch.float64)
         self.val_x, self.val_y = self.data.x_val[:val_points], self.data.y_val[:val_points]
         self.k, self.slow_seconds = DEFAULT_K, 0.0
-        self._analysis: Analysis | None = None
+        self._analysis = None
+
+    def share_key(self) -> Hashable | None:
+        """Tabs training the same settings share one run (``shared_runs``), and the analysis of its current step
+        (every thinned network, ~0.2 s at 12 units) with it; not on uploaded points (two files may share a name)."""
+        return None if self.exp.dataset == CSV else ("averaging", self.exp, len(self.val_y))
+
+    @property
+    def _analysis(self) -> Analysis | None:
+        return self.core.memo.get("analysis")
+
+    @_analysis.setter
+    def _analysis(self, analysis: Analysis | None) -> None:
+        self.core.memo["analysis"] = analysis
 
     @locked
     def apply(self, exp: Experiment, compare: bool) -> bool:
