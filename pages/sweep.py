@@ -15,6 +15,7 @@ from explorer.core.catalogue import catalogue
 from explorer.core.figures import sweep_figure
 from explorer.core.experiment import CSV
 from explorer.sweep.files import results_csv, sweep_json
+from explorer.sweep.live import SharedSweep
 from explorer.sweep.link import (DATASETS, WIDTHS, default_settings, read_spec, settings_of, sizes_for, spec_of,
                                  spec_to_params)
 from explorer.sweep.state import DEFAULT_RATES, SWEEP_VARIANTS, Sweep, SweepSpec
@@ -37,7 +38,7 @@ FOUND = {  # Srivastava et al. (2014), Fig. 9 and Fig. 10, on full MNIST
 
 
 @dataclass
-class SweepState(LiveState[Sweep]):
+class SweepState(LiveState[SharedSweep]):
     """What the page keeps beside its widgets (under "sw"): the sweep (``run``), whether it runs, and the settings
     it was made for."""
 
@@ -91,10 +92,12 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
     return problems or spec
 
 
-def _sweep(state: SweepState, spec: SweepSpec) -> Sweep:
-    """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change."""
+def _sweep(state: SweepState, spec: SweepSpec) -> SharedSweep:
+    """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change; Run
+    joins the sweep of these settings other tabs run (``explorer.sweep.live``)."""
     if state.run is None or state.spec != spec:  # None: an upload dropped it
-        state.run = Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS, keep_weights=True)
+        state.run = SharedSweep(Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS,
+                                      keep_weights=True))
         state.spec, state.running = spec, False
     return state.run
 
@@ -105,12 +108,13 @@ def _title(spec: SweepSpec) -> str:
     return "Error vs drop rate" + (", width fixed" if spec.mode == "fixed-width" else ", n·k fixed")
 
 
-def _draw(sweep: Sweep, running: bool) -> None:
+def _draw(sweep: SharedSweep, running: bool) -> None:
     result = sweep.results()
     spec = sweep.spec
     phase = controls.phase(page_state("sw", SweepState), result["done"], running)
     st.progress(result["progress"], text=f"{spec.models()} models ({spec.seeds} seeds per point) · "
-                                         f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}")
+                                         f"{result['progress']:.0%} of their steps · {result['seconds']:.0f} s · {phase}"
+                                         f"{controls.shared_note(sweep, running)}")
     live_chart(sweep_figure(result["points"], spec.over, _title(spec),
                             xs=spec.rates if spec.over == "rate" else spec.sizes, names=NAMES), KEY + "fig")
     if len(spec.variants) > 1:
@@ -160,24 +164,24 @@ def sweep_page() -> None:
     _exports(sweep)
 
 
-def _exports(sweep: Sweep) -> None:
+def _exports(shared: SharedSweep) -> None:
     """The sweep's results, its file and its finished models' weights, built when pressed (the sweep goes on
     running)."""
     row = st.container(horizontal=True)
-    row.download_button("Results CSV", data=lambda: results_csv(sweep.results()), file_name="sweep-results.csv",
+    row.download_button("Results CSV", data=lambda: results_csv(shared.results()), file_name="sweep-results.csv",
                         mime="text/csv", on_click="ignore", icon=":material/download:",
                         help="One row per model (every seed of every point) at its latest epoch.")
-    points = own_data.points_of(KEY, sweep.spec.base)
-    row.download_button("Sweep JSON", data=lambda: sweep_json(sweep.spec, points), file_name="sweep.json",
+    points = own_data.points_of(KEY, shared.spec.base)
+    row.download_button("Sweep JSON", data=lambda: sweep_json(shared.spec, points), file_name="sweep.json",
                         mime="application/json", on_click="ignore", icon=":material/download:",
                         help="Replays this sweep to the same numbers: python -m explorer sweep --config FILE.")
-    problem = sweep.weights_problem(settings.WEIGHTS_MAX_BYTES)
-    row.download_button("Weights", data=lambda: sweep.weights(settings.WEIGHTS_MAX_BYTES), file_name="sweep-weights.pt",
+    problem = shared.weights_problem(settings.WEIGHTS_MAX_BYTES)
+    row.download_button("Weights", data=lambda: shared.weights(settings.WEIGHTS_MAX_BYTES), file_name="sweep-weights.pt",
                         mime="application/octet-stream", on_click="ignore", icon=":material/download:",
                         disabled=problem is not None,
                         help=f"Not now: {problem}." if problem else "Every finished model's state_dict by name "
                              "('standard q=0.5 seed 0'): torch.load(FILE, weights_only=True); each loads into its MLP.")
-    if (points_button := own_data.points_button(sweep.data)) is not None:
+    if (points_button := own_data.points_button(shared.sweep.data)) is not None:
         points_button(row)
 
 

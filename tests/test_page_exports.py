@@ -224,7 +224,7 @@ def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
     assert weights.proto.disabled and "no model of the sweep has finished yet" in weights.proto.help
     _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
     assert not at.exception, [e.value for e in at.exception]
-    sweep = at.session_state["sw"].run
+    sweep = at.session_state["sw"].run.sweep
     assert sweep.spec.base.dataset == "csv" and sweep.data.n_classes == 3 and sweep.spec.base.train_size == 63
     assert "dataset" not in _link(at) and any("not your points" in c.value for c in at.caption)
     at.radio(key="sw_over").set_value("size").run()
@@ -232,7 +232,7 @@ def test_the_sweeps_page_exports_its_results_and_sweeps_uploaded_points():
     assert at.multiselect(key="sw_sizes").options == ["20", "50", "63"]
     _button(at, "Run").click().run()
     at.run()
-    assert not at.exception and at.session_state["sw"].run.progress > 0
+    assert not at.exception and at.session_state["sw"].run.sweep.progress > 0
 
 
 def test_the_sweeps_page_offers_its_finished_models_weights():

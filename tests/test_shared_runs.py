@@ -9,6 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import io
+import threading
+
 import pytest
 import torch
 
@@ -19,6 +22,8 @@ from explorer.core.experiment import Experiment, defaults_for, make_data
 from explorer.inside.state import Inspector
 from explorer.lab.state import Lab, lane
 from explorer.playground.state import Playground
+from explorer.sweep.live import SharedSweep
+from explorer.sweep.state import Sweep, SweepSpec
 from explorer.theory.averaging.state import AveragingRuns, analysis_defaults
 from explorer.uncertainty.regression.analysis import RegressionConfig
 from explorer.uncertainty.regression.state import RegressionLive
@@ -86,6 +91,68 @@ def test_tabs_sharing_an_averaging_run_share_the_analysis_of_its_step_and_a_copy
     b.own()
     assert b.analysis() is not shared and b.analysis().key == shared.key
     assert torch.equal(b.analysis().grid.arithmetic, shared.grid.arithmetic)
+
+
+SWEEP = SweepSpec(rates=(0.0, 0.5), seeds=1, base=replace(TOY, epochs=6), variants=("standard", "dropconnect"))
+
+
+def _sweep() -> SharedSweep:
+    return SharedSweep(Sweep(SWEEP, TOY_DATA, evaluations=2, keep_weights=True))
+
+
+def _bundle(sweep: SharedSweep) -> dict[str, dict[str, torch.Tensor]]:
+    return torch.load(io.BytesIO(sweep.weights()), weights_only=True)
+
+
+def test_tabs_on_one_sweeps_link_run_one_sweep_and_a_copy_keeps_its_saved_models():
+    a, b, alone = _sweep(), _sweep(), _sweep()
+    a.share(), b.share()
+    assert b.core is a.core and len(a.sweep.groups) == 2  # a stack of each placement: units, then weights
+    while not a.sweep.groups[0].done:
+        b.advance(max_steps=1)
+    a.advance(max_steps=1)  # into the second stack
+    assert a.sharers == b.sharers == 1
+    b.own()  # Pause: its own copy, with the first stack's saved models in a folder of its own
+    assert b.core is not a.core and b.sweep.saved.folder != a.sweep.saved.folder
+    assert [f.name for f in b.sweep.saved.files] == [f.name for f in a.sweep.saved.files] == ["stack-0.pt"]
+    for tab in (a, b, alone):
+        while not tab.done:
+            tab.advance(max_seconds=1.0)
+    assert a.results()["points"] == b.results()["points"] == alone.results()["points"]
+    mine, theirs, reference = _bundle(a), _bundle(b), _bundle(alone)
+    assert mine.keys() == theirs.keys() == reference.keys() and len(reference) == SWEEP.models()
+    assert all(torch.equal(mine[m][k], reference[m][k]) and torch.equal(theirs[m][k], reference[m][k])
+               for m in reference for k in reference[m])
+
+
+def test_a_tab_whose_shared_sweep_another_tab_trains_this_instant_draws_it_without_waiting():
+    a, b = _sweep(), _sweep()
+    a.share(), b.share()
+    a.advance(max_steps=1)
+    assert a.results()["progress"] > 0  # what its slice left for the tabs' frames (core.memo)
+    training, release = threading.Event(), threading.Event()
+
+    def other_tab() -> None:  # another tab's slice, in its own thread
+        with a.lock:
+            training.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_tab)
+    thread.start()
+    training.wait(10)
+    try:
+        step = b.sweep.step
+        assert b.advance(max_seconds=0.5) == 0 and b.sweep.step == step  # at once: no wait for the lock
+        assert b.results() is a.results()
+    finally:
+        release.set()
+        thread.join()
+    assert b.advance(max_seconds=0.05) > 0
+
+
+def test_a_sweep_on_uploaded_points_is_never_shared():
+    points = replace(SWEEP, base=replace(SWEEP.base, dataset="csv", data_file="points.csv", noise=0, label_noise=0))
+    assert SharedSweep(Sweep(points, TOY_DATA)).share_key() is None
 
 
 def test_a_change_of_settings_is_the_changing_tabs_alone():

@@ -27,7 +27,7 @@ def _small(at, **changes):
 def test_the_page_opens_with_the_mnist_rate_sweep_paused():
     at = _open(SWEEP)
     assert [t.value for t in at.title] == ["Sweeps"]
-    sweep = at.session_state["sw"].run
+    sweep = at.session_state["sw"].run.sweep  # the page's view of it: explorer.sweep.live
     assert sweep.spec.over == "rate" and sweep.spec.base.dataset == "mnist" and sweep.spec.models() == 30
     assert [len(g.seeds) for g in sweep.groups] == [12, 12, 6]  # four rates of three seeds a stack
     assert sweep.progress == 0 and not at.session_state["sw"].running
@@ -46,6 +46,21 @@ def test_run_trains_until_the_sweep_is_done():
     assert not at.exception
 
 
+def test_two_tabs_on_one_sweep_run_it_once_and_pause_apart():
+    first, second = (_open(SWEEP, dataset="moons", rates="0,0.5", seeds="5", epochs="200", hidden="512")
+                     for _ in range(2))  # a sweep longer than a few slices
+    for tab in (first, second):
+        _button(tab, "Run").click().run()
+    shared = first.session_state["sw"].run
+    assert second.session_state["sw"].run.core is shared.core and shared.sweep.step > 0
+    second.run()
+    assert "one run shared with 1 other tab on these settings" in second.get("progress")[0].proto.text
+    _button(second, "Pause").click().run()
+    mine = second.session_state["sw"].run
+    assert mine.core is not shared.core and mine.sweep.step == shared.sweep.step
+    assert not first.exception and not second.exception
+
+
 def test_a_size_sweep_and_a_setting_that_cannot_run():
     at = _small(_open(SWEEP))
     at.sidebar.radio(key="sw_over").set_value("size").run()
@@ -61,7 +76,7 @@ def test_changing_a_setting_makes_a_new_paused_sweep():
     first = at.session_state["sw"].run
     at.sidebar.radio(key="sw_mode").set_value("fixed-kept").run()
     second = at.session_state["sw"].run
-    assert second is not first and [g.widths[0] for g in second.groups] == [(64, 64), (128, 128)]
+    assert second is not first and [g.widths[0] for g in second.sweep.groups] == [(64, 64), (128, 128)]
 
 
 def test_the_link_holds_the_sweep_and_a_bad_value_is_reported():
@@ -84,7 +99,7 @@ def test_the_widest_sweep_runs_one_bounded_stack_at_a_time():
     trained at once), is offered: its stacks are built one at a time, each within the stack limit."""
     at = _open(SWEEP, over="size", seeds="5", hidden="512")
     assert not at.sidebar.error and _button(at, "Run").disabled is False
-    sweep = at.session_state["sw"].run
+    sweep = at.session_state["sw"].run.sweep
     data = sweep.data
     stacks = [sum(weights_of(MLPConfig(n_in=data.n_features, n_out=data.n_classes, hidden=w)) for w in g.widths)
               for g in sweep.groups]

@@ -28,6 +28,13 @@ class SavedModels:
         weakref.finalize(self, shutil.rmtree, self.folder, True)
         self.files: list[Path] = []
 
+    def __deepcopy__(self, memo: dict) -> SavedModels:
+        """A folder of its own with the same files (a tab's own copy of a shared sweep keeps what it had)."""
+        copy = SavedModels()
+        for path in self.files:
+            copy.files.append(Path(shutil.copy2(path, copy.folder / path.name)))
+        return copy
+
     def add(self, states: dict[str, State]) -> None:
         path = self.folder / f"stack-{len(self.files)}.pt"
         torch.save(states, path)

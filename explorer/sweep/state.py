@@ -44,7 +44,7 @@ from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import Dataset
 from explorer.core.experiment import Experiment, Problem, check, defaults_for, make_data
 from explorer.core.model import MLPConfig
-from explorer.core.shared_runs import Private, locked
+from explorer.core.shared_runs import locked
 from explorer.dropout import VARIANTS
 from explorer.dropout.schedules import SCHEDULES
 from explorer.sweep.saved import SavedModels
@@ -162,7 +162,7 @@ class Group:
         self.step = self.trainer.step
 
 
-class Sweep(Private):
+class Sweep:
     """The models of a spec, in stacks trained one after another, and their results.
 
     ``evaluations``: how many times a model is evaluated on the training and validation sets while it trains, its
@@ -255,10 +255,23 @@ class Sweep(Private):
                                        dropout=dropout)
         return groups
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What a copy takes (``copy.deepcopy``: a tab's own copy of a shared sweep): all but the lock."""
+        return {name: value for name, value in self.__dict__.items() if name != "lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self.lock = threading.RLock()
+
     # --- progress ------------------------------------------------------------
     @property
     def done(self) -> bool:
         return all(g.done for g in self.groups)
+
+    @property
+    def step(self) -> int:
+        """Steps taken, every stack's (0: untouched)."""
+        return sum(g.step for g in self.groups)
 
     @property
     def progress(self) -> float:
