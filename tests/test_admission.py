@@ -79,6 +79,9 @@ def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kin
     monkeypatch.setattr(controls, "FRAME_COSTS", {})
 
     class Inside:
+        sharers = 0  # trained by this tab alone (explorer.core.shared_runs)
+
+    class Other(Inside):
         pass
 
     # The seat counts CPU time; the wall clock (draw_seconds, which grows with the load) sizes the slices only.
@@ -87,7 +90,7 @@ def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kin
     controls._ask(trained)
     assert seats.load == pytest.approx(0.35 + overhead)
     arrived = LiveState(run=Inside(), draw_cpus=deque([0.9]))  # kept: a session is known by its id
-    stranger = LiveState(run=object(), draw_cpus=deque([0.2]))
+    stranger = LiveState(run=Other(), draw_cpus=deque([0.2]))
     controls._ask(arrived)
     assert seats.load == pytest.approx(2 * (0.35 + overhead))
     asked = []
@@ -96,6 +99,11 @@ def test_a_session_asks_with_its_training_frames_cost_or_before_any_with_its_kin
     assert asked == [(id(stranger), pytest.approx(0.2 + settings.MIN_SLICE_SECONDS + overhead), None, True)]
     controls._ask(arrived)
     assert asked[-1][-1] is False
+    shared = Inside()
+    shared.sharers = 29  # a lesson's run that 29 other tabs train too: its seat counts its drawing alone
+    controls._ask(LiveState(run=shared, draw_cpus=deque([0.3]), least_train=0.5, trained_frames=5))
+    assert asked[-1][1] == pytest.approx(0.3 + overhead)
+    assert controls.FRAME_COSTS["Inside"] == pytest.approx(0.35 + overhead)  # what a tab alone costs stays
 
 
 def test_a_seat_counts_the_mean_cpu_of_the_last_training_frames_after_the_first(monkeypatch) -> None:

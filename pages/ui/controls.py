@@ -236,13 +236,15 @@ def _ask(state: LiveState) -> Place:
     """The session's place at ``SEATS``, for a frame as costly as its drawing plus the least it trains (CPU
     seconds): measured on its own training frames, or before it has any, what the training frames of its kind of
     page cost (or if none has trained yet, its paused drawing, every panel at once: more than a training
-    frame's, so a guess that seats it while the seats have room at all)."""
-    kind = type(state.run).__name__
-    cost = state.draw_cpu + max(settings.MIN_SLICE_SECONDS, state.least_train) + settings.FRAME_OVERHEAD_SECONDS
-    if state.trained_frames:
+    frame's, so a guess that seats it while the seats have room at all). A run other tabs train too
+    (``shared_runs``) trains in their slices as well as its own: its seat counts its drawing alone."""
+    kind, shared = type(state.run).__name__, state.run.sharers > 0
+    training = 0.0 if shared else max(settings.MIN_SLICE_SECONDS, state.least_train)
+    cost = state.draw_cpu + training + settings.FRAME_OVERHEAD_SECONDS
+    if state.trained_frames and not shared:
         known = FRAME_COSTS.get(kind)
         FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost, settings.COST_SMOOTHING)
-    else:
+    elif not state.trained_frames and not shared:
         cost = FRAME_COSTS.get(kind, cost)
     guessed = kind not in FRAME_COSTS
     return SEATS.ask(id(state), max(settings.MIN_SEAT_COST, cost), _remaining(state), guessed)
