@@ -50,7 +50,7 @@ class Core:
     """What tabs training the same run share: its networks, how to replay it, the lock that keeps one step or one
     frame on them at a time, and who trained it lately."""
 
-    run: Any  # a training.Trainer, or what trains like one (a BoundedRun with ``data``)
+    run: Any  # a training.Trainer, or what trains like one (a BoundedRun, a Sweep: with ``data``, ``step``, ``done``)
     twin: Any  # the run's no-dropout twin, or None
     record: Any  # how to replay the run (an export.RunRecord, ...): what changed at which step
     lock: threading.RLock = field(default_factory=threading.RLock)
@@ -205,8 +205,8 @@ class Shareable:
 
 
 class Private:
-    """A live page's state whose run is never shared (an exact analysis, a sweep with files of its own): what the
-    live controls call on a ``Shareable`` does nothing here."""
+    """A live page's state whose run is never shared (the L2 part's regression, trained in about a second): what
+    the live controls call on a ``Shareable`` does nothing here."""
 
     sharers = 0
 
