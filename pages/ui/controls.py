@@ -160,8 +160,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
     state.touched = time.monotonic()  # this is a full run of the page: its student is there
     if running and state.run.done:  # a shared run that the tabs training it finished while this one waited
         state.running = False
-        SEATS.leave(id(state))
-        st.rerun()
+        st.rerun()  # drawn as finished, and its seat or place in the queue left (below)
     training = running and not state.run.done
     if not training:
         SEATS.leave(id(state))
@@ -241,11 +240,12 @@ def _ask(state: LiveState) -> Place:
     kind, shared = type(state.run).__name__, state.run.sharers > 0
     training = 0.0 if shared else max(settings.MIN_SLICE_SECONDS, state.least_train)
     cost = state.draw_cpu + training + settings.FRAME_OVERHEAD_SECONDS
-    if state.trained_frames and not shared:
-        known = FRAME_COSTS.get(kind)
-        FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost, settings.COST_SMOOTHING)
-    elif not state.trained_frames and not shared:
-        cost = FRAME_COSTS.get(kind, cost)
+    if not shared:  # what a frame of its kind costs a tab alone: learned from its frames, or taken as a guess
+        if state.trained_frames:
+            known = FRAME_COSTS.get(kind)
+            FRAME_COSTS[kind] = cost if known is None else _smoothed(known, cost, settings.COST_SMOOTHING)
+        else:
+            cost = FRAME_COSTS.get(kind, cost)
     guessed = kind not in FRAME_COSTS
     return SEATS.ask(id(state), max(settings.MIN_SEAT_COST, cost), _remaining(state), guessed)
 
