@@ -40,10 +40,19 @@ MAX_PINS = 3                  # pinned runs kept on a page's curves
 # --- Live training in the app ---------------------------------------------
 # While training, a page's fragment reruns every FRAME_INTERVAL seconds: it
 # trains, then draws. It trains for what the interval leaves after the last
-# draw, minus an idle share: back-to-back fragment runs starve clicks on Pause,
-# which Streamlit's front end queues behind a running fragment.
+# draw, minus an idle gap: back-to-back fragment runs starve clicks on Pause,
+# which Streamlit's front end queues behind a running fragment (seen in
+# Chromium: a click 0.4 s into a 2 s fragment run reached the server only when
+# the run ended). The gap only has to let a queued click through, so it is a
+# share of the interval but no longer than IDLE_MAX_SECONDS: the Inside page's
+# 0.4 s frames train 0.3 s rather than 0.24 s, less their drawing. Its CNN and
+# twin in Chromium, 30 s of training (2026-12-06, three runs each): 869-933
+# steps against 714-755 with the uncapped share, and 267-313 in six runs of the
+# page as issue #16 found it (2825d88); alternated with those, 2.9-3.3x (median
+# 3.16x); Pause 0.40-0.44 s (the page as found: 0.30-0.33 s).
 FRAME_INTERVAL = 0.16     # the Playground: a frame costs ~40 ms to draw here, ~70 ms to render in the browser
-IDLE_SHARE = 0.4          # of each interval, left idle for clicks
+IDLE_SHARE = 0.4          # of each interval, left idle for clicks …
+IDLE_MAX_SECONDS = 0.1    # … up to this long
 MIN_SLICE_SECONDS = 0.02  # trains at least this long per frame, however slow the drawing
 DRAW_SMOOTHING = 0.3      # weight of the newest frame in the moving average of drawing times
 BOUNDARY_RESOLUTION = 60  # grid points per axis of the decision-boundary map

@@ -110,12 +110,13 @@ def test_under_load_a_frame_trains_a_fair_share_of_a_round():
 
     gate = controls.TURNS
     interval, drawing = settings.FRAME_INTERVAL, 0.01
-    alone = controls._slice(interval, drawing)
+    alone, long_alone = controls._slice(interval, drawing), controls._slice(0.4, drawing)
     for who in range(40):
         with gate.turn(("load", who)):
             pass
     crowded = controls._slice(interval, drawing)
-    assert alone == pytest.approx((1 - settings.IDLE_SHARE) * interval - drawing)
+    assert alone == pytest.approx((1 - settings.IDLE_SHARE) * interval - drawing)  # the Playground's short frames
+    assert long_alone == pytest.approx(0.4 - settings.IDLE_MAX_SECONDS - drawing)  # the Inside page's: the gap's cap
     assert crowded == pytest.approx(max(settings.MIN_SLICE_SECONDS,
                                         gate.slots * settings.ROUND_SECONDS / gate.sessions(10.0) - drawing))
     assert crowded < alone

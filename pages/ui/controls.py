@@ -144,8 +144,8 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
          interval: float = settings.FRAME_INTERVAL) -> None:
     """Run the page's live part: while ``running``, every ``interval`` s a fragment trains, then calls ``draw``.
 
-    It trains for the share of the interval that the last draw and the idle
-    share (settings.IDLE_SHARE) leave, so a page whose drawing is slow (or a
+    It trains for the part of the interval that the last draw and the idle
+    gap (``busy_seconds``) leave, so a page whose drawing is slow (or a
     slow machine) trains less per frame instead of running frames back to back.
     A training frame (training and drawing) waits for its turn at ``TURNS``,
     so many sessions share the cores fairly and the server's own thread, which
@@ -299,7 +299,13 @@ def _slice(interval: float, drawing: float) -> float:
     sessions training, what leaves a round of everyone's frames about settings.ROUND_SECONDS long."""
     sessions = TURNS.sessions(within=settings.ACTIVE_SECONDS)
     fair = TURNS.slots * settings.ROUND_SECONDS / max(1, sessions)
-    return max(settings.MIN_SLICE_SECONDS, min((1 - settings.IDLE_SHARE) * interval, fair) - drawing)
+    return max(settings.MIN_SLICE_SECONDS, min(busy_seconds(interval), fair) - drawing)
+
+
+def busy_seconds(interval: float) -> float:
+    """Of a frame's ``interval``, what training and drawing may take: the rest is the idle gap that lets a
+    click through (settings.IDLE_SHARE of it, at most settings.IDLE_MAX_SECONDS)."""
+    return interval - min(settings.IDLE_SHARE * interval, settings.IDLE_MAX_SECONDS)
 
 
 def _draw(state: LiveState[R], draw: Callable[[R, bool], None], running: bool) -> None:
