@@ -256,3 +256,34 @@ def test_the_parts_of_other_runs_save_their_curves_and_weights(page, part):
     assert _downloads(at) == ["Curves CSV", "Experiment JSON", "Weights"]
     loads = [u for u in at.get("file_uploader") if "weights" in u.proto.label]  # the ridge's linear model takes none
     assert len(loads) == (part == "regression")
+
+
+def test_an_upload_is_offered_on_the_other_pages_of_the_session():
+    at = _open(PLAYGROUND)
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    playground = at.session_state["pg"].run
+    at.switch_page("pages/lab.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    picker = at.selectbox(key="lab_dataset")
+    assert "csv" in picker.options or "pets.csv (yours)" in picker.options, picker.options
+    assert at.session_state["lab"].run.data.name != "pets.csv"  # offered, not forced on the page
+    picker.set_value("csv").run()
+    assert not at.exception, [e.value for e in at.exception]
+    lab = at.session_state["lab"].run
+    assert (lab.data.name, lab.data.n_classes, lab.lanes[0].train_size, lab.lanes[0].val_size) == ("pets.csv", 3, 63, 27)
+    _button(at, "Step").click().run()
+    assert not at.exception and at.session_state["pg"].run is playground  # the Playground keeps its own run
+    at.switch_page("pages/theory.py")
+    at.query_params.update({"part": "averaging"})
+    at.run()
+    assert "csv" not in at.selectbox(key="ta_dataset").options  # three classes: exact averaging takes two
+
+
+def test_an_upload_on_a_page_showing_digits_brings_a_toy_sets_settings():
+    at = _open("pages/lab.py", dataset="mnist")
+    _uploader(at, "Your own points (CSV)").set_value(("pets.csv", _three_classes(), "text/csv")).run()
+    assert not at.exception, [e.value for e in at.exception]
+    lab = at.session_state["lab"].run
+    assert (lab.data.name, lab.data.n_features, lab.lanes[0].dataset) == ("pets.csv", 2, "csv")
+    _button(at, "Step").click().run()
+    assert not at.exception, [e.value for e in at.exception]

@@ -5,7 +5,9 @@ before anything trains: a bad file leaves a message and the run as it was. A goo
 one becomes the page's dataset ``csv`` (shown under the file's name), sets the
 sizes to the file's split and drops the run, so the next run of the page builds
 one on the new points. The points stay in the session (at most
-settings.UPLOAD_MAX_BYTES), never in the link.
+settings.UPLOAD_MAX_BYTES), never in the link, and the session's last upload
+is offered on the other pages' pickers too: a student uploads once. A page
+keeps the file its run trains on until it picks (or uploads) another.
 """
 
 from __future__ import annotations
@@ -26,12 +28,24 @@ from pages.ui.state import LiveState
 FORMAT_HELP = (f"A CSV file with a header naming the columns {','.join(COLUMNS)}, then one point per line; labels "
                f"are integers or words, 2 to {settings.UPLOAD_MAX_CLASSES} classes, at most "
                f"{settings.UPLOAD_MAX_ROWS:,} points and {settings.UPLOAD_MAX_BYTES / 1e6:g} MB. It stays in this "
-               "browser session: it is not in the page's link.")
+               "browser session (every page that trains on 2-D points offers it): it is not in the page's link.")
+LAST_UPLOAD = "own_points"  # the session's last good upload, offered by every page's picker
+FIRST_TOY = next(iter(TOY_DATASETS))  # whose defaults a page with its own per dataset gives a file's points
 
 
 def uploaded(prefix: str) -> Points | None:
-    """The points this page's session uploaded, if any."""
+    """The uploaded points this page trains on (or last trained on), if any."""
     return st.session_state.get(prefix + "points")
+
+
+def offered(prefix: str, max_classes: int = settings.UPLOAD_MAX_CLASSES) -> Points | None:
+    """The file the page's picker offers: its own while it is the page's dataset, else the session's last upload
+    (made on any page) if the page can take its classes, else its own."""
+    s = st.session_state
+    own, last = uploaded(prefix), s.get(LAST_UPLOAD)
+    if own is not None and s.get(prefix + "dataset") == CSV:
+        return own
+    return last if last is not None and last.n_classes <= max_classes else own
 
 
 def points_of(prefix: str, exp: Experiment) -> Points | None:
@@ -49,11 +63,11 @@ def dataset_picker(prefix: str, state: LiveState, datasets: Sequence[str] = TOY_
     ``defaults``: on a page where a dataset brings its own settings (an MNIST reference run, toy defaults), a
     choice applies them, and an upload those of a toy set when it leaves an image set. ``max_classes``: what the
     page's analyses can take (exact averaging's difference maps: two)."""
-    sb, points = st.sidebar, uploaded(prefix)
+    sb, points = st.sidebar, offered(prefix, max_classes)
     options = [*datasets, *([CSV] if points else [])]
     if st.session_state.get(prefix + "dataset") not in options:
         st.session_state[prefix + "dataset"] = options[0]
-    sb.selectbox("Dataset", options, key=prefix + "dataset", on_change=_picked, args=(prefix, defaults),
+    sb.selectbox("Dataset", options, key=prefix + "dataset", on_change=_picked, args=(prefix, state, defaults, points),
                  format_func=lambda k: _shown(k, points))
     sb.file_uploader("Your own points (CSV)", type=["csv"], key=prefix + "upload", on_change=_upload,
                      args=(prefix, state, defaults, max_classes), help=FORMAT_HELP)
@@ -100,11 +114,18 @@ def _upload(prefix: str, state: LiveState, defaults: Defaults | None = None,
                                       f"probability of one class of two: upload a file of two classes here (the "
                                       f"Playground takes up to {settings.UPLOAD_MAX_CLASSES})")
         return
-    train_size, val_size = points.default_split()
-    s[prefix + "points"], s[prefix + "upload_error"] = points, ""
+    s[LAST_UPLOAD], s[prefix + "upload_error"] = points, ""
     if defaults is not None and s.get(prefix + "dataset") not in (*TOY_DATASETS, CSV):  # from an image set
-        _apply(prefix, defaults(TOY_DATASETS[0]))
+        _apply(prefix, defaults(FIRST_TOY))
+    _adopt(prefix, state, points)
+
+
+def _adopt(prefix: str, state: LiveState, points: Points) -> None:
+    """Make ``points`` the page's dataset, with the file's split, and drop the run: its next run is built on them."""
+    s = st.session_state
+    s[prefix + "points"] = points
     _use_points(prefix, points)
+    train_size, val_size = points.default_split()
     s[prefix + "train_size"], s[prefix + "val_size"], s[prefix + "label_noise"] = train_size, val_size, 0.0
     state.run, state.running = None, False
 
@@ -116,12 +137,18 @@ def _use_points(prefix: str, points: Points) -> None:
         s[prefix + "model"] = "mlp"  # 2-D points: no CNN
 
 
-def _picked(prefix: str, defaults: Defaults | None) -> None:
+def _picked(prefix: str, state: LiveState, defaults: Defaults | None, points: Points | None) -> None:
     """A built-in set forgets the file's name (it reads none) and brings its defaults if the page has them; the
-    uploaded one takes the name back."""
-    points, chosen = uploaded(prefix), st.session_state[prefix + "dataset"]
+    offered file (``points``) takes the name back, or, uploaded on another page, comes with its split (and a toy
+    set's defaults) as an upload here would."""
+    chosen = st.session_state[prefix + "dataset"]
     if chosen == CSV and points is not None:
-        _use_points(prefix, points)
+        if points is uploaded(prefix):
+            _use_points(prefix, points)
+            return
+        if defaults is not None:
+            _apply(prefix, defaults(FIRST_TOY))
+        _adopt(prefix, state, points)
         return
     if defaults is not None:
         _apply(prefix, defaults(chosen))
