@@ -40,16 +40,20 @@ MAX_PINS = 3                  # pinned runs kept on a page's curves
 # --- Live training in the app ---------------------------------------------
 # While training, a page's fragment reruns every FRAME_INTERVAL seconds: it
 # trains, then draws. It trains for what the interval leaves after the last
-# draw, minus an idle gap: back-to-back fragment runs starve clicks on Pause,
-# which Streamlit's front end queues behind a running fragment (seen in
-# Chromium: a click 0.4 s into a 2 s fragment run reached the server only when
-# the run ended). The gap only has to let a queued click through, so it is a
-# share of the interval but no longer than IDLE_MAX_SECONDS: the Inside page's
-# 0.4 s frames train 0.3 s rather than 0.24 s, less their drawing. Its CNN and
+# draw, minus an idle gap in which the server's own thread sends the frame and
+# takes clicks: a script thread that holds the GIL starves it (seen in
+# Chromium: a click during a 2 s fragment of pure Python reached the server
+# when the fragment ended; during a fragment that slept, within 10 ms). (Slices
+# that end at the next step once a click has come were tried and dropped: Pause
+# alone 0.07-0.11 s either way, a class of 30 pressing it at once on a sweep link
+# 0.45-1.83 s against 0.61-0.77 s, in the noise.) The gap is a share of the
+# interval but no longer than IDLE_MAX_SECONDS: the Inside page's 0.4 s frames
+# train 0.3 s rather than 0.24 s, less their drawing. Its CNN and
 # twin in Chromium, 30 s of training (2026-12-06, three runs each): 869-933
 # steps against 714-755 with the uncapped share, and 267-313 in six runs of the
 # page as issue #16 found it (2825d88); alternated with those, 2.9-3.3x (median
-# 3.16x); Pause 0.40-0.44 s (the page as found: 0.30-0.33 s).
+# 3.16x); Pause in Chromium 0.17-0.94 s in nine runs (the page as found:
+# 0.13-1.38 s; a noisy measure here).
 FRAME_INTERVAL = 0.16     # the Playground: a frame costs ~40 ms to draw here, ~70 ms to render in the browser
 IDLE_SHARE = 0.4          # of each interval, left idle for clicks …
 IDLE_MAX_SECONDS = 0.1    # … up to this long

@@ -165,7 +165,20 @@ def _shot(page, name: str) -> None:
 
 
 def _wait_for_heading(page, text: str) -> None:
+    """The page's title shown and its script run ended (``_settled``): ready for a click."""
     _expect()(page.get_by_role("heading", name=text, level=1)).to_be_visible(timeout=LOAD_TIMEOUT)
+    _settled(page)
+
+
+def _settled(page) -> None:
+    """Wait until the page's script run has ended, as a person waits for a page to load before using it.
+
+    A click or key while a full run still draws the page starts the next run at once (Streamlit's fast reruns),
+    and now and then the front end then holds the widgets that the cut run had not drawn yet at their declared
+    defaults and sends those: a slider's lowest value, a toggle off, an empty multiselect (seen here as q = 0,
+    batch size 1 and no twin after an upload, and a sweep with no rates after Space)."""
+    _expect()(page.locator('[data-testid="stApp"]')).to_have_attribute("data-test-script-state", "notRunning",
+                                                                       timeout=LOAD_TIMEOUT)
 
 
 def _no_exceptions(page, srv: Server, where: str) -> None:

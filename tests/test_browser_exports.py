@@ -17,7 +17,7 @@ from explorer.core.points import read_points
 from explorer.uncertainty.regression.files import read_regression
 from explorer.uncertainty.regression.files import replay as regression_replay
 from tests.test_browser import (  # noqa: F401  (chromium, server, new_page are fixtures)
-    LIVE_CHART, _epoch, _expect, _no_exceptions, _shot, _wait_above, _wait_for_heading, chromium, new_page,
+    LIVE_CHART, _epoch, _expect, _no_exceptions, _settled, _shot, _wait_above, _wait_for_heading, chromium, new_page,
     server,
 )
 
@@ -32,6 +32,7 @@ def _three_classes() -> bytes:
 
 
 def _upload(page, name: str, raw: bytes) -> None:
+    _settled(page)
     page.locator(UPLOADER).set_input_files(files=[{"name": name, "mimeType": "text/csv", "buffer": raw}])
 
 
@@ -57,6 +58,7 @@ def test_upload_train_download_every_export_and_read_it_back(server, new_page):
     expect(page.get_by_text("90 points of 3 classes")).to_be_visible()
     expect(page.get_by_text("not your points", exact=False)).to_be_visible()
 
+    _settled(page)  # the upload's run has drawn every widget (``_settled``)
     page.get_by_role("button", name="Train", exact=True).click()
     _wait_above(_epoch, page, 5, timeout=60)  # the run ends at 6 and stops by itself
     expect(page.get_by_text("Epoch 6 of 6")).to_be_visible()
@@ -96,6 +98,7 @@ def test_upload_train_download_every_export_and_read_it_back(server, new_page):
     # A click while the popover is open only closes it (a click outside a popover), so the Pin press would be lost.
     expect(page.locator('[data-testid="stPopoverBody"]')).to_be_hidden()
 
+    _settled(page)
     page.get_by_role("button", name="Pin this run").click()
     chart = page.frame_locator(LIVE_CHART).last
     expect(chart.get_by_text("pinned q=0.5", exact=False).first).to_be_visible()
@@ -138,6 +141,7 @@ def test_the_lab_on_uploaded_points_downloads_a_file_that_replays_every_lane(ser
     _wait_for_heading(page, "Variants lab")
     _upload(page, "pets.csv", _three_classes())
     _expect()(page.get_by_text("90 points of 3 classes")).to_be_visible()
+    _settled(page)
     page.get_by_role("button", name="Train", exact=True).click()
     _expect()(page.get_by_text("Epoch 3 of 3", exact=False)).to_be_visible(timeout=60_000)
     name, raw = _download(page, "Experiment JSON")
@@ -161,3 +165,44 @@ def test_the_regression_part_downloads_a_file_that_replays(server, new_page):
     start, changes, _ = read_regression(raw.decode(), name)
     assert [row["val_mse"] for row in regression_replay(start, changes).history] == [float(r["val_mse"]) for r in rows]
     _no_exceptions(page, server, "the regression part after its exports")
+
+
+def test_a_sweeps_weights_file_offers_its_networks_and_loads_the_one_picked(server, new_page):
+    """A file of several networks (the Sweeps page's Weights, or ``sweep --save-weights``) loaded into the
+    Playground: the networks with the page's layers are offered, and the one picked is the page's network after."""
+    from dataclasses import replace
+
+    from explorer.core.experiment import Experiment
+    from explorer.core.weights import weights_bytes
+    from explorer.playground.state import Playground
+
+    models = {f"standard q=0.5 seed {seed}": Playground(replace(Experiment(), seed=seed)).run.model for seed in (3, 4)}
+    models["narrow"] = Playground(replace(Experiment(), hidden=(8,))).run.model
+    page = new_page(server, "/playground")
+    _wait_for_heading(page, "Playground")
+    expect = _expect()
+    page.get_by_role("button", name="Load weights").click()
+    page.locator('[data-testid="stPopoverBody"] input[type=file]').first.set_input_files(
+        files=[{"name": "sweep.pt", "mimeType": "application/octet-stream", "buffer": weights_bytes(models)}])
+    expect(page.get_by_text("sweep.pt holds 3 networks; 2 with this page's layers: choose one")).to_be_visible()
+    _settled(page)
+    if not page.locator('[data-testid="stPopoverBody"]').is_visible():
+        page.get_by_role("button", name="Load weights").click()
+    body = page.locator('[data-testid="stPopoverBody"]')
+    expect(body.get_by_role("combobox")).to_have_count(1)
+    body.get_by_role("combobox").click()  # the picker, showing the first of them
+    options = page.get_by_role("option")
+    expect(options).to_have_count(2)
+    assert options.all_inner_texts() == ["standard q=0.5 seed 3", "standard q=0.5 seed 4"]
+    options.filter(has_text="seed 4").click()
+    _settled(page)
+    body.get_by_role("button", name="Load this network").click()
+    expect(page.get_by_text("Loaded standard q=0.5 seed 4 from sweep.pt into the dropout network")).to_be_visible()
+    page.keyboard.press("Escape")
+    expect(body).to_be_hidden()
+    _settled(page)
+    _, raw = _download(page, "Weights")
+    loaded = torch.load(io.BytesIO(raw), weights_only=True)
+    chosen = models["standard q=0.5 seed 4"].state_dict()
+    assert loaded.keys() == chosen.keys() and all(torch.equal(loaded[k], chosen[k]) for k in chosen)
+    _no_exceptions(page, server, "the Playground after loading a sweep's network")
