@@ -155,6 +155,35 @@ def test_a_sweep_on_uploaded_points_is_never_shared():
     assert SharedSweep(Sweep(points, TOY_DATA)).share_key() is None
 
 
+def test_tabs_opening_one_link_show_one_untrained_run_and_a_tab_that_trains_it_takes_a_copy():
+    a, b, c = Playground(TOY), Playground(TOY), Playground(replace(TOY, seed=TOY.seed + 1))
+    for tab in (a, b, c):
+        tab.show()
+    assert b.core is a.core and c.core is not a.core and a.core.fresh
+    a.advance(max_steps=3)  # Step, or a run trained without Train's share: its own copy
+    assert a.core is not b.core and a.run.step == 3 and b.run.step == 0
+    late = Playground(TOY)
+    late.show()
+    assert late.core is b.core
+    b.share()  # Train: nobody trains these settings yet, so b trains a copy that later tabs join
+    assert b.core is not late.core and late.run.step == 0 and late.core.fresh and not b.core.fresh
+    late.share()
+    assert late.core is b.core
+    alone = Playground(TOY)
+    b.advance(max_steps=5)
+    alone.advance(max_steps=5)
+    assert _same(b, alone)
+
+
+def test_a_sweep_shown_by_several_tabs_is_left_before_a_tab_trains_it():
+    spec = SweepSpec(over="rate", rates=(0.0, 0.5), seeds=1, base=replace(TOY, epochs=2))
+    a, b = (SharedSweep(Sweep(spec, make_data(spec.base))) for _ in range(2))
+    a.show(), b.show()
+    assert a.core is b.core
+    a.advance(max_seconds=0.05)  # a live slice while b shows the same untrained sweep
+    assert a.core is not b.core and b.sweep.step == 0 and a.sweep.step > 0
+
+
 def test_a_change_of_settings_is_the_changing_tabs_alone():
     a, b = Playground(TOY), Playground(TOY)
     a.share(), b.share()

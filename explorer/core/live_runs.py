@@ -61,6 +61,9 @@ class LiveRun(Protocol):
     def own(self) -> None:
         """Before this tab changes the run (Pause, Step, loaded weights): make it this tab's alone."""
 
+    def show(self) -> None:
+        """A new run: show the untrained run of the same settings that other tabs show, if any."""
+
 
 @runtime_checkable
 class LiveTraining(LiveRun, Protocol):

@@ -5,7 +5,8 @@ runs would be the same numbers computed thirty times, each at a thirtieth of
 the server. Instead, a run that starts training untouched joins the run of the
 same settings that other tabs are training now (``Classroom.join``): every
 tab's training slice advances that one run, and each draws it its own way (its
-layer, its digit, its pins). Whatever would make one tab's run differ (Pause,
+layer, its digit, its pins). Before that, tabs opened on the same settings show
+one untrained run (``Classroom.fresh``), built, drawn and analysed once. Whatever would make one tab's run differ (Pause,
 Step, a slider, loaded weights, a forgotten tab) first gives that tab a copy of
 its own (``Core.copy``), so no one changes another's run, and the copy goes on
 with the same numbers the shared run would have had.
@@ -59,6 +60,7 @@ class Core:
         # What the tabs' views derive from the run and may share (an analysis of its current step, by name); a
         # copy starts without.
         self.memo: dict[str, Any] = {}
+        self.fresh = False  # an untrained run that tabs opened on one link show (``Classroom.fresh``)
         self._holders: weakref.WeakSet = weakref.WeakSet()  # the tabs' views of it (a closed tab's goes with it)
         self._trained_by: dict[int, float] = {}  # a view's id → time.monotonic() of its last training slice
         self._guard = threading.Lock()  # tabs' script threads join, leave and train it at once
@@ -108,34 +110,63 @@ class Core:
 
 
 class Classroom:
-    """The runs that tabs of one server process may join, by their settings."""
+    """The runs that tabs of one server process may share, by their settings: untrained ones that tabs show
+    (``fresh``) and those that tabs train (``join``)."""
 
     def __init__(self) -> None:
-        self._cores: dict[Hashable, weakref.ref[Core]] = {}
+        self._fresh: dict[Hashable, weakref.ref[Core]] = {}
+        self._training: dict[Hashable, weakref.ref[Core]] = {}
         self._lock = threading.Lock()
+
+    def fresh(self, key: Hashable, core: Core) -> Core:
+        """The untrained run of these settings that other tabs show (opened on their link, not trained), if any;
+        else ``core``, which later tabs then show. Identical until trained, it is built, drawn and analysed once
+        for all of them; a tab that trains it alone first takes a copy (``Shareable.leave_fresh``)."""
+        with self._lock:
+            other = _alive(self._fresh, key)
+            if other is not None and other.fresh:
+                return other
+            core.fresh = True
+            self._fresh[key] = weakref.ref(core)
+            return core
+
+    def training(self, key: Hashable) -> Core | None:
+        """The run of these settings that other tabs train (``Core.joinable``), if any."""
+        with self._lock:
+            other = _alive(self._training, key)
+            return other if other is not None and other.joinable() else None
 
     def join(self, key: Hashable, core: Core) -> Core:
         """The run of these settings that other tabs train (``Core.joinable``), if any; else ``core``, which
         later tabs then join."""
         with self._lock:
-            for dead in [k for k, ref in self._cores.items() if ref() is None]:
-                del self._cores[dead]
-            ref = self._cores.get(key)
-            other = ref() if ref is not None else None
+            other = _alive(self._training, key)
             if other is not None and other is not core and other.joinable():
                 return other
-            self._cores[key] = weakref.ref(core)
+            self._training[key] = weakref.ref(core)
             return core
 
     def close(self, core: Core) -> None:
-        """No more tabs join ``core`` (its one tab paused it: a paused run stays as it was)."""
+        """No more tabs show or join ``core`` (its one tab trains it alone, or paused it: a paused run stays as it
+        was)."""
         with self._lock:
-            for key in [k for k, ref in self._cores.items() if ref() is core]:
-                del self._cores[key]
+            core.fresh = False
+            for registry in (self._fresh, self._training):
+                for key in [k for k, ref in registry.items() if ref() is core]:
+                    del registry[key]
 
     def clear(self) -> None:
         with self._lock:
-            self._cores.clear()
+            self._fresh.clear()
+            self._training.clear()
+
+
+def _alive(registry: dict[Hashable, weakref.ref[Core]], key: Hashable) -> Core | None:
+    """The run ``registry`` holds under ``key`` if it still exists (the registry forgets those that do not)."""
+    for dead in [k for k, ref in registry.items() if ref() is None]:
+        del registry[dead]
+    ref = registry.get(key)
+    return ref() if ref is not None else None
 
 
 CLASSROOM = Classroom()  # one per server process
@@ -166,6 +197,7 @@ class Shareable:
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train a bounded slice (``train_slice``) of the run, which counts this tab among those training it
         (``sharers``, ``Core.joinable``); the steps taken."""
+        self.leave_fresh()
         self.core.trained(self)
         return self.train_slice(max_seconds, max_steps)
 
@@ -173,12 +205,30 @@ class Shareable:
         """The state's own training: a bounded slice of its networks, under the lock."""
         raise NotImplementedError
 
+    def show(self) -> None:
+        """A new run (opened from a link, or reset): show the untrained run of these settings that other tabs
+        show, if there is one, else let them show this one."""
+        key = self.share_key()
+        if key is not None and self.core.run.step == 0 and not self.changed():
+            self.hold(CLASSROOM.fresh(key, self.core))
+
     def share(self) -> None:
         """Train from now on the run of these settings that other tabs train, if there is one, else let them
         join this one: only an untouched run (Train pressed on a fresh one) is shared."""
         key = self.share_key()
-        if key is not None and self.core.run.step == 0 and not self.changed():
-            self.hold(CLASSROOM.join(key, self.core))
+        if key is None or self.core.run.step != 0 or self.changed():
+            return
+        core = CLASSROOM.training(key)
+        if core is None:  # the first to train: the run it showed stays untrained for the tabs that show it
+            self.leave_fresh()
+            core = CLASSROOM.join(key, self.core)
+        self.hold(core)
+
+    def leave_fresh(self) -> None:
+        """Before this tab trains: an untrained run that tabs only show becomes its own (a copy, if others
+        show it)."""
+        if self.core.fresh:
+            self.own()
 
     @property
     def sharers(self) -> int:
@@ -215,3 +265,6 @@ class Private:
 
     def own(self) -> None:
         """The run is this tab's already."""
+
+    def show(self) -> None:
+        """Nothing to show with other tabs."""

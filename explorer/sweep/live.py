@@ -51,6 +51,7 @@ class SharedSweep(Shareable):
         instant trains nothing and returns at once: the sweep goes on all the same, and this tab's frame draws the
         results of its last slice. (A sweep's step is long: thirty tabs waiting for each other's slices in turn
         drew a frame every three seconds.)"""
+        self.leave_fresh()
         if max_seconds is None or not self.core.shared(self):
             return super().advance(max_seconds, max_steps)
         self.core.trained(self)

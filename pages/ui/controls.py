@@ -47,6 +47,8 @@ def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[An
 
 
 def _replace(state: LiveState, run: LiveRun) -> None:
+    """A new run: an untrained one of settings that other tabs show is built and drawn once for all of them."""
+    run.show()
     state.run, state.clock, state.notice = run, deque(maxlen=20), ""
 
 
