@@ -6,10 +6,11 @@ the server. Instead, a run that starts training untouched joins the run of the
 same settings that other tabs are training now (``Classroom.join``): every
 tab's training slice advances that one run, and each draws it its own way (its
 layer, its digit, its pins). Before that, tabs opened on the same settings show
-one untrained run (``Classroom.fresh``), built, drawn and analysed once. Whatever would make one tab's run differ (Pause,
-Step, a slider, loaded weights, a forgotten tab) first gives that tab a copy of
-its own (``Core.copy``), so no one changes another's run, and the copy goes on
-with the same numbers the shared run would have had.
+one untrained run (``Classroom.fresh``), built, drawn and analysed once.
+Whatever would make one tab's run differ (Pause, Step, a slider, loaded
+weights, a forgotten tab) first gives that tab a copy of its own
+(``Core.copy``), so no one changes another's run, and the copy goes on with
+the same numbers the shared run would have had.
 """
 
 from __future__ import annotations
@@ -205,18 +206,22 @@ class Shareable:
         """The state's own training: a bounded slice of its networks, under the lock."""
         raise NotImplementedError
 
+    def _untouched_key(self) -> Hashable | None:
+        """``share_key`` while the run is untouched (not stepped, nothing changed or loaded), else None: only
+        such a run is shown to or trained with other tabs."""
+        key = self.share_key()
+        return key if key is not None and self.core.run.step == 0 and not self.changed() else None
+
     def show(self) -> None:
         """A new run (opened from a link, or reset): show the untrained run of these settings that other tabs
         show, if there is one, else let them show this one."""
-        key = self.share_key()
-        if key is not None and self.core.run.step == 0 and not self.changed():
+        if (key := self._untouched_key()) is not None:
             self.hold(CLASSROOM.fresh(key, self.core))
 
     def share(self) -> None:
         """Train from now on the run of these settings that other tabs train, if there is one, else let them
         join this one: only an untouched run (Train pressed on a fresh one) is shared."""
-        key = self.share_key()
-        if key is None or self.core.run.step != 0 or self.changed():
+        if (key := self._untouched_key()) is None:
             return
         core = CLASSROOM.training(key)
         if core is None:  # the first to train: the run it showed stays untrained for the tabs that show it
