@@ -93,11 +93,12 @@ def _spec(state: SweepState) -> SweepSpec | list[str]:
 
 
 def _sweep(state: SweepState, spec: SweepSpec) -> SharedSweep:
-    """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change; Run
-    joins the sweep of these settings other tabs run (``explorer.sweep.live``)."""
+    """The session's sweep for this spec: kept while the settings stay, new (and paused) when they change. Tabs
+    opened on one link show one untrained sweep; Run joins the sweep of these settings other tabs run
+    (``explorer.sweep.live``)."""
     if state.run is None or state.spec != spec:  # None: an upload dropped it
-        state.run = SharedSweep(Sweep(spec, own_data.page_data(KEY, spec.base), settings.SWEEP_PAGE_EVALUATIONS,
-                                      keep_weights=True))
+        controls.replace_run(state, SharedSweep(Sweep(spec, own_data.page_data(KEY, spec.base),
+                                                      settings.SWEEP_PAGE_EVALUATIONS, keep_weights=True)))
         state.spec, state.running = spec, False
     return state.run
 

@@ -61,6 +61,19 @@ def test_two_tabs_on_one_sweep_run_it_once_and_pause_apart():
     assert not first.exception and not second.exception
 
 
+def test_tabs_opened_on_one_link_show_one_untrained_sweep_and_the_first_to_run_takes_its_own():
+    link = dict(dataset="moons", rates="0,0.5", seeds="1", epochs="2", hidden="64")
+    first, second = _open(SWEEP, **link), _open(SWEEP, **link)
+    shown = first.session_state["sw"].run.core
+    assert second.session_state["sw"].run.core is shown and shown.fresh  # built once for both
+    _button(first, "Run").click().run()
+    mine = first.session_state["sw"].run
+    assert mine.core is not shown and mine.sweep.step > 0  # a copy: the sweep the other tab shows stays untrained
+    second.run()
+    assert second.session_state["sw"].run.core is shown and shown.run.step == 0 and shown.fresh
+    assert not first.exception and not second.exception
+
+
 def test_a_size_sweep_and_a_setting_that_cannot_run():
     at = _small(_open(SWEEP))
     at.sidebar.radio(key="sw_over").set_value("size").run()

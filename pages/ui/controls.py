@@ -42,11 +42,11 @@ def current_run(state: LiveState[R], exp: Any, compare: bool, make: Callable[[An
     run = state.run
     if run is None or not run.apply(exp, compare):
         run = make(exp, compare)
-        _replace(state, run)
+        replace_run(state, run)
     return run
 
 
-def _replace(state: LiveState, run: LiveRun) -> None:
+def replace_run(state: LiveState, run: LiveRun) -> None:
     """A new run: an untrained one of settings that other tabs show is built and drawn once for all of them."""
     run.show()
     state.run, state.clock, state.notice = run, deque(maxlen=20), ""
@@ -78,7 +78,7 @@ def _step(state: LiveState) -> None:
 
 def reset(state: LiveState, make: Make) -> None:
     """A new run of the same settings from the seed, paused."""
-    _replace(state, make(state.run.exp, state.run.compare))
+    replace_run(state, make(state.run.exp, state.run.compare))
     state.running = False
 
 
