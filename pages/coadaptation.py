@@ -23,6 +23,7 @@ from explorer.core.live_runs import RUN_NAMES
 from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart, steady_display
+from pages.ui.numbers import Number, number_row
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
 
@@ -105,12 +106,10 @@ def _link(exp: Experiment) -> dict[str, str]:
 # --- drawing ------------------------------------------------------------------------
 
 def _metrics(numbers: dict, shown: list[tuple[str, str, Callable[[float], str]]], named: bool = False) -> None:
-    """Each network's numbers as st.metric (label, key, how to write the value), under its half of a two-panel
-    chart; ``named``: the labels say which network (under a one-panel chart)."""
-    for column, name in zip(st.columns(2), RUN_NAMES):
-        with column:
-            for cell, (label, key, text) in zip(st.columns(len(shown)), shown):
-                cell.metric(f"{name} · {label}" if named else label, text(numbers[name][key]))
+    """Each network's numbers (label, key, how to write the value) in one row, the dropout network's under the
+    left half of a two-panel chart; ``named``: the labels say which network (under a one-panel chart)."""
+    number_row([Number(f"{name} · {label}" if named else label, text(numbers[name][key]))
+                for name in RUN_NAMES for label, key, text in shown])
 
 
 def _short(value: float) -> str:

@@ -18,6 +18,7 @@ from explorer.core.mnist import SUBSET_SIZE
 from pages.ui import controls, export, form
 from pages.ui.data import shared_data
 from pages.ui.live import due, live_chart, steady_display
+from pages.ui.numbers import Number, number_row
 from pages.ui.router import ensure_router
 from pages.ui.state import LiveState, page_state
 
@@ -72,10 +73,9 @@ def _choice(label: str, options: list[int], key: str, names: list[str]) -> int:
 
 def _activation_numbers(run: Inspector) -> None:
     stats = run.numbers.get("activations", {})
-    cols = st.columns(4)
-    for i, (name, s) in enumerate(stats.items()):
-        cols[2 * i].metric(f"Mean activation · {name}", f"{s['mean']:.2f}")
-        cols[2 * i + 1].metric(f"Near zero (|a| < {s['eps']:g}) · {name}", f"{s['near_zero']:.0%}")
+    number_row([cell for name, s in stats.items() for cell in (
+        Number(f"Mean activation · {name}", f"{s['mean']:.2f}"),
+        Number(f"Near zero (|a| < {s['eps']:g}) · {name}", f"{s['near_zero']:.0%}"))])
 
 
 def _ensemble_text(run: Inspector) -> str:

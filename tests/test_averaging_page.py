@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("streamlit")
 
-from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
+from tests.test_app import _button, _link, _numbers, _open, _warnings  # noqa: E402
 
 THEORY = "pages/theory.py"
 CHARTS = 4  # the four maps, the difference maps, the MC curve, the training curves
@@ -21,7 +21,7 @@ def _averaging():
 
 
 def _metrics(at) -> dict[str, str]:
-    return {m.label: m.value for m in at.metric}
+    return dict(_numbers(at))
 
 
 def test_the_part_opens_with_every_chart_and_the_identity_as_a_number():

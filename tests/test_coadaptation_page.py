@@ -7,7 +7,7 @@ import pytest
 pytest.importorskip("streamlit")
 
 from explorer.tools import reference  # noqa: E402
-from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
+from tests.test_app import _button, _link, _numbers, _open, _warnings  # noqa: E402
 
 PAGE = "pages/coadaptation.py"
 CHARTS = 6  # correlations, tracked, interactions, robustness, importance, training curves
@@ -15,7 +15,7 @@ SMALL_MNIST = dict(train_size="600", val_size="300", hidden="64,32", epochs="3")
 
 
 def _metric_labels(at) -> list[str]:
-    return [m.label for m in at.metric]
+    return [label for label, _ in _numbers(at)]
 
 
 def test_the_page_opens_on_the_mnist_reference_run_and_draws_every_chart():

@@ -8,7 +8,7 @@ pytest.importorskip("streamlit")
 
 from explorer import settings  # noqa: E402
 from explorer.uncertainty.digits.state import analysis_defaults  # noqa: E402
-from tests.test_app import _button, _link, _open, _warnings  # noqa: E402
+from tests.test_app import _button, _link, _numbers, _open, _warnings  # noqa: E402
 
 UNCERTAINTY = "pages/uncertainty.py"
 CHARTS = 4  # MC averaging vs weight scaling, the rotated digits, their predictive distribution, their uncertainty
@@ -33,7 +33,7 @@ def test_the_digits_part_opens_untrained_with_every_chart_and_number():
     assert run.run.model.layer_sizes == [784, 512, 512, 10] and run.twin is None and run.run.step == 0
     assert {"Train", "Step", "Reset"} <= {b.label for b in at.button}
     assert len(at.get("component_instance")) >= CHARTS
-    assert [m.label for m in at.metric][-len(METRICS):] == METRICS
+    assert [label for label, _ in _numbers(at)][-len(METRICS):] == METRICS
     captions = [c.value for c in at.caption]
     assert any("Epoch 0 of 20 · step 0 · paused" in c for c in captions)
     assert any("Fig. 11" in c for c in captions) and any("The digit 3 turned" in c for c in captions)

@@ -17,6 +17,7 @@ from explorer.theory.averaging.state import DEFAULT_K, AveragingRuns, Fig, analy
 from explorer.core.experiment import CSV, Experiment, parse_field, to_params
 from pages.ui import controls, export, form, own_data, present
 from pages.ui.live import live_chart
+from pages.ui.numbers import Number, number_row
 from pages.ui.state import LiveState, page_state
 
 KEY = "ta_"  # prefix of this part's widget keys
@@ -137,21 +138,19 @@ def _table(report: dict, k: int) -> str:
 def _metrics(report: dict) -> None:
     ws, at = report["weight_scaling"], report["mc_matches_weight_scaling_at_k"]
     gap = report["geometric_vs_weight_scaling_max_diff"]
-    numbers = [
-        ("Thinned networks run", f"{report['networks']:,}", f"all 2^{report['units']} masks",
-         "Every keep/drop pattern of the units whose drop rate is above 0, each run on the map's grid and the "
-         "validation points."),
-        ("Geometric mean − weight scaling", f"{gap:.1e}" if gap < 1e-3 else _small(gap), "largest |ΔP|",
-         "The largest difference in a class probability between the exact normalised geometric mean and the "
-         "weight-scaled network, over the validation points."),
-        ("Weight scaling − exact mean", _small(ws["mean_abs_diff"]), "mean |ΔP|",
-         "How far the inference network is from the exact average of all thinned networks, on average."),
-        ("MC as close from", f"k = {at}" if at else f"k > {settings.AVERAGING_MAX_K}", "sampled networks",
-         "The smallest k at which averaging k sampled networks (mean over the draws) is as close to the exact "
-         "average as weight scaling."),
-    ]
-    for column, (label, value, note, why) in zip(st.columns(4), numbers):
-        column.metric(label, value, note, delta_color="off", delta_arrow="off", help=why)
+    number_row([
+        Number("Thinned networks run", f"{report['networks']:,}", f"all 2^{report['units']} masks",
+               "Every keep/drop pattern of the units whose drop rate is above 0, each run on the map's grid and the "
+               "validation points."),
+        Number("Geometric mean − weight scaling", f"{gap:.1e}" if gap < 1e-3 else _small(gap), "largest |ΔP|",
+               "The largest difference in a class probability between the exact normalised geometric mean and the "
+               "weight-scaled network, over the validation points."),
+        Number("Weight scaling − exact mean", _small(ws["mean_abs_diff"]), "mean |ΔP|",
+               "How far the inference network is from the exact average of all thinned networks, on average."),
+        Number("MC as close from", f"k = {at}" if at else f"k > {settings.AVERAGING_MAX_K}", "sampled networks",
+               "The smallest k at which averaging k sampled networks (mean over the draws) is as close to the "
+               "exact average as weight scaling."),
+    ])
 
 
 def _draw(run: AveragingRuns, running: bool) -> None:

@@ -20,6 +20,7 @@ from explorer.uncertainty.digits.state import DEFAULT_DIGIT, DigitsUncertainty, 
 from pages.ui import controls, export, form
 from pages.ui.data import shared_data
 from pages.ui.live import live_chart
+from pages.ui.numbers import Number, number_row
 from pages.ui.state import LiveState, page_state
 
 KEY = "ud_"  # prefix of this part's widget keys
@@ -87,12 +88,10 @@ def _digit_settings(run: DigitsUncertainty, linked: int | None) -> None:
 def _averaging_numbers(result: dict[str, Any]) -> None:
     at = dict(zip(result["k"].tolist(), result["error"].tolist()))
     shown = [k for k in MILESTONES if k in at]
-    cols = st.columns(len(shown) + 2)
-    cols[0].metric("Weight scaling", f"{result['weight_scaling_error']:.1%}")
-    for col, k in zip(cols[1:], shown):
-        col.metric(f"MC, k = {k}", f"{at[k]:.1%}")
     match = result["k_matching"]
-    cols[-1].metric("MC matches at", f"k = {match}" if match else f"> {len(at)}")
+    number_row([Number("Weight scaling", f"{result['weight_scaling_error']:.1%}"),
+                *(Number(f"MC, k = {k}", f"{at[k]:.1%}") for k in shown),
+                Number("MC matches at", f"k = {match}" if match else f"> {len(at)}")])
 
 
 def _averaging_guide(run: DigitsUncertainty, result: dict[str, Any]) -> str:

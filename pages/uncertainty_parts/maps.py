@@ -13,6 +13,7 @@ from explorer.uncertainty.maps.analysis import FAR
 from explorer.uncertainty.maps.state import MAPS_DEFAULT, Fig, MCMapsLive
 from pages.ui import controls, export, form, own_data
 from pages.ui.live import live_chart
+from pages.ui.numbers import Number, number_row
 from pages.ui.state import LiveState, page_state
 
 KEY = "um_"  # prefix of this part's widget keys
@@ -80,12 +81,11 @@ def _controls(fallback: Experiment) -> Experiment:
 
 def _numbers(run: MCMapsLive) -> None:
     n = run.numbers
-    cols = st.columns(4)
-    cols[0].metric("Mean entropy · training points", f"{n['entropy_data']:.3f}")
-    cols[1].metric("Mean entropy · away from data", f"{n['entropy_far']:.3f}")
-    cols[2].metric("Mean MI · training points", f"{n['mi_data']:.3f}")
-    cols[3].metric("Mean MI · away from data", f"{n['mi_far']:.3f}",
-                   help=f"Map points farther than {FAR:g} (standardised units) from every training point.")
+    number_row([Number("Mean entropy · training points", f"{n['entropy_data']:.3f}"),
+                Number("Mean entropy · away from data", f"{n['entropy_far']:.3f}"),
+                Number("Mean MI · training points", f"{n['mi_data']:.3f}"),
+                Number("Mean MI · away from data", f"{n['mi_far']:.3f}",
+                       why=f"Map points farther than {FAR:g} (standardised units) from every training point.")])
 
 
 def _draw(run: MCMapsLive, running: bool) -> None:

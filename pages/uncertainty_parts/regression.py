@@ -12,6 +12,7 @@ from explorer.uncertainty.regression.analysis import REGRESSION_ACTIVATIONS, Reg
 from explorer.uncertainty.regression.state import Fig, RegressionLive
 from pages.ui import controls, export, form
 from pages.ui.live import live_chart
+from pages.ui.numbers import Number, number_row
 from pages.ui.state import LiveState, page_state
 
 KEY = "ur_"  # prefix of this part's widget keys
@@ -88,13 +89,12 @@ def _draw(run: RegressionLive, running: bool) -> None:
     st.caption(f"y = x·sin x + noise; training x in [-{settings.UNC_REG_HALF_RANGE:g}, "
                f"{settings.UNC_REG_HALF_RANGE:g}] without the gap (grey). Slide the drop rate or T while it trains.")
     n = run.numbers
-    cols = st.columns(4)
-    cols[0].metric("Mean std in the gap", f"{n['gap']:.2f}")
-    cols[1].metric("Mean std on the training range", f"{n['data']:.2f}")
-    cols[2].metric("Mean std beyond the data", f"{n['beyond']:.2f}")
     ratio = n["gap"] / n["data"] if n["data"] > 0 else float("nan")
-    cols[3].metric("Gap ÷ training range", f"{ratio:.1f}×" if ratio == ratio else "–",
-                   help="Above 1: the model is less sure in the gap than where it saw data.")
+    number_row([Number("Mean std in the gap", f"{n['gap']:.2f}"),
+                Number("Mean std on the training range", f"{n['data']:.2f}"),
+                Number("Mean std beyond the data", f"{n['beyond']:.2f}"),
+                Number("Gap ÷ training range", f"{ratio:.1f}×" if ratio == ratio else "–",
+                       why="Above 1: the model is less sure in the gap than where it saw data.")])
     st.markdown(GUIDE)
     live_chart(frame[Fig.MSE], KEY + "fig_" + Fig.MSE, settings.CURVES_SECONDS if running else 0.0)
     st.caption("Mean squared error of the whole network (dropout off) on the training points and on as many "
