@@ -31,7 +31,7 @@ def _boundary():
 def test_every_app_colour_is_replaced_and_the_figure_stays_valid(make):
     fig = make()
     safe = colour_blind(fig)
-    text = figure_json(safe).lower()
+    text = figure_json(safe).decode().lower()
     assert not any(colour in text for colour in OKABE_ITO), "an app colour is left"
     go.Figure(safe)  # plotly validates it
     assert figure_json(make()) == figure_json(fig), "the original figure is not changed"

@@ -332,6 +332,8 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
         _no_exceptions(page, srv, "the deep-linked Playground")
 
         # Train: the fragment's timer keeps training and redrawing.
+        _expect_drawn(page, 5)
+        untrained = _drawn_data(page)
         train.click()
         expect(page.get_by_role("button", name="Pause", exact=True)).to_be_visible()
         first, total, text = _wait_epoch_above(page, 0)
@@ -369,10 +371,13 @@ def test_deep_link_goes_through_router_and_trains_live(server, new_page):
         later, _, text = _wait_epoch_above(page, after_slider)
         assert "training" in text, text
         assert _query(page).get("p") == "0.6", page.url
-        # Charts are redrawn in place: sample a few moments while training, all five drawn each time.
+        # Charts are redrawn in place: sample a few moments while training, all five drawn each time, and each
+        # with new data (a chart whose summary in words stays the same too).
         for _ in range(4):
             assert len(_drawn_live_charts(page)) == 5, "a live chart blanked out while training"
             time.sleep(0.3)
+        changed = [a != b for a, b in zip(untrained, _drawn_data(page))]
+        assert changed == [True] * 5, f"charts not redrawn with the trained run's data: {changed}"
         _shot(page, "playground_training.png")
         _no_exceptions(page, srv, "the Playground while training")
 

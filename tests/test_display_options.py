@@ -19,7 +19,9 @@ PARTS = {"pages/uncertainty.py": ["regression", "classification", "digits"],
 
 
 def _live_charts(at) -> list[dict]:
-    return [json.loads(c.proto.json_args) for c in at.get("component_instance")]
+    """Each live chart's arguments, its figure's JSON (sent as bytes) decoded under "spec"."""
+    return [json.loads(c.proto.json_args) | {a.key: a.bytes.decode() for a in c.proto.special_args}
+            for c in at.get("component_instance")]
 
 
 def _app_colours(text: str) -> set[str]:

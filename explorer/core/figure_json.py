@@ -69,6 +69,8 @@ def _plain(value: Any) -> Any:
     raise TypeError(f"a figure holds a {type(value).__name__}, which JSON cannot represent")
 
 
-def figure_json(fig: Figure) -> str:
-    """The JSON that plotly.js draws ``fig`` from; NaN and infinities become null, as in plotly's own."""
-    return orjson.dumps(with_typed_arrays(fig), default=_plain, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+def figure_json(fig: Figure) -> bytes:
+    """The JSON (UTF-8) that plotly.js draws ``fig`` from; NaN and infinities become null, as in plotly's own.
+    Bytes, as orjson writes them: a live chart hands them to the browser as they are, not escaped into a string
+    of the component's JSON arguments (``pages.ui.live``)."""
+    return orjson.dumps(with_typed_arrays(fig), default=_plain, option=orjson.OPT_SERIALIZE_NUMPY)

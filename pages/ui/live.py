@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import plotly
@@ -58,15 +59,21 @@ def _component_dir() -> Path:
 _live_chart = components.declare_component("live_chart", path=str(_component_dir()))
 
 
+_SERIALS = itertools.count()  # every figure a live chart takes gets the next
+
+
 @dataclass
 class _Sent:
     """A throttled chart's last figure, kept in the session to be redrawn between new ones."""
 
     at: float
-    spec: str
+    spec: bytes  # the figure's JSON (explorer.core.figure_json)
     height: int
     summary: str  # what it shows, in words (explorer.core.accessible.describe)
     skipped: int = 0  # frames that redrew it since
+    # Which figure this is: Streamlit hands a component new arguments only when its JSON ones change, not its
+    # bytes (the spec), so a new figure comes with a new number.
+    serial: int = field(default_factory=lambda: next(_SERIALS))
 
 
 def due(key: str, every: float, frames: int = 1) -> bool:
@@ -108,7 +115,10 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
     The figure's numpy arrays are sent in plotly's binary typed-array form (as
     ``go.Figure`` would send them, ``explorer.core.figure_json``): the browser
     decodes them without parsing thousands of numbers from text. (Size barely
-    changes: measured ~560 kB instead of ~660 kB for an Inside page frame.)
+    changes: measured ~560 kB instead of ~660 kB for an Inside page frame.) The
+    JSON goes as bytes, which Streamlit sends beside the component's JSON
+    arguments: as a string it was escaped into them at every frame (py-spy
+    under a class's load: 2 % of the interpreter's time).
     """
     if not present.shown(key):
         return
@@ -124,8 +134,9 @@ def live_chart(fig: Figure | None, key: str, every: float = 0.0, frames: int = 1
             st.session_state[memory] = sent
     else:
         sent.skipped += 1
-    _live_chart(spec=sent.spec, height=sent.height, scale=present.SCALE if present.presenting() else 1,
-                summary=sent.summary, words=access.words_on(), name=_file_name(key), key=key, default=None)
+    _live_chart(spec=sent.spec, serial=sent.serial, height=sent.height,
+                scale=present.SCALE if present.presenting() else 1, summary=sent.summary, words=access.words_on(),
+                name=_file_name(key), key=key, default=None)
 
 
 def _file_name(key: str) -> str:
