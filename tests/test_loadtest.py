@@ -211,6 +211,17 @@ def test_a_waiting_tabs_queue_line_is_no_screen_update_and_its_wait_is_timed():
     assert session.seconds_in(WAITING, 12.0, 13.0) == pytest.approx(1.0)
 
 
+def test_a_seated_students_frame_rate_counts_its_seat_until_the_run_finished():
+    """A run that finished a third into the window draws no more frames: its rate is over the time it ran."""
+    session, _ = offline_session()
+    session.states = [(0.0, "waiting for a seat"), (5.0, "training"), (20.0, "finished")]
+    session.fragment_frames = [5.0 + i for i in range(15)]  # one a second while training
+    student = loadtest.Student("playground", session, trained_at=0.0, window_bytes=[0, 0])
+    row = student.row(0.0, 60.0)
+    assert row["waited_s"] == pytest.approx(5.0) and row["finished_s"] == pytest.approx(20.0)
+    assert row["seated_frames_per_s"] == pytest.approx(1.0) and row["frames_per_s"] == pytest.approx(0.25)
+
+
 def test_fragment_timer_fires_like_set_interval_and_a_full_run_clears_it():
     session, sock = offline_session()
 

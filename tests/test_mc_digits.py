@@ -158,6 +158,33 @@ def test_the_averaging_curve_is_cached_by_step_and_refreshed_at_most_every_refre
     assert state.averaging()["step"] == 1 and state.averaging() is not first
 
 
+def test_while_training_the_curve_is_redone_at_most_a_share_of_the_time(tiny_data, monkeypatch):
+    state = DigitsUncertainty(_tiny_exp(), tiny_data)
+    state.select(0, 10, refresh=1e-9)  # training, but without a wait of its own: the curve's cost sets it
+    first = state.averaging()
+    state.advance(max_steps=1)
+    monkeypatch.setattr(settings, "MC_DIGITS_ANALYSIS_SHARE", 1e-9)  # its cost over a tiny share: a long wait
+    assert state.averaging() is first
+    monkeypatch.setattr(settings, "MC_DIGITS_ANALYSIS_SHARE", 1e9)
+    assert state.averaging()["step"] == 1
+
+
+def test_the_rotated_digit_is_analysed_once_a_step_or_a_while_for_each_digit_and_t(tiny_data):
+    state = DigitsUncertainty(_tiny_exp(), tiny_data)
+    state.select(3, 10, 0.0)
+    first = state.rotation()
+    assert state.rotation() is first
+    state.select(4, 10, 0.0)
+    assert state.rotation() is not first and state.rotation()["digit"] == state.probe_y[4]
+    state.select(3, 10, 0.0)
+    assert state.rotation() is first
+    state.select(3, 10, 0.0, look_every=3600.0)  # training, under load: kept for a while, not a step
+    state.advance(max_steps=1)
+    assert state.rotation() is first
+    state.select(3, 10, 0.0)
+    assert state.rotation() is not first and state.rotation()["samples"] == 10
+
+
 def test_select_clamps_and_the_frame_has_every_valid_figure(tiny_data):
     state = DigitsUncertainty(_tiny_exp(), tiny_data)
     assert state.digit_labels == list(range(10)) and state.probe_y[state.digit] == 3

@@ -25,6 +25,8 @@ from explorer.playground.state import Playground
 from explorer.sweep.live import SharedSweep
 from explorer.sweep.state import Sweep, SweepSpec
 from explorer.theory.averaging.state import AveragingRuns, analysis_defaults
+from explorer.uncertainty.digits.state import DigitsUncertainty
+from explorer.uncertainty.maps.state import MAPS_DEFAULT, MCMapsLive
 from explorer.uncertainty.regression.analysis import RegressionConfig
 from explorer.uncertainty.regression.state import RegressionLive
 
@@ -34,6 +36,7 @@ REGRESSION = RegressionConfig(train_size=40, hidden=(16, 16), epochs=12, batch_s
 DIGITS = replace(defaults_for("mnist"), train_size=200, val_size=100, hidden=(32,), epochs=5, batch_size=50)
 DIGIT_DATA = make_data(DIGITS)  # shared by every tab, as the page's cached data is
 AVERAGING = replace(analysis_defaults(), epochs=8, hidden=(6,))  # 4 steps an epoch, 64 thinned networks
+MAPS = replace(MAPS_DEFAULT, epochs=10, hidden=(16, 16))  # 5 steps an epoch
 
 
 def _same(a, b) -> bool:
@@ -61,8 +64,10 @@ def test_an_untouched_run_joins_the_run_of_its_settings_that_another_tab_trains(
 @pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: Inspector(DIGITS, DIGIT_DATA),
                                   lambda: CoadaptationRuns(TOY, TOY_DATA), lambda: RegressionLive(REGRESSION),
                                   lambda: Lab([lane(TOY, "standard"), lane(TOY, "dropconnect")], TOY_DATA),
-                                  lambda: AveragingRuns(AVERAGING)],
-                         ids=["playground", "inside", "coadaptation", "regression", "lab", "averaging"])
+                                  lambda: AveragingRuns(AVERAGING), lambda: DigitsUncertainty(DIGITS, DIGIT_DATA),
+                                  lambda: MCMapsLive(MAPS)],
+                         ids=["playground", "inside", "coadaptation", "regression", "lab", "averaging", "mc-digits",
+                              "mc-maps"])
 def test_a_tab_that_takes_its_own_copy_goes_on_with_the_numbers_of_a_run_trained_alone(make):
     a, b, alone = make(), make(), make()
     a.share(), b.share()
@@ -91,6 +96,29 @@ def test_tabs_sharing_an_averaging_run_share_the_analysis_of_its_step_and_a_copy
     b.own()
     assert b.analysis() is not shared and b.analysis().key == shared.key
     assert torch.equal(b.analysis().grid.arithmetic, shared.grid.arithmetic)
+
+
+def test_tabs_sharing_an_mc_run_share_its_costly_analyses_and_a_copy_makes_its_own():
+    a, b = DigitsUncertainty(DIGITS, DIGIT_DATA), DigitsUncertainty(DIGITS, DIGIT_DATA)
+    a.share(), b.share()
+    a.advance(max_steps=3)
+    a.select(0, 5, 0.0), b.select(4, 20, 0.0)  # each tab its own digit and T
+    shared = a.averaging()
+    assert b.averaging() is shared and shared["step"] == 3
+    assert a.rotation()["samples"] == 5 and b.rotation()["samples"] == 20
+    b.select(0, 5, 0.0)
+    assert b.rotation() is a.rotation()  # the same digit and T: analysed once for both
+    b.own()
+    assert b.averaging() is not shared and b.averaging()["error"].tolist() == shared["error"].tolist()
+
+    c, d = MCMapsLive(MAPS), MCMapsLive(MAPS)
+    c.share(), d.share()
+    c.advance(max_steps=3)
+    grid = c.maps(10)
+    assert d.maps(10) is grid and d.numbers == c.numbers  # one T: computed once
+    assert d.maps(20) is not grid and c.maps(10) is grid  # another T: its own maps, the first T's kept
+    d.own()
+    assert d.maps(10) is not grid and (d.maps(10).probs == grid.probs).all()
 
 
 SWEEP = SweepSpec(rates=(0.0, 0.5), seeds=1, base=replace(TOY, epochs=6), variants=("standard", "dropconnect"))

@@ -137,9 +137,13 @@ class Student:
         if self.error is None and self.session.errors:
             self.error = "the page showed an exception: " + self.session.errors[0]
 
+    def _finished_at(self) -> float | None:
+        """When the status line first read "finished", if it did."""
+        return next((t for t, state in self.session.states if state == "finished"), None)
+
     def finished_s(self) -> float | None:
-        """Seconds from Train to the run's end (its status line first reading "finished"), if it ended."""
-        done = next((t for t, state in self.session.states if state == "finished"), None)
+        """Seconds from Train to the run's end, if it ended."""
+        done = self._finished_at()
         return None if done is None or self.trained_at is None else done - self.trained_at
 
     def row(self, start: float, end: float) -> dict[str, Any]:
@@ -149,14 +153,18 @@ class Student:
         frames = sum(start <= t <= end for t in self.session.fragment_frames)
         status = self.session.status
         waited = self.session.seconds_in(WAITING, start, end)
-        seated = end - start - waited
+        # Seated: the window's time with a seat, until the run finished (a finished run draws no more frames).
+        done = self._finished_at()
+        stop = min(end, done) if done is not None and done > start else end
+        seated = stop - start - self.session.seconds_in(WAITING, start, stop)
+        seen = sum(start <= t <= stop for t in self.session.fragment_frames)
         return {
             "page": self.page,
             "first_frame_s": _round(self.first_frame_s),
             "updates_per_s": _round(updates / (end - start)),
             "superseded_per_s": _round(cut / (end - start)),
             "frames_per_s": _round(frames / (end - start)),
-            "seated_frames_per_s": _round(frames / seated) if seated >= 1.0 else None,
+            "seated_frames_per_s": _round(seen / seated) if seated >= 1.0 else None,
             "received_kb_per_s": _round((self.window_bytes[1] - self.window_bytes[0]) / 1024 / (end - start)),
             "steps": status.step if status else 0,
             "waited_s": _round(waited),

@@ -128,7 +128,10 @@ def _rotation_guide(rotation: dict[str, Any]) -> str:
 
 def _draw(run: DigitsUncertainty, running: bool) -> None:
     s = st.session_state
-    run.select(s[KEY + "digit"], s[KEY + "passes"], settings.MC_DIGITS_REFRESH_SECONDS if running else 0.0)
+    # Training, the analyses are redone less often the more sessions share the server's cores.
+    scale = controls.load_scale() if running else 0.0
+    run.select(s[KEY + "digit"], s[KEY + "passes"], settings.MC_DIGITS_REFRESH_SECONDS * scale,
+               settings.MC_DIGITS_LOOK_SECONDS * scale)
     st.caption(controls.status(_state(), run, running))
     frame = run.frame()
     averaging, rotation = run.numbers["averaging"], run.numbers["rotation"]

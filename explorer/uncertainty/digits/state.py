@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from enum import StrEnum
-from typing import Any, Callable
+from typing import Any, Callable, Hashable
 
 from explorer import settings
 from explorer.uncertainty.digits import figures as figures_mc_digits
@@ -56,40 +56,75 @@ class DigitsUncertainty(LiveRuns):
         self.angles = rotation_angles()
         labels = self.digit_labels
         self.digit = labels.index(DEFAULT_DIGIT) if DEFAULT_DIGIT in labels else 0
-        self.samples, self.refresh = settings.MC_DIGITS_SAMPLES, 0.0
-        self._averaging: tuple[tuple[float, ...], float, dict[str, Any]] | None = None
+        self.samples, self.refresh, self.look_every = settings.MC_DIGITS_SAMPLES, 0.0, 0.0
         self.numbers: dict[str, Any] = {}  # the latest frame's analyses, for the page to print
+
+    def share_key(self) -> Hashable:
+        """Tabs training the same settings share one run (``shared_runs``) and its averaging curve, the costly
+        analysis; each tab's digit and T are its own."""
+        return "mc-digits", self.exp
+
+    @property
+    def _averaging(self) -> tuple[tuple[float, ...], float, float, dict[str, Any]] | None:
+        """The latest averaging curve (with the step and rates it is of, when, and what it cost): kept with the
+        run, so the tabs sharing it compute it once."""
+        return self.core.memo.get("averaging")
+
+    @_averaging.setter
+    def _averaging(self, kept: tuple[tuple[float, ...], float, float, dict[str, Any]] | None) -> None:
+        self.core.memo["averaging"] = kept
 
     @property
     def digit_labels(self) -> list[int]:
         return [int(y) for y in self.probe_y]
 
     @locked
-    def select(self, digit: int, samples: int, refresh: float) -> None:
-        """The probe digit (an index into ``digit_labels``, clamped), T, and how stale the curve may get (s)."""
+    def select(self, digit: int, samples: int, refresh: float, look_every: float = 0.0) -> None:
+        """The probe digit (an index into ``digit_labels``, clamped), T, how stale the curve may get (s), and
+        the rotated digit's analysis (``look_every``: training, under a class's load, it need not follow every
+        step)."""
         self.digit = min(max(int(digit), 0), len(self.probe_y) - 1)
         self.samples = min(max(int(samples), 1), settings.MAX_MC_SAMPLES)
-        self.refresh = float(refresh)
+        self.refresh, self.look_every = float(refresh), float(look_every)
+
+    def _key(self) -> tuple[float, ...]:
+        """What the analyses of the network depend on: its step and drop rates."""
+        return self.run.step, *(d.p for d in self.run.model.dropouts)
 
     @locked
     def averaging(self) -> dict[str, Any]:
-        """``averaging_analysis`` of the current network, cached by step and rates, plus ``step`` and ``epoch``."""
-        key = (self.run.step, *(d.p for d in self.run.model.dropouts))
+        """``averaging_analysis`` of the current network, cached by step and rates, plus ``step`` and ``epoch``;
+        while training (``refresh`` > 0) kept for ``refresh`` seconds, and at least its own cost over
+        settings.MC_DIGITS_ANALYSIS_SHARE: on a busy server, where it takes longer, it is redone less often."""
+        key, now = self._key(), time.monotonic()
         cached = self._averaging
-        if cached is not None and (cached[0] == key or time.monotonic() - cached[1] < self.refresh):
-            return cached[2]
+        if cached is not None:
+            done_key, done_at, cost, result = cached
+            wait = max(self.refresh, cost / settings.MC_DIGITS_ANALYSIS_SHARE) if self.refresh > 0 else 0.0
+            if done_key == key or now - done_at < wait:
+                return result
         result = averaging_analysis(self.run.model, self.eval_x, self.eval_y, settings.MC_DIGITS_PASSES,
                                     settings.MC_DIGITS_ORDERINGS, seed=self.exp.seed)
         result |= {"step": self.run.step, "epoch": self.run.epoch}
-        self._averaging = (key, time.monotonic(), result)
+        done = time.monotonic()
+        self._averaging = (key, done, done - now, result)
         return result
 
     @locked
     def rotation(self) -> dict[str, Any]:
-        """``rotation_analysis`` of the chosen digit with T passes (masks seeded by the run's seed: no flicker)."""
+        """``rotation_analysis`` of the chosen digit with T passes (masks seeded by the run's seed: no flicker),
+        kept with the run by digit and T: tabs that share the run and look at the same digit (a class on one
+        link) compute it once for its step, or while training once every ``look_every`` seconds."""
+        key, look, now = self._key(), (self.digit, self.samples), time.monotonic()
+        kept = self.core.memo.get("rotation", {})
+        if look in kept and (kept[look][0] == key or now - kept[look][1] < self.look_every):
+            return kept[look][2]
         result = rotation_analysis(self.run.model, self.probe_x[self.digit], self.angles, self.samples,
                                    seed=self.exp.seed)
-        return result | {"digit": int(self.probe_y[self.digit]), "samples": self.samples}
+        result |= {"digit": int(self.probe_y[self.digit]), "samples": self.samples}
+        latest = sorted(kept.items(), key=lambda item: item[1][1])[1 - settings.MC_DIGITS_LOOKS_KEPT:]
+        self.core.memo["rotation"] = dict(latest) | {look: (key, now, result)}
+        return result
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:
         """The frame's figures; the analyses they show are left in ``numbers`` for the page to print."""
