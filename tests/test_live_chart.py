@@ -21,7 +21,8 @@ def _page() -> None:
 
 
 def _spec(at: AppTest) -> str:
-    return at.session_state["_live_chart_chart"].spec
+    """The chart's last figure, as the JSON text it was sent as (bytes)."""
+    return at.session_state["_live_chart_chart"].spec.decode()
 
 
 def test_a_chart_not_due_redraws_its_last_figure_even_if_it_fell_due_meanwhile():
