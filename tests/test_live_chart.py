@@ -27,7 +27,8 @@ def _spec(at: AppTest) -> str:
 
 def test_a_chart_not_due_redraws_its_last_figure_even_if_it_fell_due_meanwhile():
     at = AppTest.from_function(_page)
-    at.session_state["every"], at.session_state["pause"] = 0.05, 0.1
+    # Not due at the second run's question (AppTest's run takes well under 0.5 s), due after its pause.
+    at.session_state["every"], at.session_state["pause"] = 0.5, 1.0
     at.run()
     first = _spec(at)
     at.run()
