@@ -283,8 +283,8 @@ MC_DIGITS_PASSES = 100          # stochastic passes of that curve: k = 1 … thi
 MC_DIGITS_ORDERINGS = 20        # random orderings of the passes averaged into the curve (its band: their std)
 MC_DIGITS_REFRESH_SECONDS = 3.0  # the curve (~0.8 s on one thread) is recomputed at most this often while training
 MC_DIGITS_ANALYSIS_SHARE = 0.1  # … and at most this share of the time (under a class's load it takes longer)
-MC_DIGITS_LOOK_SECONDS = 0.4    # training, the rotated digit's analysis (~40 ms) is redone at most this often …
-MC_DIGITS_LOOKS_KEPT = 4        # … and a run keeps it for this many (digit, T) that its tabs look at
+MC_DIGITS_LOOK_SECONDS = 0.4    # training, the rotated digit's analysis (~40 ms) is redone at most this often
+UNC_LOOKS_KEPT = 4              # a shared run keeps its MC maps (per T) or rotated digit (per digit, T) for this many
 MC_DIGITS_FRAME_INTERVAL = 0.4  # seconds between live frames
 MC_DIGITS_ANGLES = 13           # rotations of the chosen digit: 0°, 15°, …, MC_DIGITS_MAX_ANGLE
 MC_DIGITS_MAX_ANGLE = 180.0

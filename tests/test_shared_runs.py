@@ -25,6 +25,7 @@ from explorer.playground.state import Playground
 from explorer.sweep.live import SharedSweep
 from explorer.sweep.state import Sweep, SweepSpec
 from explorer.theory.averaging.state import AveragingRuns, analysis_defaults
+from explorer.uncertainty import with_look
 from explorer.uncertainty.digits.state import DigitsUncertainty
 from explorer.uncertainty.maps.state import MAPS_DEFAULT, MCMapsLive
 from explorer.uncertainty.regression.analysis import RegressionConfig
@@ -301,3 +302,11 @@ def test_two_tabs_on_one_link_train_one_run_and_pause_apart():
     first.run()
     assert run.run.step > paused == mine.run.step
     assert not any("shared" in c.value for c in first.caption)
+
+
+def test_a_shared_run_keeps_its_latest_looks_and_the_new_one():
+    kept = {}
+    for t, look in enumerate(["a", "b", "c", "d", "e", "b"]):
+        kept = with_look(kept, look, (None, float(t)))
+        assert look in kept and len(kept) <= settings.UNC_LOOKS_KEPT
+    assert set(kept) == {"c", "d", "e", "b"} and kept["b"] == (None, 5.0)

@@ -12,6 +12,7 @@ from enum import StrEnum
 from typing import Any, Callable, Hashable
 
 from explorer import settings
+from explorer.uncertainty import with_look
 from explorer.uncertainty.digits import figures as figures_mc_digits
 from explorer.dropout import variants_for
 from explorer.dropout.schedules import SCHEDULES
@@ -122,8 +123,7 @@ class DigitsUncertainty(LiveRuns):
         result = rotation_analysis(self.run.model, self.probe_x[self.digit], self.angles, self.samples,
                                    seed=self.exp.seed)
         result |= {"digit": int(self.probe_y[self.digit]), "samples": self.samples}
-        latest = sorted(kept.items(), key=lambda item: item[1][1])[1 - settings.MC_DIGITS_LOOKS_KEPT:]
-        self.core.memo["rotation"] = dict(latest) | {look: (key, now, result)}
+        self.core.memo["rotation"] = with_look(kept, look, (key, now, result))
         return result
 
     def figure_builders(self) -> dict[str, Callable[[], Figure]]:

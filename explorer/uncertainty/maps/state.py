@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Hashable
 
 from explorer import settings
-from explorer.uncertainty import LOOK_SEED
+from explorer.uncertainty import LOOK_SEED, with_look
 from explorer.uncertainty.maps import figures as fu
 from explorer.uncertainty.maps.analysis import MCGrid, map_numbers, mc_grid
 from explorer.core.boundary import extent
@@ -27,9 +27,6 @@ from explorer.core.mc import mc_probabilities, predictive_summary
 # The classification part's defaults: few points of moons, so the network has room to be unsure.
 MAPS_DEFAULT = replace(defaults_for("moons"), train_size=40, val_size=200, noise=0.15, label_noise=0.0,
                        hidden=(64, 64), p=0.3, batch_size=8, epochs=2000)
-
-
-MAPS_KEPT = 4  # a run keeps the maps of this many T (the tabs sharing it may each look with their own)
 
 
 class Fig(StrEnum):
@@ -83,8 +80,7 @@ class MCMapsLive(LiveRuns):
         grid = mc_grid(model, self.box, settings.UNC_MAP_RESOLUTION, samples, seed, self.data.x_train)
         at_data = predictive_summary(mc_probabilities(model, self.data.x_train, samples, seed))
         self.numbers = map_numbers(grid, at_data)
-        kept = dict(sorted(kept.items(), key=lambda item: item[1][1])[1 - MAPS_KEPT:])  # the latest few T
-        self._maps = kept | {samples: (key, now, grid, self.numbers)}
+        self._maps = with_look(kept, samples, (key, now, grid, self.numbers))
         return grid
 
     @locked
