@@ -282,7 +282,7 @@ MC_DIGITS_EVAL = 300            # validation digits behind the MC-averaging curv
 MC_DIGITS_PASSES = 100          # stochastic passes of that curve: k = 1 … this
 MC_DIGITS_ORDERINGS = 20        # random orderings of the passes averaged into the curve (its band: their std)
 MC_DIGITS_REFRESH_SECONDS = 3.0  # the curve (~0.8 s on one thread) is recomputed at most this often while training
-MC_DIGITS_ANALYSIS_SHARE = 0.1  # … and at most this share of the time (under a class's load it takes longer)
+MC_DIGITS_ANALYSIS_SHARE = 0.3  # … and at most this share of the time (alone ~3 s apart; under a class's load longer)
 MC_DIGITS_LOOK_SECONDS = 0.4    # training, the rotated digit's analysis (~40 ms) is redone at most this often
 UNC_LOOKS_KEPT = 4              # a shared run keeps its MC maps (per T) or rotated digit (per digit, T) for this many
 MC_DIGITS_FRAME_INTERVAL = 0.4  # seconds between live frames
