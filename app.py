@@ -12,7 +12,7 @@ import streamlit as st
 
 from explorer import settings
 from explorer.core import figures, heap
-from pages.ui import access, janitor, message_queue, present, site
+from pages.ui import access, controls, janitor, message_queue, present, site
 
 st.set_page_config(page_title="Dropout Explorer", page_icon=":material/grain:", layout="wide")
 
@@ -89,7 +89,9 @@ _configure_process()
 st.html("<style>[data-testid='stMainBlockContainer'] { padding-top: 2.5rem; }</style>")
 present.setup(page.url_path)
 display = st.sidebar.expander("Display", icon=":material/visibility:")  # first in the sidebar, filled after the page
+controls.page_run()
 page.run()
+controls.release_undrawn()
 present.finish(display)
 access.choose(display)
 st.sidebar.caption("q is the drop rate: the probability that a unit is dropped (torch's `p`); k = 1 − q is the keep probability.")

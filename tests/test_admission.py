@@ -278,6 +278,28 @@ def test_a_second_train_press_waits_for_the_one_seat_then_trains(monkeypatch: py
     assert not any("ahead" in i.value or "next" in i.value for i in second.info)
 
 
+def test_a_student_who_leaves_a_training_page_gives_its_seat_back_at_once_and_takes_one_on_return(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Not settings.SEAT_TIMEOUT_SECONDS later: the page left behind has no frames to draw, and a newcomer (or
+    the student's own next page) would wait for its seat meanwhile."""
+    monkeypatch.setattr(controls, "SEATS", Admission(0.001, hold=600.0, timeout=600.0))  # room for one
+    tab = _playground()
+    _click(tab, "Train")
+    run = tab.session_state["pg"]
+    assert controls.SEATS.seated == 1 and run.running
+    tab.switch_page("pages/inside.py").run()
+    assert not tab.exception, [e.value for e in tab.exception]
+    assert controls.SEATS.seated == 0 and controls.SEATS.waiting == 0
+    other = _playground(seed=1)
+    _click(other, "Train")
+    assert controls.SEATS.seated == 1 and not other.info, "the seat the first tab left is free"
+    _click(other, "Pause")
+    step = run.run.run.step
+    tab.switch_page("pages/playground.py").run()  # back: still training, seated again
+    tab.run()
+    assert controls.SEATS.seated == 1 and run.running and run.run.run.step > step
+
+
 def test_a_tab_waiting_for_a_seat_on_a_shared_run_shows_it_finished_when_the_others_finish_it(
         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(controls, "SEATS", Admission(0.001, hold=600.0, timeout=60.0))  # room for one

@@ -31,6 +31,7 @@ SEATS = Admission(settings.training_budget(), settings.SEAT_HOLD_SECONDS, settin
                               slack=settings.TAKE_BACK_SLACK, window=settings.RATE_FRAMES,
                               settle=settings.TAKE_BACK_SECONDS))
 FLUSH_POLL_SECONDS = 0.02  # how often the pause after a frame looks for a click
+_DRAWN = "_live_drawn"  # session state: the LiveStates that the page's current full run drew (``live``)
 # The live pages' keys: Space trains and pauses, S steps, X resets (Streamlit keeps R and C for itself: rerun,
 # clear cache). Streamlit ignores them while the focus is in a text field.
 SHORTCUTS = {"play": "Space", "step": "S", "reset": "X"}
@@ -68,6 +69,21 @@ def forget_page(prefixes: Iterable[str]) -> None:
         if isinstance(s[key], LiveState):
             SEATS.leave(id(s[key]))
         del s[key]
+
+
+def page_run() -> None:
+    """Before a page's full run (app.py): no live part drawn yet."""
+    st.session_state[_DRAWN] = set()
+
+
+def release_undrawn() -> None:
+    """After a page's full run: a run of this session that it did not draw (its student left that page or part
+    while it trained, or waited for a seat) gives its seat or place back now, not settings.SEAT_TIMEOUT_SECONDS
+    later. It still counts as training: back on its page, it asks for a seat again."""
+    drawn = st.session_state.get(_DRAWN, set())
+    for value in list(st.session_state.values()):
+        if isinstance(value, LiveState) and id(value) not in drawn:
+            SEATS.leave(id(value))
 
 
 def _step(state: LiveState) -> None:
@@ -160,6 +176,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
     while the page is drawn once, as paused; it starts by itself when seated.
     """
     state.touched = time.monotonic()  # this is a full run of the page: its student is there
+    st.session_state.setdefault(_DRAWN, set()).add(id(state))
     if running and state.run.done:  # a shared run that the tabs training it finished while this one waited
         state.running = False
         st.rerun()  # drawn as finished, and its seat or place in the queue left (below)
