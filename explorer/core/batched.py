@@ -6,12 +6,15 @@ overhead. Stacked, the K networks' layers are (K, in, out) tensors and a step
 is one batched product per layer for all of them. Each model keeps its own
 initial weights (those of ``MLP(cfg)``), batch order, width (narrower models
 are padded with units held at zero) and dropout: the layers its ``MLP`` would
-have, drawing from the same generator, each applied to the model's own slice.
+have, drawing from the same generator. Noise that multiplies the units
+(standard, weight scaling, Gaussian, uniform) or one weight mask per batch
+(DropConnect's cheap variant) is drawn by each model's layer and applied to
+the whole stack in one product; alpha, standout, concrete and exact
+DropConnect (whose masks are per example) act on the model's own slice.
 Since Adam and SGD update every number on its own, one optimiser over the
 stacked tensors is K independent ones, so model k of a stack is a ``Trainer``
 run of its config, masks and all, up to the rounding of batched products.
-Every variant whose noise is per unit or per weight (DropConnect's products
-are the model's own: its masks are per example), and rate schedules; not
+Every variant whose noise is per unit or per weight, and rate schedules; not
 multisample, whose head samples several masks into one output layer.
 """
 
@@ -26,7 +29,7 @@ from torch import nn
 from explorer.core.datasets import Dataset
 from explorer.core.model import ACTIVATIONS, MLP, MLPConfig, layer_rates, set_layer_rates
 from explorer.core.training import BoundedRun, TrainConfig, make_optimizer
-from explorer.dropout import VARIANTS, DropoutLayer
+from explorer.dropout import VARIANTS, DropoutLayer, MultiplicativeDropout
 
 
 class _Slice:
@@ -77,6 +80,7 @@ class StackedMLP(nn.Module):
         # Each model's dropout layers (input first, one per hidden layer), drawing from its MLP's generator. A
         # DropConnect layer is handed the stack's weights, so the Linear it was built around goes.
         self.drops = nn.ModuleList(nn.ModuleList(net.dropouts) for net in nets)
+        self._masks: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # ``_batch_masks``' buffers, by layer
         for member in self.drops:
             for layer in member:
                 if hasattr(layer, "forward_with"):
@@ -106,26 +110,70 @@ class StackedMLP(nn.Module):
         """Each model's input dropout; in inference, a batch shared by every model stays shared where the
         variants leave inputs as they are (all but weight scaling)."""
         if x.dim() == 2:
-            if not any(type(m[0]).infer is not DropoutLayer.infer for m in self.drops):
+            if not self.training and not any(type(m[0]).infer is not DropoutLayer.infer for m in self.drops):
                 return x
             x = x.expand(len(self), *x.shape)
-        return self._each(x, 0, lambda k, part: self.drops[k][0](part))
+        return self._drop(x, 0)
+
+    def _drop(self, h: torch.Tensor, j: int) -> torch.Tensor:
+        """Each model's dropout layer ``j`` (0: the inputs) on its units of ``h`` (K, N, width)."""
+        noise = self._noise(h, j)
+        if noise is None:
+            return self._each(h, j, lambda k, part: self.drops[k][j](part))
+        return h * noise
+
+    def _noise(self, h: torch.Tensor, j: int) -> torch.Tensor | None:
+        """In training, where every model's layer ``j`` multiplies the units by noise that does not depend on them
+        (and none records it): each model's noise in one (K, N, width) tensor, drawn by the model's own layer as
+        its ``Trainer`` would (none at rate 0), so one product serves them all. Else None."""
+        layers = [member[j] for member in self.drops]
+        if not self.training or not all(isinstance(layer, MultiplicativeDropout) and not layer.record
+                                        for layer in layers):
+            return None
+        noise = torch.ones(h.shape, dtype=h.dtype)
+        for k, layer in enumerate(layers):
+            if layer.p > 0.0:
+                width = self.sizes[k][j]
+                noise[k, :, :width] = layer.noise(noise[k, :, :width])
+        return noise
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self._inputs(x)
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
-            if i < last and self.placement == "weights":  # DropConnect: masks per example on the model's weights
+            thinned = i < last and self.placement == "weights"  # DropConnect: masks on the models' weights
+            if thinned and (masks := self._batch_masks(i, w, b)) is None:  # a mask per example: the model's products
                 h = h if h.dim() == 3 else h.expand(len(self), *h.shape)
                 ws, bs = w.unbind(0), b.unbind(0)
                 h = self._each(h, i, lambda k, part: self.drops[k][i + 1].forward_with(
                     part, *self._own(ws[k], bs[k], k, i)), width_out=w.shape[-1])
                 continue
+            if thinned:
+                w, b = w * masks[0], b * masks[1]
             h = torch.baddbmm(b, h, w) if h.dim() == 3 else torch.matmul(h, w) + b
-            if i < last:  # standout (in the activation) takes the pre-activation; the others, the activation's output
-                h = self._each(h if self.placement == "activation" else self.act(h), i + 1,
-                               lambda k, part: self.drops[k][i + 1](part))
+            if thinned:
+                h = self.act(h)
+            elif i < last:  # standout (in the activation) takes the pre-activation; the others, the activation's output
+                h = self._drop(h if self.placement == "activation" else self.act(h), i + 1)
         return h
+
+    def _batch_masks(self, j: int, w: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """In training, where every model's layer ``j`` drops weights with one mask per batch (and none records
+        it): their masks in the stack's layout, (K, in, out) and (K, 1, out), each drawn by the model's own layer
+        as its ``Trainer`` would (none at rate 0), so that one batched product serves them all. Else None."""
+        layers = [member[j + 1] for member in self.drops]
+        if not self.training or not all(hasattr(layer, "draw") and not layer.record for layer in layers):
+            return None
+        # Kept between steps (a step's backward is done before the next draws): a fresh (K, in, out) tensor every
+        # step cost more in page faults than the products.
+        w_mask, b_mask = self._masks.get(j) or (torch.empty_like(w), torch.empty_like(b))
+        self._masks[j] = w_mask.fill_(1.0), b_mask.fill_(1.0)
+        for k, layer in enumerate(layers):
+            if layer.p > 0.0:
+                n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
+                mask, bias_mask = layer.draw(n_out, n_in)
+                w_mask[k, :n_in, :n_out], b_mask[k, 0, :n_out] = mask.T, bias_mask
+        return w_mask, b_mask
 
     def regularization(self, n_train: int) -> torch.Tensor | float:
         """What learned rates add to the loss (concrete dropout's prior, each model's own); 0 for the others."""

@@ -10,6 +10,8 @@ from explorer.dropout import spatial  # noqa: F401
 from explorer.dropout import dropblock  # noqa: F401
 from explorer.dropout import alpha  # noqa: F401
 from explorer.dropout import concrete  # noqa: F401
-from explorer.dropout.base import VARIANTS, DropoutLayer, Variant, make_dropout, probing, register, variants_for
+from explorer.dropout.base import (VARIANTS, DropoutLayer, MultiplicativeDropout, Variant, make_dropout, probing,
+                                   register, variants_for)
 
-__all__ = ["VARIANTS", "DropoutLayer", "Variant", "make_dropout", "probing", "register", "variants_for"]
+__all__ = ["VARIANTS", "DropoutLayer", "MultiplicativeDropout", "Variant", "make_dropout", "probing", "register",
+           "variants_for"]

@@ -77,6 +77,25 @@ class DropoutLayer(nn.Module):
         return f"p={self.p}"
 
 
+class MultiplicativeDropout(DropoutLayer):
+    """A variant whose training step multiplies the units by noise that does not depend on them: subclasses
+    define ``noise``. A batched stack (``explorer.core.batched``) draws each model's noise with it, as the model's
+    own training step would, and multiplies them all at once."""
+
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
+        """This step's factor for every value of ``x`` (its shape and type are what is read)."""
+        raise NotImplementedError
+
+    def kept(self, noise: torch.Tensor) -> torch.Tensor:
+        """The units a factor keeps (``last_mask``): those it does not zero."""
+        return noise > 0
+
+    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+        noise = self.noise(x)
+        self.remember(self.kept(noise), noise)
+        return x * noise
+
+
 @contextmanager
 def probing(layers: Sequence[DropoutLayer], seed: int) -> Iterator[None]:
     """Record the layers' masks drawn from a generator of their own; restore the layers afterwards.

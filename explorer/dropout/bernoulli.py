@@ -4,27 +4,24 @@ from __future__ import annotations
 
 import torch
 
-from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.base import MultiplicativeDropout, Variant, register
 
 
-class InvertedDropout(DropoutLayer):
+class InvertedDropout(MultiplicativeDropout):
     """Kept units are scaled by 1/k in training, so inference is the identity (``nn.Dropout``)."""
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
         noise = self.bernoulli_keep(x)
         if self.keep > 0.0:  # at rate 1 every unit is dropped: zeros, as nn.Dropout(1.0) gives
             noise.div_(self.keep)
-        self.remember(noise > 0, noise)
-        return x * noise
+        return noise
 
 
-class WeightScalingDropout(DropoutLayer):
+class WeightScalingDropout(MultiplicativeDropout):
     """The original paper's rule: no scaling in training, activations times k at inference."""
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        mask = self.bernoulli_keep(x)
-        self.remember(mask > 0, mask)
-        return x * mask
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
+        return self.bernoulli_keep(x)
 
     def infer(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.keep

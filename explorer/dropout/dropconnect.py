@@ -86,10 +86,15 @@ class BatchDropConnectLinear(DropConnectLinear):
     the same moment matching. A clearly labelled approximation of Wan et al.'s per-example masks (a lab lane beside
     the exact one shows the difference)."""
 
-    def masked(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    def draw(self, out_features: int, in_features: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """This step's masks of the weights (out, in) and of the biases (out,), as {0, 1} floats: what a batched
+        stack (``explorer.core.batched``) draws for the model too, in the same order from the same generator."""
         # uniform draws below k: the same Bernoulli(k) masks as bernoulli_ at about a third of its cost here
-        mask = (torch.rand(w.shape, generator=self.generator) < self.keep).to(v.dtype)
-        bias_mask = (torch.rand(len(b), generator=self.generator) < self.keep).to(v.dtype)
+        mask = (torch.rand(out_features, in_features, generator=self.generator) < self.keep).float()
+        return mask, (torch.rand(out_features, generator=self.generator) < self.keep).float()
+
+    def masked(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        mask, bias_mask = (m.to(v.dtype) for m in self.draw(*w.shape))
         if self.record:  # the same mask for every example, as the pictures of the exact one expect
             self.remember((mask > 0).expand(len(v), *w.shape), mask.expand(len(v), *w.shape))
         return F.linear(v, mask * w, bias_mask * b)

@@ -6,10 +6,10 @@ import math
 
 import torch
 
-from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.base import MultiplicativeDropout, Variant, register
 
 
-class GaussianDropout(DropoutLayer):
+class GaussianDropout(MultiplicativeDropout):
     """x·r with r ~ N(1, σ²), σ² = q/k: the mean and variance of inverted Bernoulli dropout at rate q.
 
     Srivastava et al. (2014, §10) found it works as well or better; every unit
@@ -21,12 +21,13 @@ class GaussianDropout(DropoutLayer):
     def expected_kept(self) -> float:
         return 1.0
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
         if self.keep == 0.0:
             raise ValueError("Gaussian dropout needs a drop rate below 1 (its variance q/k is infinite at 1)")
-        noise = torch.empty_like(x).normal_(1.0, math.sqrt(self.p / self.keep), generator=self.generator)
-        self.remember(torch.ones_like(x, dtype=torch.bool), noise)
-        return x * noise
+        return torch.empty_like(x).normal_(1.0, math.sqrt(self.p / self.keep), generator=self.generator)
+
+    def kept(self, noise: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(noise, dtype=torch.bool)  # no unit is removed
 
 
 register(

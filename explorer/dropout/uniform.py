@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from explorer.dropout.base import DropoutLayer, Variant, register
+from explorer.dropout.base import MultiplicativeDropout, Variant, register
 
 MAX_BETA = 1.0   # beyond it 1 + r can be negative and flip a unit's sign: no longer Uout's noise
 CAP_RATE = 0.25  # the drop rate whose variance-matched β is MAX_BETA: 3q/(1 − q) = 1
@@ -22,7 +22,7 @@ def uout_beta(q: float) -> float:
     return MAX_BETA if q >= CAP_RATE else math.sqrt(3.0 * q / (1.0 - q))
 
 
-class UniformDropout(DropoutLayer):
+class UniformDropout(MultiplicativeDropout):
     """x·(1 + r) with r ~ U(−β, β), β = ``uout_beta(q)``: dropout's variance q/k up to q = 0.25, then β = 1.
 
     Matching the variance lets one drop-rate knob mean the same noise level as
@@ -39,10 +39,11 @@ class UniformDropout(DropoutLayer):
     def beta(self) -> float:
         return uout_beta(self.p)
 
-    def train_forward(self, x: torch.Tensor) -> torch.Tensor:
-        noise = torch.empty_like(x).uniform_(-self.beta, self.beta, generator=self.generator).add_(1.0)
-        self.remember(torch.ones_like(x, dtype=torch.bool), noise)
-        return x * noise
+    def noise(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.empty_like(x).uniform_(-self.beta, self.beta, generator=self.generator).add_(1.0)
+
+    def kept(self, noise: torch.Tensor) -> torch.Tensor:
+        return torch.ones_like(noise, dtype=torch.bool)  # no unit is removed
 
 
 register(
