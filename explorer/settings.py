@@ -8,7 +8,9 @@ command line both validate against these numbers and nothing else.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import torch
 
@@ -216,6 +218,17 @@ def _positive_env(name: str) -> float | None:
 def configure_torch(shared: bool = False) -> None:
     """Apply the thread setting (``shared``: inside the app's server process)."""
     torch.set_num_threads(torch_threads(shared))
+
+
+@contextmanager
+def every_core() -> Iterator[None]:
+    """In the app, torch on as many threads as outside it (every usable core, or EXPLORER_THREADS) for a while:
+    for a session alone on the server. The setting is the process's: back to the app's one after."""
+    torch.set_num_threads(torch_threads(shared=False))
+    try:
+        yield
+    finally:
+        configure_torch(shared=True)
 
 
 # --- MNIST data (explorer.core.mnist) -------------------------------------------

@@ -6,6 +6,7 @@ import threading
 import time
 
 import pytest
+import torch
 
 from explorer.core.turns import Turns
 
@@ -184,3 +185,27 @@ def test_an_urgent_turn_goes_ahead_of_the_training_frames_waiting():
         t.join()
     assert order == ["click 1", "click 2", "frame 1", "frame 2"]
     assert gate.sessions(within=10.0) == 3  # holder and the two frames; urgent turns count for no session
+
+
+def test_a_sweep_alone_on_the_server_trains_on_every_core_and_shares_one_with_others(monkeypatch: pytest.MonkeyPatch):
+    """controls' rule for a ``threaded`` run (the Sweeps page's): torch's threads while it trains, back to the app's
+    one after; another run on the server, or a run that gains nothing from threads, keeps one."""
+    from explorer import settings
+    from pages.ui import controls
+
+    monkeypatch.delenv("EXPLORER_THREADS", raising=False)
+    monkeypatch.setattr(settings, "usable_cores", lambda: 3)
+    monkeypatch.setattr(controls, "TURNS", Turns(2))
+    sweep, playground = type("Sweep", (), {"threaded": True})(), object()
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        with controls.TURNS.turn("sweep"), controls._cores_if_alone(sweep):
+            assert torch.get_num_threads() == 3
+        assert torch.get_num_threads() == 1
+        with controls.TURNS.turn("playground"), controls._cores_if_alone(playground):
+            assert torch.get_num_threads() == 1
+        with controls.TURNS.turn("sweep"), controls._cores_if_alone(sweep):
+            assert torch.get_num_threads() == 1, "two sessions train here now"
+    finally:
+        torch.set_num_threads(threads)
