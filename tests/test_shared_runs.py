@@ -179,6 +179,36 @@ def test_a_tab_whose_shared_sweep_another_tab_trains_this_instant_draws_it_witho
     assert b.advance(max_seconds=0.05) > 0
 
 
+@pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: DigitsUncertainty(DIGITS, DIGIT_DATA)],
+                         ids=["playground", "mc-digits"])
+def test_a_tab_whose_shared_run_another_tab_has_this_instant_skips_its_slice_and_the_holder_trains_for_both(make):
+    """Not a wait for the lock: thirty tabs on one link spent half of their turns at the cores waiting for it."""
+    a, b = make(), make()
+    a.share(), b.share()
+    a.advance(max_steps=1)
+    b.advance(max_steps=1)  # both train it: each has a sharer
+    busy, release = threading.Event(), threading.Event()
+
+    def other_tab() -> None:  # another tab's slice or frame, in its own thread
+        with a.lock:
+            busy.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_tab)
+    thread.start()
+    busy.wait(10)
+    try:
+        step = b.run.step
+        assert b.advance(max_seconds=0.5) == 0 and b.run.step == step  # at once
+    finally:
+        release.set()
+        thread.join()
+    assert b.advance(max_seconds=0.05) > 0 and b.sharers == 1
+    alone = make()  # a live slice of a run no other tab trains: as before, its own slice
+    alone.share()
+    assert alone.advance(max_seconds=0.05) > 0
+
+
 def test_a_sweep_on_uploaded_points_is_never_shared():
     points = replace(SWEEP, base=replace(SWEEP.base, dataset="csv", data_file="points.csv", noise=0, label_noise=0))
     assert SharedSweep(Sweep(points, TOY_DATA)).share_key() is None
