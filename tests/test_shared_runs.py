@@ -7,9 +7,7 @@ network ends with the same weights and history to the bit.
 
 from __future__ import annotations
 
-from contextlib import contextmanager
 from dataclasses import replace
-from typing import Iterator
 
 import io
 import threading
@@ -156,53 +154,29 @@ def test_tabs_on_one_sweeps_link_run_one_sweep_and_a_copy_keeps_its_saved_models
                for m in reference for k in reference[m])
 
 
-@contextmanager
-def _held_by_another_tab(lock: threading.RLock) -> Iterator[None]:
-    """Another tab's slice or frame holds ``lock`` (in a thread of its own) for as long as the block runs."""
-    busy, release = threading.Event(), threading.Event()
-
-    def other_tab() -> None:
-        with lock:
-            busy.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=other_tab)
-    thread.start()
-    busy.wait(10)
-    try:
-        yield
-    finally:
-        release.set()
-        thread.join()
-
-
 def test_a_tab_whose_shared_sweep_another_tab_trains_this_instant_draws_it_without_waiting():
     a, b = _sweep(), _sweep()
     a.share(), b.share()
     a.advance(max_steps=1)
     assert a.results()["progress"] > 0  # what its slice left for the tabs' frames (core.memo)
-    with _held_by_another_tab(a.lock):
+    training, release = threading.Event(), threading.Event()
+
+    def other_tab() -> None:  # another tab's slice, in its own thread
+        with a.lock:
+            training.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_tab)
+    thread.start()
+    training.wait(10)
+    try:
         step = b.sweep.step
         assert b.advance(max_seconds=0.5) == 0 and b.sweep.step == step  # at once: no wait for the lock
         assert b.results() is a.results()
+    finally:
+        release.set()
+        thread.join()
     assert b.advance(max_seconds=0.05) > 0
-
-
-@pytest.mark.parametrize("make", [lambda: Playground(TOY), lambda: DigitsUncertainty(DIGITS, DIGIT_DATA)],
-                         ids=["playground", "mc-digits"])
-def test_a_tab_whose_shared_run_another_tab_has_this_instant_skips_its_slice_and_the_holder_trains_for_both(make):
-    """Not a wait for the lock: thirty tabs on one link spent half of their turns at the cores waiting for it."""
-    a, b = make(), make()
-    a.share(), b.share()
-    a.advance(max_steps=1)
-    b.advance(max_steps=1)  # both train it: each has a sharer
-    with _held_by_another_tab(a.lock):
-        step = b.run.step
-        assert b.advance(max_seconds=0.5) == 0 and b.run.step == step  # at once
-    assert b.advance(max_seconds=0.05) > 0 and b.sharers == 1
-    alone = make()  # a live slice of a run no other tab trains: as before, its own slice
-    alone.share()
-    assert alone.advance(max_seconds=0.05) > 0
 
 
 def test_a_sweep_on_uploaded_points_is_never_shared():

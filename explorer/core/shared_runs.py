@@ -194,30 +194,12 @@ class Shareable:
         """Whether a setting changed in place or weights were loaded (the record says)."""
         raise NotImplementedError
 
+    @locked
     def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
         """Train a bounded slice (``train_slice``) of the run, which counts this tab among those training it
-        (``sharers``, ``Core.joinable``); the steps taken.
-
-        A live slice (``max_seconds``) of a run that another tab trains or draws this instant trains nothing and
-        returns at once: the run goes on all the same, and this tab's frame draws it as it is. The tab that has
-        the run trains for the slices of those that only drew, up to what leaves it a frame a second. (Each
-        waiting for the others' slices in turn, thirty tabs on one link spent half of their turns at the cores
-        waiting for the run's lock.)"""
+        (``sharers``, ``Core.joinable``); the steps taken."""
         self.leave_fresh()
         self.core.trained(self)
-        if max_seconds is None or not self.core.shared(self):
-            return self._train_locked(max_seconds, max_steps)
-        lock = self.lock
-        if not lock.acquire(blocking=False):
-            return 0
-        try:
-            seconds = min(max_seconds * (1 + self.sharers), (1 - settings.IDLE_SHARE) / settings.FRAME_FLOOR)
-            return self.train_slice(seconds, max_steps) if lock is self.lock else 0
-        finally:
-            lock.release()
-
-    @locked
-    def _train_locked(self, max_seconds: float | None, max_steps: int | None) -> int:
         return self.train_slice(max_seconds, max_steps)
 
     def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any, Hashable
 
+from explorer import settings
 from explorer.core.experiment import CSV
 from explorer.core.shared_runs import Core, Shareable, locked
 from explorer.sweep.state import Sweep, SweepSpec
@@ -47,6 +48,25 @@ class SharedSweep(Shareable):
 
     def apply(self, exp: SweepSpec, compare: bool = False) -> bool:
         return exp == self.sweep.spec
+
+    def advance(self, max_seconds: float | None = None, max_steps: int | None = None) -> int:
+        """As ``Shareable.advance``; but a live slice (``max_seconds``) of a sweep that another tab trains this
+        instant trains nothing and returns at once: the sweep goes on all the same, and this tab's frame draws the
+        results of its last slice. (A sweep's step is long: thirty tabs waiting for each other's slices in turn
+        drew a frame every three seconds.)"""
+        self.leave_fresh()
+        if max_seconds is None or not self.core.shared(self):
+            return super().advance(max_seconds, max_steps)
+        self.core.trained(self)
+        lock = self.lock  # taken by training alone: drawing reads the results kept in ``core.memo``
+        if not lock.acquire(blocking=False):
+            return 0
+        try:
+            # The slices of the tabs that only drew are this one's, up to what leaves it a frame a second.
+            seconds = min(max_seconds * (1 + self.sharers), (1 - settings.IDLE_SHARE) / settings.FRAME_FLOOR)
+            return self.train_slice(seconds, max_steps) if lock is self.lock else 0
+        finally:
+            lock.release()
 
     def train_slice(self, max_seconds: float | None, max_steps: int | None) -> int:
         """Train for about ``max_seconds`` (a sweep trains by time; ``max_steps`` given: one step of the stack
