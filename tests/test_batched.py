@@ -12,6 +12,7 @@ import torch
 
 from explorer import settings
 from explorer.tools import cli
+from explorer.core import batched
 from explorer.core.batched import StackedMLP, StackedTrainer
 from explorer.core.datasets import DataConfig, make_toy
 from explorer.core.experiment import Experiment, build, check
@@ -63,6 +64,23 @@ VARIANT_RUN = Experiment(dataset="moons", train_size=100, val_size=50, hidden=(1
 def test_every_stacked_variant_is_its_trainer_run(variant):
     """Three models of the variant (two seeds, one narrower, one at another rate) against experiment.build's
     Trainers, schedules included: the stack draws each model's noise from its MLP's own generator."""
+    _assert_variant_stacks_as_trainers(variant)
+
+
+@pytest.mark.parametrize("variant", ["standard", "gaussian", "dropconnect-batch", "early"])
+def test_models_draw_on_several_threads_as_on_one(variant, monkeypatch):
+    """With torch on several threads the models draw their noise at once, each from its own generator: the runs
+    are still their Trainers'."""
+    monkeypatch.setattr(batched, "PARALLEL_DRAW_NUMBERS", 0)  # these small models' draws too
+    threads = torch.get_num_threads()
+    torch.set_num_threads(3)
+    try:
+        _assert_variant_stacks_as_trainers(variant)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _assert_variant_stacks_as_trainers(variant: str) -> None:
     base = replace(VARIANT_RUN, variant=variant, activation="selu" if variant == "alpha" else "relu")
     exps = [base, replace(base, seed=1, p=0.5), replace(base, seed=2, hidden=(10, 8))]
     for exp in exps:
@@ -101,10 +119,9 @@ def test_each_model_drops_at_its_own_rate(q):
     assert_binomial(int((mask & positive).sum()), int(positive.sum()), 1 - q)
 
 
-def test_evaluation_equals_each_mlp_in_inference_mode():
-    configs = [replace(c, p=0.4, input_p=0.2, variant="weight-scaling") for c in CONFIGS]  # inference scales
-    model = StackedMLP(configs)
-    trainer = StackedTrainer(model, DATA, TrainConfig(), SEEDS)
+def _assert_evaluates_as_each_mlp(configs: list[MLPConfig]) -> None:
+    """The stack's inference-mode loss and accuracy are each model's as its MLP, in one pass and in chunks."""
+    trainer = StackedTrainer(StackedMLP(configs), DATA, TrainConfig(), SEEDS)
     losses, accs = trainer.evaluate(DATA.x_val, DATA.y_val)
     for k, cfg in enumerate(configs):
         alone = Trainer(MLP(cfg), DATA, TrainConfig())
@@ -112,6 +129,19 @@ def test_evaluation_equals_each_mlp_in_inference_mode():
         assert losses[k] == pytest.approx(loss, rel=1e-5) and accs[k] == pytest.approx(acc)
     chunked = trainer.evaluate(DATA.x_val, DATA.y_val, chunk=7)  # in chunks, as one pass
     assert chunked[0] == pytest.approx(losses, rel=1e-5) and chunked[1] == pytest.approx(accs)
+
+
+def test_evaluation_equals_each_mlp_in_inference_mode():
+    _assert_evaluates_as_each_mlp([replace(c, p=0.4, input_p=0.2, variant="weight-scaling")  # inference scales
+                                   for c in CONFIGS])
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_dropconnect_evaluation_is_each_models_moment_matching(activation):
+    """The stack's batched moment matching (closed form for ReLU, the shared draws for tanh) is each MLP's own,
+    a model at rate 0 (a plain network) and a narrower one among them."""
+    _assert_evaluates_as_each_mlp([replace(c, p=q, input_p=0.1, variant="dropconnect", activation=activation)
+                                   for c, q in zip(CONFIGS, (0.0, 0.3, 0.5, 0.2))])
 
 
 def test_the_stack_refuses_what_it_cannot_run():

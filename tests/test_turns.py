@@ -188,24 +188,29 @@ def test_an_urgent_turn_goes_ahead_of_the_training_frames_waiting():
 
 
 def test_a_sweep_alone_on_the_server_trains_on_every_core_and_shares_one_with_others(monkeypatch: pytest.MonkeyPatch):
-    """controls' rule for a ``threaded`` run (the Sweeps page's): torch's threads while it trains, back to the app's
-    one after; another run on the server, or a run that gains nothing from threads, keeps one."""
+    """controls' rule for a ``threaded`` run (the Sweeps page's): alone, torch's threads while it trains (back to the
+    app's one after) and the whole interval, with no idle gap (it draws first); another run on the server, or a
+    run that gains nothing from threads, keeps one thread and the gap."""
     from explorer import settings
     from pages.ui import controls
 
     monkeypatch.delenv("EXPLORER_THREADS", raising=False)
     monkeypatch.setattr(settings, "usable_cores", lambda: 3)
     monkeypatch.setattr(controls, "TURNS", Turns(2))
-    sweep, playground = type("Sweep", (), {"threaded": True})(), object()
-    threads = torch.get_num_threads()
+    sweep = type("State", (), {"run": type("Sweep", (), {"threaded": True})()})()
+    playground = type("State", (), {"run": object()})()
+    interval, drawing, threads = 0.5, 0.01, torch.get_num_threads()
+
+    def turn(state: object) -> tuple[float, bool, int]:
+        with controls._training_turn(state, interval, drawing, lambda: None) as (seconds, alone):
+            return seconds, alone, torch.get_num_threads()
+
     try:
         torch.set_num_threads(1)
-        with controls.TURNS.turn("sweep"), controls._cores_if_alone(sweep):
-            assert torch.get_num_threads() == 3
+        assert turn(sweep) == (pytest.approx(interval - drawing), True, 3)
         assert torch.get_num_threads() == 1
-        with controls.TURNS.turn("playground"), controls._cores_if_alone(playground):
-            assert torch.get_num_threads() == 1
-        with controls.TURNS.turn("sweep"), controls._cores_if_alone(sweep):
-            assert torch.get_num_threads() == 1, "two sessions train here now"
+        gapped = controls.busy_seconds(interval) - drawing
+        assert turn(playground) == (pytest.approx(gapped), False, 1)
+        assert turn(sweep) == (pytest.approx(gapped), False, 1), "two sessions train here now"
     finally:
         torch.set_num_threads(threads)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -66,16 +68,22 @@ class DropConnectLinear(DropoutLayer):
         mean = k * F.linear(v, w, b)
         if self.activation is None:
             return mean
-        # clamped so that sqrt has a finite gradient where no input reaches a unit
-        std = (k * (1.0 - k) * ((v * v) @ (w * w).T + b * b)).clamp_min(1e-12).sqrt()
-        if isinstance(self.activation, nn.ReLU):
-            normal = torch.distributions.Normal(0.0, 1.0)
-            ratio = mean / std
-            return mean * normal.cdf(ratio) + std * normal.log_prob(ratio).exp()
-        half = torch.randn(INFERENCE_SAMPLES // 2, generator=torch.Generator().manual_seed(INFERENCE_SEED), dtype=mean.dtype)
-        eps = torch.cat([half, -half])  # antithetic pairs: the draws' mean is exactly 0
-        chunks = eps.split(max(1, INFERENCE_CHUNK // mean.numel()))
-        return sum(self._act(mean + std * e[:, None, None]).sum(0) for e in chunks) / len(eps)
+        return expected_activation(mean, k * (1.0 - k) * ((v * v) @ (w * w).T + b * b), self.activation)
+
+
+def expected_activation(mean: torch.Tensor, var: torch.Tensor, activation: nn.Module) -> torch.Tensor:
+    """E[a(u)] for each u ~ N(mean, var), elementwise (any shape): DropConnect's inference, one model's or a batched
+    stack's at once. In closed form for ReLU, else the mean over ``INFERENCE_SAMPLES`` draws (in ± pairs, the same
+    for every value: an example's prediction does not depend on its batch)."""
+    std = var.clamp_min(1e-12).sqrt()  # clamped so that sqrt has a finite gradient where no input reaches a unit
+    if isinstance(activation, nn.ReLU):
+        ratio = mean / std  # μΦ(μ/σ) + σφ(μ/σ), written out: torch.distributions validates every value it is given
+        cdf = 0.5 * (1.0 + torch.erf(ratio * math.sqrt(0.5)))
+        return mean * cdf + std * torch.exp(-0.5 * ratio * ratio) / math.sqrt(2.0 * math.pi)
+    half = torch.randn(INFERENCE_SAMPLES // 2, generator=torch.Generator().manual_seed(INFERENCE_SEED), dtype=mean.dtype)
+    eps = torch.cat([half, -half]).view(-1, *[1] * mean.dim())  # antithetic pairs: the draws' mean is exactly 0
+    chunks = eps.split(max(1, INFERENCE_CHUNK // mean.numel()))
+    return sum(activation(mean + std * e).sum(0) for e in chunks) / len(eps)
 
 
 class BatchDropConnectLinear(DropConnectLinear):
@@ -87,14 +95,15 @@ class BatchDropConnectLinear(DropConnectLinear):
     the exact one shows the difference)."""
 
     def draw(self, out_features: int, in_features: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """This step's masks of the weights (out, in) and of the biases (out,), as {0, 1} floats: what a batched
-        stack (``explorer.core.batched``) draws for the model too, in the same order from the same generator."""
-        # uniform draws below k: the same Bernoulli(k) masks as bernoulli_ at about a third of its cost here
-        mask = (torch.rand(out_features, in_features, generator=self.generator) < self.keep).float()
-        return mask, (torch.rand(out_features, generator=self.generator) < self.keep).float()
+        """This step's uniform draws for the weights (out, in) and the biases (out,): a weight is kept where its
+        draw is below k (the same Bernoulli(k) masks as bernoulli_, at about a third of its cost here). A batched
+        stack (``explorer.core.batched``) draws them for the model too, in the same order from the same generator,
+        and compares them into its own layout."""
+        return (torch.rand(out_features, in_features, generator=self.generator),
+                torch.rand(out_features, generator=self.generator))
 
     def masked(self, v: torch.Tensor, w: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-        mask, bias_mask = (m.to(v.dtype) for m in self.draw(*w.shape))
+        mask, bias_mask = (torch.lt(u, self.keep).to(v.dtype) for u in self.draw(*w.shape))
         if self.record:  # the same mask for every example, as the pictures of the exact one expect
             self.remember((mask > 0).expand(len(v), *w.shape), mask.expand(len(v), *w.shape))
         return F.linear(v, mask * w, bias_mask * b)

@@ -24,7 +24,7 @@ class SharedSweep(Shareable):
 
     compare = False
     # Its stacks' batched products gain from a second torch thread (the 4-variant MNIST sweep: 1.6x on two cores):
-    # a sweep training alone on the server uses every core (``pages.ui.controls``).
+    # a sweep training alone on the server uses every core and its frames' idle gap (``pages.ui.controls``).
     threaded = True
 
     def __init__(self, sweep: Sweep) -> None:
