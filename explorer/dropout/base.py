@@ -82,13 +82,19 @@ class MultiplicativeDropout(DropoutLayer):
     define ``noise``. A batched stack (``explorer.core.batched``) draws each model's noise with it, as the model's
     own training step would, and multiplies them all at once."""
 
+    removes_units = True  # False: noise that scales every unit and removes none (Gaussian, uniform)
+
+    @property
+    def expected_kept(self) -> float:
+        return self.keep if self.removes_units else 1.0
+
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         """This step's factor for every value of ``x`` (its shape and type are what is read)."""
         raise NotImplementedError
 
     def kept(self, noise: torch.Tensor) -> torch.Tensor:
-        """The units a factor keeps (``last_mask``): those it does not zero."""
-        return noise > 0
+        """The units a factor keeps (``last_mask``): those it does not zero, or every one if it removes none."""
+        return noise > 0 if self.removes_units else torch.ones_like(noise, dtype=torch.bool)
 
     def train_forward(self, x: torch.Tensor) -> torch.Tensor:
         noise = self.noise(x)

@@ -17,17 +17,12 @@ class GaussianDropout(MultiplicativeDropout):
     ``expected_kept`` is 1. Inference is the identity.
     """
 
-    @property
-    def expected_kept(self) -> float:
-        return 1.0
+    removes_units = False
 
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         if self.keep == 0.0:
             raise ValueError("Gaussian dropout needs a drop rate below 1 (its variance q/k is infinite at 1)")
         return torch.empty_like(x).normal_(1.0, math.sqrt(self.p / self.keep), generator=self.generator)
-
-    def kept(self, noise: torch.Tensor) -> torch.Tensor:
-        return torch.ones_like(noise, dtype=torch.bool)  # no unit is removed
 
 
 register(

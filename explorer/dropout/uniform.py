@@ -31,9 +31,7 @@ class UniformDropout(MultiplicativeDropout):
     negligible. Inference is the identity.
     """
 
-    @property
-    def expected_kept(self) -> float:
-        return 1.0
+    removes_units = False
 
     @property
     def beta(self) -> float:
@@ -41,9 +39,6 @@ class UniformDropout(MultiplicativeDropout):
 
     def noise(self, x: torch.Tensor) -> torch.Tensor:
         return torch.empty_like(x).uniform_(-self.beta, self.beta, generator=self.generator).add_(1.0)
-
-    def kept(self, noise: torch.Tensor) -> torch.Tensor:
-        return torch.ones_like(noise, dtype=torch.bool)  # no unit is removed
 
 
 register(
