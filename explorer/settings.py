@@ -153,7 +153,8 @@ MAX_SWEEP_MODELS = 120    # models of one sweep (they train together, in a few b
 SWEEP_FRAME_INTERVAL = 0.5
 SWEEP_PAGE_MAX_SEEDS = 5     # the Sweeps page's limits (the command line takes MAX_SWEEP_SEEDS)
 SWEEP_PAGE_MAX_EPOCHS = 200
-SWEEP_PAGE_EVALUATIONS = 5  # a model's point on the Sweeps page moves this many times while it trains
+SWEEP_PAGE_EVALUATIONS = 4  # a model's point on the Sweeps page moves this many times while it trains (of 10
+#                             epochs: 3, 6, 9, 10; each evaluation of the 4-variant sweep costs ~3 s)
 # The weights of one stack of a sweep's models (x 16 bytes with gradients and Adam's moments: 54 MB): a point of
 # five seeds of 784-512-512-10, or four points of the default sweep's three seeds at 256 units. A sweep trains its
 # stacks one after another, so this bounds what a sweep holds. Measured with 29 students of the class mix and the

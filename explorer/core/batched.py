@@ -185,9 +185,15 @@ class StackedMLP(nn.Module):
         if not self.training or not all(hasattr(layer, "draw") and not layer.record for layer in layers):
             return None
         # Kept between steps (a step's backward is done before the next draws): a fresh (K, in, out) tensor every
-        # step cost more in page faults than the products.
-        w_mask, b_mask = self._masks.get(j) or (torch.empty_like(w), torch.empty_like(b))
-        self._masks[j] = w_mask.fill_(1.0), b_mask.fill_(1.0)
+        # step cost more in page faults than the products. Ones where nothing is drawn (padding, a model at rate
+        # 0, which a schedule may set after masks were drawn); each drawing model overwrites its own part.
+        if j not in self._masks:
+            self._masks[j] = torch.ones_like(w), torch.ones_like(b)
+        w_mask, b_mask = self._masks[j]
+        for k, layer in enumerate(layers):
+            if layer.p == 0.0:
+                w_mask[k].fill_(1.0)
+                b_mask[k].fill_(1.0)
 
         def draw(k: int) -> None:
             n_in, n_out = self.sizes[k][j], self.sizes[k][j + 1]
