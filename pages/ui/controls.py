@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterable, Iterator
 
 import streamlit as st
@@ -301,9 +301,10 @@ def _training_turn(who: LiveState, interval: float, drawing: float,
     """A training frame's turn at the cores (``TURNS``), for the frame's training and drawing; yields the seconds
     it may train and whether its run is ``_alone`` (then on every core). A Pause while it waits ends the wait
     (``check``, Streamlit's yield check, raises)."""
-    with TURNS.turn(id(who), check), _cores_if_alone(who.run):
+    with TURNS.turn(id(who), check):
         alone = _alone(who.run)
-        yield _slice(interval, drawing, gap=not alone), alone
+        with settings.every_core() if alone else nullcontext():
+            yield _slice(interval, drawing, gap=not alone), alone
     if TURNS.sessions(within=settings.ACTIVE_SECONDS) > 1:
         # The server's own thread sends a frame between script runs; under load this session's next run is
         # already queued and would drop the frame unsent. A pause here, out of the turn, lets it go out; a click
@@ -316,14 +317,10 @@ def _training_turn(who: LiveState, interval: float, drawing: float,
 
 def _alone(run: Any) -> bool:
     """Whether ``run`` gains from more torch threads (``threaded``: a sweep's stacks, whose batched products
-    release the interpreter) and its session is the only one training here."""
+    release the interpreter) and its session is the only one training here: it then trains on every core (alone
+    on two cores, the Sweeps page's sweep of four variants took 198 s on one thread) and without an idle gap
+    (``_slice``); with others, on one thread, as every session."""
     return getattr(run, "threaded", False) and TURNS.sessions(within=settings.ACTIVE_SECONDS) <= 1
-
-
-def _cores_if_alone(run: Any) -> AbstractContextManager:
-    """A run ``_alone`` trains on every core (alone on two cores, the Sweeps page's sweep of four variants took
-    198 s on one thread); with others, on one thread, as every session."""
-    return settings.every_core() if _alone(run) else nullcontext()
 
 
 def load_scale() -> float:
