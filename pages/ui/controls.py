@@ -204,10 +204,14 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
         if not _ask(state).seated:
             st.rerun()  # its seat went to those waiting: the full run shows its place in the queue
         check = get_run_yield_check()  # raises when a click (Pause) waits for this run to end
+
+        def frame() -> None:
+            _draw(state, draw, True)
+            SEATS.drew(id(state))
+
         with _training_turn(state, interval, state.draw_seconds, check) as (seconds, alone):
             if alone:  # drawn first: the frame goes out while the run trains, which leaves no idle gap (_slice)
-                _draw(state, draw, True)
-                SEATS.drew(id(state))
+                frame()
             start, cpu = time.perf_counter(), time.thread_time()
             state.run.advance(max_seconds=seconds)
             trained = time.perf_counter() - start
@@ -219,8 +223,7 @@ def live(state: LiveState[R], running: bool, draw: Callable[[R, bool], None],
                 st.rerun()
             check()  # a Pause that came while it trained: its own run redraws the page, this frame need not
             if not alone:
-                _draw(state, draw, True)
-                SEATS.drew(id(state))
+                frame()
 
     fragment()
 
